@@ -1,0 +1,1 @@
+//! What each CLI command does; `main.rs` only parses arguments.

@@ -1,0 +1,443 @@
+//! The config file's shape (contract section 2) as plain serde data.
+//! Loading, `${VAR}` interpolation and cross-field validation live beside it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::values::{Percent, StatusMatcher, duration, opt_duration};
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server for the status page, API and metrics.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Where results are kept.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// Monitor keys applied to every monitor that does not set them.
+    #[serde(default)]
+    pub defaults: serde_json::Map<String, serde_json::Value>,
+    /// What to check. At least one.
+    #[serde(default)]
+    pub monitors: Vec<MonitorConfig>,
+    /// When to tell someone.
+    #[serde(default)]
+    pub alerts: Vec<AlertConfig>,
+    /// How to tell them.
+    #[serde(default)]
+    pub notifiers: Vec<NotifierConfig>,
+    /// Windows during which no alert fires.
+    #[serde(default)]
+    pub maintenance: Vec<MaintenanceConfig>,
+}
+
+/// `server:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address. Default `127.0.0.1:8080`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Base URL used for links in alerts. Default: none.
+    pub public_url: Option<String>,
+    /// Bearer token for write endpoints; none disables writes.
+    pub admin_token: Option<String>,
+    /// Status page title. Default `hopwatch`.
+    pub title: Option<String>,
+    /// `host:port` whose reachability proves the monitor's own network works.
+    pub connectivity_check: Option<String>,
+    /// Checks allowed to run at once. Default 256.
+    pub max_concurrent_checks: Option<usize>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            public_url: None,
+            admin_token: None,
+            title: None,
+            connectivity_check: None,
+            max_concurrent_checks: None,
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_owned()
+}
+
+/// `storage:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// SQLite file, created with its parent folder. Default `data/hopwatch.db`.
+    #[serde(default = "default_db_path")]
+    pub path: PathBuf,
+    /// How long raw check results are kept. Default 30d.
+    #[serde(default = "default_retention", deserialize_with = "duration")]
+    pub retention: Duration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            path: default_db_path(),
+            retention: default_retention(),
+        }
+    }
+}
+
+fn default_db_path() -> PathBuf {
+    PathBuf::from("data/hopwatch.db")
+}
+
+fn default_retention() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+
+/// What kind of probe a monitor runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MonitorKind {
+    /// HTTP or HTTPS request (`url`). The default.
+    #[default]
+    Http,
+    /// TCP connect (`target`).
+    Tcp,
+    /// TLS handshake and certificate (`target`).
+    Tls,
+    /// DNS query (`query`, `record`, `server`).
+    Dns,
+    /// Heartbeats pushed to hopwatch.
+    Push,
+}
+
+impl MonitorKind {
+    /// The name used in config, API and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Tcp => "tcp",
+            Self::Tls => "tls",
+            Self::Dns => "dns",
+            Self::Push => "push",
+        }
+    }
+}
+
+/// Which resolved addresses an http/tcp/tls monitor checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressMode {
+    /// The first address the resolver returns. The default.
+    #[default]
+    First,
+    /// Every A/AAAA address, each checked apart.
+    All,
+}
+
+/// DNS record types a `dns` monitor may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RecordKind {
+    /// IPv4 address. The default.
+    #[default]
+    A,
+    /// IPv6 address.
+    Aaaa,
+    /// Canonical name.
+    Cname,
+    /// Mail exchanger.
+    Mx,
+    /// Text.
+    Txt,
+    /// Name server.
+    Ns,
+}
+
+/// One entry of `monitors:`. Fields not used by the monitor's `type` are
+/// rejected by validation, so a misplaced key is never silently ignored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Unique id, `[a-z0-9._-]`, used in URLs and metric labels.
+    pub name: String,
+    /// Shown on the status page. Default: `name`.
+    pub title: Option<String>,
+    /// Status page group. Default: none.
+    pub group: Option<String>,
+    /// Probe type. Default `http`.
+    #[serde(rename = "type", default)]
+    pub kind: MonitorKind,
+    /// http: the URL to request.
+    pub url: Option<String>,
+    /// http: request method. Default `GET`.
+    pub method: Option<String>,
+    /// http: extra request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// http: request body. Default empty.
+    pub body: Option<String>,
+    /// http: connect to this `ip:port` instead of resolving the URL's host,
+    /// keeping Host and SNI (like curl `--resolve`).
+    pub resolve: Option<String>,
+    /// http: follow up to 10 redirects. Default true.
+    pub follow_redirects: Option<bool>,
+    /// http/tls: skip certificate verification. Default false.
+    #[serde(default)]
+    pub insecure: bool,
+    /// http/tls: an extra trusted CA (PEM) besides the system store.
+    pub ca_file: Option<PathBuf>,
+    /// What counts as healthy.
+    #[serde(default)]
+    pub expect: Expect,
+    /// The monitor that checks this hop's upstream directly.
+    pub upstream: Option<String>,
+    /// http/tcp/tls: check the first resolved address or all of them.
+    #[serde(default)]
+    pub addresses: AddressMode,
+    /// After a failure, up to this many re-checks 1s apart. Default 0.
+    #[serde(default)]
+    pub confirm: u32,
+    /// A link quoted in alerts.
+    pub runbook: Option<String>,
+    /// How often the check runs. Default 30s, at least 1s.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub interval: Option<Duration>,
+    /// How long one check may take. Default 10s, at most `interval`.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// tcp/tls: `host:port` to connect to.
+    pub target: Option<String>,
+    /// dns: the name to query.
+    pub query: Option<String>,
+    /// dns: record type. Default `A`.
+    pub record: Option<RecordKind>,
+    /// dns: resolver `ip[:port]`. Default: the system resolver.
+    pub server: Option<String>,
+    /// push: extra time after `interval` before a missing push counts as down.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub grace: Option<Duration>,
+    /// push: the token a heartbeat must carry.
+    pub token: Option<String>,
+}
+
+/// `expect:` of a monitor. Everything optional; the default is "status 2xx".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Accepted statuses, codes or classes (`"2xx"`). Default `["2xx"]`.
+    pub status: Option<Vec<StatusMatcher>>,
+    /// The body must contain this text.
+    pub body_contains: Option<String>,
+    /// The body must match this regex.
+    pub body_regex: Option<String>,
+    /// JSONPath -> expected value.
+    #[serde(default)]
+    pub json: BTreeMap<String, serde_json::Value>,
+    /// Response header -> expected value (case-insensitive name, exact value).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A slower check fails with `too_slow`.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub max_latency: Option<Duration>,
+    /// https/tls: fewer days left fails with `tls_expiring`.
+    pub cert_min_days: Option<u32>,
+    /// dns: the answers expected (order ignored).
+    pub answers: Option<Vec<String>>,
+}
+
+/// One entry of `alerts:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertConfig {
+    /// Unique alert name.
+    pub name: String,
+    /// Monitor names, `group:NAME`, or `*`.
+    pub monitors: Vec<String>,
+    /// The condition.
+    pub when: Condition,
+    /// Default `critical`.
+    #[serde(default)]
+    pub severity: Severity,
+    /// How long the condition must hold before firing. Default 0.
+    #[serde(default, rename = "for", deserialize_with = "opt_duration")]
+    pub hold: Option<Duration>,
+    /// Notifier names.
+    #[serde(default)]
+    pub notify: Vec<String>,
+    /// Send a `resolved` message. Default true.
+    pub send_resolved: Option<bool>,
+    /// Re-notify this often while firing and unacknowledged.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub repeat: Option<Duration>,
+}
+
+/// Alert severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Page someone. The default.
+    #[default]
+    Critical,
+    /// Look soon.
+    Warning,
+    /// For the record.
+    Info,
+}
+
+/// `when:` of an alert: exactly one condition.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum Condition {
+    /// This many failed checks in a row.
+    ConsecutiveFailures(u32),
+    /// Share of failed checks over a window.
+    ErrorRate(RateCondition),
+    /// Share of 5xx answers over a window.
+    Status5xxRate(RateCondition),
+    /// A latency percentile over a window.
+    Latency(LatencyCondition),
+    /// Certificate validity left below a duration.
+    CertExpiry(CertExpiryCondition),
+}
+
+/// `error_rate` / `status_5xx_rate`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateCondition {
+    /// Fires above this share.
+    pub above: Percent,
+    /// Sliding window.
+    #[serde(deserialize_with = "duration")]
+    pub window: Duration,
+    /// Fewer checks in the window never fire. Default 1.
+    pub min_samples: Option<u32>,
+}
+
+/// `latency`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyCondition {
+    /// 1-100. Default 95.
+    pub percentile: Option<f64>,
+    /// Fires above this latency.
+    #[serde(deserialize_with = "duration")]
+    pub above: Duration,
+    /// Sliding window.
+    #[serde(deserialize_with = "duration")]
+    pub window: Duration,
+    /// Fewer checks in the window never fire. Default 1.
+    pub min_samples: Option<u32>,
+}
+
+/// `cert_expiry`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertExpiryCondition {
+    /// Fires when less validity than this is left.
+    #[serde(deserialize_with = "duration")]
+    pub below: Duration,
+}
+
+/// One entry of `notifiers:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifierConfig {
+    /// Unique name referenced by alerts.
+    pub name: String,
+    /// `email` or `webhook`.
+    #[serde(rename = "type")]
+    pub kind: NotifierKind,
+    /// webhook: the URL to POST to.
+    pub url: Option<String>,
+    /// webhook: body format. Default `json`.
+    pub format: Option<WebhookFormat>,
+    /// webhook (json): HMAC-SHA256 signing secret.
+    pub secret: Option<String>,
+    /// webhook (pagerduty): Events API v2 routing key.
+    pub routing_key: Option<String>,
+    /// email: the SMTP server.
+    pub smtp: Option<SmtpConfig>,
+    /// email: sender.
+    pub from: Option<String>,
+    /// email: recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
+/// Notifier type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifierKind {
+    /// SMTP email.
+    Email,
+    /// HTTP POST.
+    Webhook,
+}
+
+/// Webhook body format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// hopwatch's own JSON body (contract section 5). The default.
+    #[default]
+    Json,
+    /// Slack incoming webhook.
+    Slack,
+    /// Discord webhook.
+    Discord,
+    /// PagerDuty Events API v2.
+    Pagerduty,
+}
+
+/// `smtp:` of an email notifier.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Server host name.
+    pub host: String,
+    /// Default 587 for starttls, 465 for tls, 25 for none.
+    pub port: Option<u16>,
+    /// Default `starttls`.
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    /// Login name.
+    pub username: Option<String>,
+    /// Login password.
+    pub password: Option<String>,
+}
+
+/// SMTP transport security.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain text (local relays only).
+    None,
+    /// Upgrade with STARTTLS. The default.
+    #[default]
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+}
+
+/// One entry of `maintenance:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceConfig {
+    /// Monitor names, `group:NAME`, or `*`.
+    pub monitors: Vec<String>,
+    /// RFC 3339 start of a one-off window.
+    pub start: Option<String>,
+    /// Cron expression for a recurring window.
+    pub cron: Option<String>,
+    /// Window length.
+    #[serde(deserialize_with = "duration")]
+    pub duration: Duration,
+}

@@ -1,1 +1,78 @@
-fn main() {}
+//! The `hopwatch` command line: parses arguments and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use hopwatch::commands;
+
+/// A synthetic uptime monitor that says which hop broke.
+#[derive(Parser)]
+#[command(name = "hopwatch", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and check a config file; print every error.
+    Validate {
+        /// Config file (default: $HOPWATCH_CONFIG, ./hopwatch.yaml, config/hopwatch.yaml).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Probe one URL now and print the phases, the cause and a verdict.
+    Check {
+        /// http:// or https:// URL.
+        url: String,
+        /// Connect to this ip:port, keeping Host and SNI from the URL.
+        #[arg(long, value_name = "ADDR")]
+        resolve: Option<String>,
+        /// Give up after this long.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+        /// Request method.
+        #[arg(short = 'X', long = "request", default_value = "GET", value_name = "METHOD")]
+        method: String,
+        /// Extra request header, 'Name: value'; repeatable.
+        #[arg(short = 'H', long = "header", value_name = "HEADER")]
+        headers: Vec<String>,
+        /// Skip certificate verification.
+        #[arg(short = 'k', long)]
+        insecure: bool,
+        /// Print the check result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { config } => commands::validate::run(config.as_deref()),
+        Command::Check {
+            url,
+            resolve,
+            timeout,
+            method,
+            headers,
+            insecure,
+            json,
+        } => {
+            let request = commands::check::Request {
+                url,
+                resolve,
+                timeout,
+                method,
+                headers,
+                insecure,
+                json,
+            };
+            commands::check::run(request).await
+        }
+    }
+}

@@ -228,6 +228,40 @@ pub struct MonitorConfig {
     pub token: Option<String>,
 }
 
+impl MonitorConfig {
+    /// A monitor with this name and every other key at its default, for
+    /// building monitors in code (`hopwatch check`, the demo, tests).
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            title: None,
+            group: None,
+            kind: MonitorKind::default(),
+            url: None,
+            method: None,
+            headers: BTreeMap::new(),
+            body: None,
+            resolve: None,
+            follow_redirects: None,
+            insecure: false,
+            ca_file: None,
+            expect: Expect::default(),
+            upstream: None,
+            addresses: AddressMode::default(),
+            confirm: 0,
+            runbook: None,
+            interval: None,
+            timeout: None,
+            target: None,
+            query: None,
+            record: None,
+            server: None,
+            grace: None,
+            token: None,
+        }
+    }
+}
+
 /// `expect:` of a monitor. Everything optional; the default is "status 2xx".
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

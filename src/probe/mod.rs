@@ -2,8 +2,10 @@
 //! failures are classified, who answered, and which hop is at fault.
 
 pub mod cause;
+mod connect;
 pub mod dns;
 pub mod evidence;
+mod expect;
 pub mod fingerprint;
 pub mod http;
 pub mod resolve;

@@ -1,0 +1,211 @@
+//! The phases every network probe shares: resolve, TCP connect and TLS
+//! handshake, each bounded by the check's deadline and timed into `Phases`.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::net::TcpStream;
+use tokio::time::{Instant as Deadline, timeout_at};
+use tokio_rustls::client::TlsStream;
+
+use super::Cause;
+use super::resolve;
+use super::result::{AddressResult, CertFacts, CheckResult, Phases};
+use super::tls::{self, TlsSettings};
+
+/// A failed phase, already classified.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The cause code.
+    pub cause: Cause,
+    /// What happened, for people.
+    pub message: String,
+    /// The peer, when one was chosen.
+    pub remote: Option<SocketAddr>,
+}
+
+impl Failure {
+    /// A failure without a peer address yet.
+    pub fn new(cause: Cause, message: impl Into<String>) -> Self {
+        Self {
+            cause,
+            message: message.into(),
+            remote: None,
+        }
+    }
+
+    /// The same failure, at `remote`.
+    pub fn at(mut self, remote: SocketAddr) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+}
+
+/// Where in an HTTP exchange an error happened.
+#[derive(Debug, Clone, Copy)]
+pub enum Phase {
+    /// Waiting for the response head.
+    Head,
+    /// Reading the body.
+    Body,
+}
+
+/// Milliseconds as a float, the unit of every figure in a result.
+pub fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Resolves `host`, timing the dns phase.
+pub async fn resolve(
+    host: &str,
+    port: u16,
+    deadline: Deadline,
+    phases: &mut Phases,
+) -> Result<Vec<SocketAddr>, Failure> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        // An IP literal has no dns phase: leave it at 0.
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let start = Instant::now();
+    let outcome = timeout_at(deadline, resolve::lookup(host, port)).await;
+    phases.dns += ms(start.elapsed());
+    match outcome {
+        Err(_) => Err(Failure::new(
+            Cause::DnsTimeout,
+            format!("no DNS answer for {host} in time"),
+        )),
+        Ok(Err(failure)) => Err(Failure::new(failure.cause, failure.message)),
+        Ok(Ok(addrs)) if addrs.is_empty() => Err(Failure::new(
+            Cause::DnsError,
+            format!("{host} has no A or AAAA records"),
+        )),
+        Ok(Ok(addrs)) => Ok(addrs),
+    }
+}
+
+/// Opens a TCP connection, timing the connect phase.
+pub async fn tcp(addr: SocketAddr, deadline: Deadline, phases: &mut Phases) -> Result<TcpStream, Failure> {
+    let start = Instant::now();
+    let outcome = timeout_at(deadline, TcpStream::connect(addr)).await;
+    phases.connect += ms(start.elapsed());
+    let failure = |cause, message: String| Err(Failure::new(cause, message).at(addr));
+    match outcome {
+        Err(_) => failure(
+            Cause::ConnectTimeout,
+            format!("{addr} did not answer the TCP handshake in time (dropped by a firewall or route?)"),
+        ),
+        Ok(Err(err)) => match err.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                failure(Cause::ConnectRefused, format!("{addr} refused the connection"))
+            }
+            std::io::ErrorKind::TimedOut => failure(
+                Cause::ConnectTimeout,
+                format!("{addr} did not answer the TCP handshake (timed out)"),
+            ),
+            _ => failure(Cause::ConnectError, format!("cannot connect to {addr}: {err}")),
+        },
+        Ok(Ok(stream)) => {
+            // Requests are small and sent at once; Nagle would only add delay.
+            let _ = stream.set_nodelay(true);
+            Ok(stream)
+        }
+    }
+}
+
+/// Runs the TLS handshake for `host`, timing the tls phase.
+pub async fn tls(
+    stream: TcpStream,
+    host: &str,
+    settings: &TlsSettings,
+    deadline: Deadline,
+    phases: &mut Phases,
+) -> Result<TlsStream<TcpStream>, Failure> {
+    let remote = stream.peer_addr().ok();
+    let Some(name) = tls::server_name(host) else {
+        return Err(Failure::new(Cause::TlsError, format!("{host} is not a valid TLS server name")));
+    };
+    let connector = tokio_rustls::TlsConnector::from(settings.client_config());
+    let start = Instant::now();
+    let outcome = timeout_at(deadline, connector.connect(name, stream)).await;
+    phases.tls += ms(start.elapsed());
+    let with_remote = |failure: Failure| match remote {
+        Some(addr) => failure.at(addr),
+        None => failure,
+    };
+    match outcome {
+        Err(_) => Err(with_remote(Failure::new(
+            Cause::TlsError,
+            "the TLS handshake did not complete in time",
+        ))),
+        Ok(Err(err)) => {
+            let cause = tls::handshake_cause(&err);
+            Err(with_remote(Failure::new(cause, format!("TLS handshake failed: {err}"))))
+        }
+        Ok(Ok(stream)) => Ok(stream),
+    }
+}
+
+/// Facts of the leaf certificate the peer presented.
+pub fn peer_cert(stream: &TlsStream<TcpStream>) -> Option<CertFacts> {
+    let (_, connection) = stream.get_ref();
+    let leaf = connection.peer_certificates()?.first()?;
+    tls::cert_facts(leaf, SystemTime::now())
+}
+
+/// The first `std::io::Error` in an error's source chain.
+pub fn find_io_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// The result of a check that stopped at `failure`.
+pub fn failed(started: SystemTime, clock: Instant, phases: Phases, failure: Failure) -> CheckResult {
+    let mut result = CheckResult::new(started, failure.cause);
+    result.latency_ms = ms(clock.elapsed());
+    result.phases_ms = phases;
+    result.remote_addr = failure.remote;
+    result.error = Some(failure.message);
+    result
+}
+
+/// Folds per-address results into one: the worst cause speaks, named.
+pub fn combine_addresses(mut results: Vec<CheckResult>) -> CheckResult {
+    let addresses: Vec<AddressResult> = results
+        .iter()
+        .filter_map(|r| {
+            Some(AddressResult {
+                addr: r.remote_addr?,
+                ok: r.ok,
+                cause: r.cause,
+                status: r.status,
+                latency_ms: r.latency_ms,
+            })
+        })
+        .collect();
+    let total = results.len();
+    let failing = results.iter().filter(|r| !r.ok).count();
+    let worst = results
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, r)| r.cause.severity())
+        .map_or(0, |(i, _)| i);
+    let mut result = results.swap_remove(worst);
+    if failing > 0 {
+        let what = match result.status {
+            Some(status) if result.cause != Cause::AssertionFailed => format!("answers {status}"),
+            _ => format!("fails with {}", result.cause),
+        };
+        let addr = result.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default();
+        let detail = result.error.take().unwrap_or_default();
+        result.error = Some(format!("{failing} of {total} addresses {what}: {addr}; {detail}"));
+    }
+    result.addresses = Some(addresses);
+    result
+}
+

@@ -1,7 +1,14 @@
 //! hopwatch: a synthetic uptime monitor that says which hop broke.
-//! Data flows config -> probe -> (scheduler, store, evaluate, alert) -> web.
+//! Data flows config -> schedule -> probe -> pipeline -> store, and out through web.
 
+pub mod app; // builds and wires the daemon, runs it, shuts it down
 pub mod commands; // what each CLI command does
 pub mod config; // the config file: schema, loading, validation
 pub mod mask; // hiding secrets in text shown to people
+pub mod metrics; // the Prometheus registry and every metric
+pub mod pipeline; // where each result goes: metrics, logs, live state, writer
 pub mod probe; // one check of one target, its cause and verdict
+pub mod push; // push monitors: heartbeats in, missed ones down
+pub mod schedule; // when each monitor runs; bounded concurrency
+pub mod store; // SQLite: raw checks, rollups, runs; the batch writer
+pub mod web; // HTTP: health, metrics, push, JSON API

@@ -12,12 +12,21 @@ use hopwatch::commands;
 #[derive(Parser)]
 #[command(name = "hopwatch", version, about)]
 struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: commands::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the daemon: check every monitor on its interval, store, serve.
+    Run {
+        /// Config file (default: $HOPWATCH_CONFIG, ./hopwatch.yaml, config/hopwatch.yaml).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
     /// Parse and check a config file; print every error.
     Validate {
         /// Config file (default: $HOPWATCH_CONFIG, ./hopwatch.yaml, config/hopwatch.yaml).
@@ -52,7 +61,9 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    commands::init_logging(cli.log_format);
     match cli.command {
+        Command::Run { config } => commands::run::run(config.as_deref()).await,
         Command::Validate { config } => commands::validate::run(config.as_deref()),
         Command::Check {
             url,

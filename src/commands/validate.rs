@@ -3,8 +3,21 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::config;
+
 /// Exit 0 and a summary when valid; exit 1 and every error, one a line.
 pub fn run(explicit: Option<&Path>) -> ExitCode {
-    let _ = explicit;
-    ExitCode::from(1)
+    let path = config::find_config_file(explicit);
+    match config::load(&path) {
+        Ok(loaded) => {
+            println!("{}", loaded.summary());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for error in &errors.errors {
+                eprintln!("{error}");
+            }
+            ExitCode::from(1)
+        }
+    }
 }

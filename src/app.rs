@@ -1,0 +1,281 @@
+//! Builds and wires the daemon's parts (store, writer, pipeline, scheduler,
+//! web), runs them, reloads the config on SIGHUP or file change, shuts down.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, LoadedConfig};
+use crate::metrics::Metrics;
+use crate::pipeline::{Connectivity, Pipeline};
+use crate::probe::ProbeSpec;
+use crate::push::PushBoard;
+use crate::schedule::{DEFAULT_CONCURRENCY, Scheduled, Scheduler};
+use crate::store::writer::{StoreHealth, Writer};
+use crate::store::{Store, StoreError, retention};
+use crate::web::{self, AppState};
+
+/// How often the config file's modification time is looked at.
+const RELOAD_POLL: Duration = Duration::from_secs(2);
+/// Results that may queue for the writer before checks wait for it.
+const WRITER_QUEUE: usize = 65_536;
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// `server.listen` could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A monitor could not be compiled (validation should have caught it).
+    #[error("monitor {name}: {message}")]
+    Monitor {
+        /// Its name.
+        name: String,
+        /// The problems.
+        message: String,
+    },
+}
+
+/// A built daemon, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    scheduler: Scheduler,
+    store: Store,
+    run_id: i64,
+    writer_task: JoinHandle<()>,
+    writer_stop: CancellationToken,
+    connectivity: Arc<Connectivity>,
+}
+
+impl Application {
+    /// Opens the store, binds the listener and starts the monitors.
+    pub async fn build(loaded: LoadedConfig) -> Result<Self, AppError> {
+        let server = &loaded.config.server;
+        let listener = TcpListener::bind(&server.listen)
+            .await
+            .map_err(|source| AppError::Listen {
+                addr: server.listen.clone(),
+                source,
+            })?;
+        let store = Store::open(&loaded.config.storage.path).await?;
+        let run_id = store.start_run(SystemTime::now()).await?;
+        let metrics = Arc::new(Metrics::new());
+        let store_health = Arc::new(StoreHealth::default());
+        let (writer, results) =
+            Writer::start(store.clone(), run_id, WRITER_QUEUE, store_health.clone(), metrics.clone()).await?;
+        let writer_stop = CancellationToken::new();
+        let writer_task = tokio::spawn(writer.run(writer_stop.clone()));
+        let connectivity = Arc::new(Connectivity::default());
+        let pipeline = Pipeline::new(results, metrics.clone(), connectivity.clone());
+        let push = PushBoard::default();
+        let concurrency = server.max_concurrent_checks.unwrap_or(DEFAULT_CONCURRENCY);
+        let mut scheduler = Scheduler::new(concurrency, pipeline.clone(), push.clone());
+        let (scheduled, ids) = compile(&loaded, &store).await?;
+        scheduler.apply(scheduled);
+        let state = AppState {
+            store: store.clone(),
+            store_health,
+            pipeline,
+            metrics,
+            push,
+            config: Arc::new(RwLock::new(Arc::new(loaded))),
+            monitor_ids: Arc::new(RwLock::new(Arc::new(ids))),
+            scheduler_beat: Arc::new(AtomicI64::new(0)),
+        };
+        state.beat();
+        Ok(Self {
+            listener,
+            state,
+            scheduler,
+            store,
+            run_id,
+            writer_task,
+            writer_stop,
+            connectivity,
+        })
+    }
+
+    /// The address the web server listens on (port 0 in tests becomes real).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Shared state, for tests and the demo.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Runs until `shutdown` completes, then drains: no new checks, running
+    /// ones finish (bounded by their timeouts), the writer flushes, the
+    /// store closes.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+        let background = CancellationToken::new();
+        let config = self.state.config();
+        let path = config.path.clone();
+        tokio::spawn(heartbeat(self.state.clone(), background.clone()));
+        tokio::spawn(retention::run(
+            self.store.clone(),
+            config.config.storage.retention,
+            background.clone(),
+        ));
+        if let Some(target) = config.config.server.connectivity_check.clone() {
+            tokio::spawn(watch_connectivity(target, self.connectivity.clone(), background.clone()));
+        }
+        let server_stop = CancellationToken::new();
+        let router = web::router(self.state.clone());
+        let serve = axum::serve(self.listener, router).with_graceful_shutdown(server_stop.clone().cancelled_owned());
+        let server_task = tokio::spawn(async move {
+            if let Err(err) = serve.await {
+                tracing::error!(error = %err, "web server stopped");
+            }
+        });
+        tracing::info!(monitors = self.scheduler.names().len(), "hopwatch running");
+
+        let mut hangup = hangup_signal();
+        let mut poll = tokio::time::interval(RELOAD_POLL);
+        let mut last_modified = modified(&path);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = hangup.recv() => reload(&mut self.scheduler, &self.state, &self.store, &path, "SIGHUP").await,
+                _ = poll.tick() => {
+                    let now = modified(&path);
+                    if now != last_modified {
+                        last_modified = now;
+                        reload(&mut self.scheduler, &self.state, &self.store, &path, "file change").await;
+                    }
+                }
+            }
+        }
+
+        tracing::info!("shutting down: letting running checks finish");
+        self.scheduler.shutdown().await;
+        self.writer_stop.cancel();
+        let _ = self.writer_task.await;
+        background.cancel();
+        if let Err(err) = self.store.stop_run(self.run_id, SystemTime::now()).await {
+            tracing::warn!(error = %err, "cannot record the clean stop");
+        }
+        self.store.close().await;
+        server_stop.cancel();
+        let _ = server_task.await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Store ids and compiled probes for every monitor of a config.
+async fn compile(loaded: &LoadedConfig, store: &Store) -> Result<(Vec<Scheduled>, HashMap<String, i64>), AppError> {
+    let names: Vec<&str> = loaded.config.monitors.iter().map(|m| m.name.as_str()).collect();
+    let ids = store.monitor_ids(&names).await?;
+    let mut scheduled = Vec::with_capacity(names.len());
+    for monitor in &loaded.config.monitors {
+        let spec = ProbeSpec::build(monitor).map_err(|errors| AppError::Monitor {
+            name: monitor.name.clone(),
+            message: errors
+                .iter()
+                .map(|e| format!("{}: {}", e.path, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        })?;
+        let id = ids.get(&monitor.name).copied().ok_or_else(|| AppError::Monitor {
+            name: monitor.name.clone(),
+            message: "no store id".to_owned(),
+        })?;
+        scheduled.push(Scheduled {
+            config: monitor.clone(),
+            id,
+            spec,
+        });
+    }
+    Ok((scheduled, ids))
+}
+
+/// Loads the config again; a broken one is refused (every error logged)
+/// and the running one stays.
+async fn reload(scheduler: &mut Scheduler, state: &AppState, store: &Store, path: &PathBuf, why: &str) {
+    let loaded = match config::load(path) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            for error in &errors.errors {
+                tracing::error!("{error}");
+            }
+            tracing::error!(trigger = why, "config reload refused; the previous config keeps running");
+            return;
+        }
+    };
+    let previous = state.config();
+    if previous.config.server.listen != loaded.config.server.listen
+        || previous.config.storage.path != loaded.config.storage.path
+    {
+        tracing::warn!("server.listen and storage.path changes take effect at the next restart");
+    }
+    match compile(&loaded, store).await {
+        Ok((scheduled, ids)) => {
+            scheduler.apply(scheduled);
+            if let Ok(mut slot) = state.monitor_ids.write() {
+                *slot = Arc::new(ids);
+            }
+            if let Ok(mut slot) = state.config.write() {
+                *slot = Arc::new(loaded);
+            }
+            tracing::info!(trigger = why, monitors = scheduler.names().len(), "config reloaded");
+        }
+        Err(err) => tracing::error!(trigger = why, error = %err, "config reload failed; the previous config keeps running"),
+    }
+}
+
+fn modified(path: &PathBuf) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// SIGHUP on Unix; elsewhere a receiver that never fires.
+fn hangup_signal() -> tokio::signal::unix::Signal {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::hangup()).expect("installing a SIGHUP handler works on Unix")
+}
+
+/// Beats once a second so `/healthz` can tell a stuck runtime.
+async fn heartbeat(state: AppState, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => state.beat(),
+        }
+    }
+}
+
+/// Connects to `server.connectivity_check` every 5 s.
+async fn watch_connectivity(target: String, connectivity: Arc<Connectivity>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let attempt = tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(target.as_str())).await;
+        connectivity.set(matches!(attempt, Ok(Ok(_))));
+    }
+}

@@ -1,0 +1,185 @@
+//! Where every check result goes: the connectivity override, metrics, the
+//! one log line of a failure, the live state the web reads, and the writer.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::config::MonitorConfig;
+use crate::metrics::{Metrics, STATES};
+use crate::probe::{Cause, CheckResult, Hop, Verdict};
+use crate::schedule::Scheduled;
+use crate::store::StoredCheck;
+use crate::store::writer::ResultSender;
+
+/// Whether hopwatch's own network works (`server.connectivity_check`).
+#[derive(Debug)]
+pub struct Connectivity {
+    ok: AtomicBool,
+}
+
+impl Default for Connectivity {
+    fn default() -> Self {
+        Self { ok: AtomicBool::new(true) }
+    }
+}
+
+impl Connectivity {
+    /// The last connectivity check passed (or none is configured).
+    pub fn is_ok(&self) -> bool {
+        self.ok.load(Ordering::Relaxed)
+    }
+
+    /// Records the outcome of a connectivity check.
+    pub fn set(&self, ok: bool) {
+        let was = self.ok.swap(ok, Ordering::Relaxed);
+        if was != ok {
+            if ok {
+                tracing::info!("connectivity check passes again; results count again");
+            } else {
+                tracing::warn!("connectivity check fails: results are unknown until it passes");
+            }
+        }
+    }
+}
+
+/// Hands results on; cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: ResultSender,
+    metrics: Arc<Metrics>,
+    connectivity: Arc<Connectivity>,
+    latest: RwLock<HashMap<String, Arc<CheckResult>>>,
+}
+
+impl Pipeline {
+    /// A pipeline writing to `writer`.
+    pub fn new(writer: ResultSender, metrics: Arc<Metrics>, connectivity: Arc<Connectivity>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                writer,
+                metrics,
+                connectivity,
+                latest: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The latest result of a monitor.
+    pub fn latest(&self, name: &str) -> Option<Arc<CheckResult>> {
+        self.inner.latest.read().ok()?.get(name).cloned()
+    }
+
+    /// Records the results of one scheduled run (a check and its confirms).
+    pub async fn record(&self, monitor: &Scheduled, results: Vec<CheckResult>) {
+        for mut result in results {
+            result.monitor = Some(monitor.config.name.clone());
+            if result.cause.is_failure() && !self.inner.connectivity.is_ok() {
+                let original = result.cause;
+                result.set_cause(Cause::Unknown);
+                result.verdict = Verdict {
+                    hop: Hop::Unknown,
+                    summary: format!(
+                        "hopwatch's own network check failed, so this {original} is not counted"
+                    ),
+                };
+            }
+            self.observe(&monitor.config, &result);
+            let stored = StoredCheck::from_result(monitor.id, &result);
+            if let Ok(mut latest) = self.inner.latest.write() {
+                latest.insert(monitor.config.name.clone(), Arc::new(result));
+            }
+            // A closed writer means shutdown is under way; nothing to do.
+            let _ = self.inner.writer.send(stored).await;
+        }
+    }
+
+    /// Drops what is kept about a monitor that was removed.
+    pub fn forget(&self, config: &MonitorConfig) {
+        if let Ok(mut latest) = self.inner.latest.write() {
+            latest.remove(&config.name);
+        }
+        self.inner.metrics.forget_monitor(
+            &config.name,
+            config.group.as_deref().unwrap_or(""),
+            config.kind.as_str(),
+        );
+    }
+
+    fn observe(&self, config: &MonitorConfig, result: &CheckResult) {
+        let m = &self.inner.metrics;
+        let name = config.name.as_str();
+        let state = state_of(result);
+        for candidate in STATES {
+            m.monitor_state
+                .with_label_values(&[name, candidate])
+                .set(i64::from(candidate == state));
+        }
+        if result.cause != Cause::Unknown {
+            m.monitor_up
+                .with_label_values(&[name, config.group.as_deref().unwrap_or(""), config.kind.as_str()])
+                .set(i64::from(result.ok));
+        }
+        m.checks_total.with_label_values(&[name, result.cause.as_str()]).inc();
+        m.check_duration
+            .with_label_values(&[name])
+            .observe(result.latency_ms / 1000.0);
+        let phases = result.phases_ms.values();
+        for (phase, value) in crate::probe::Phases::NAMES.iter().zip(phases) {
+            m.check_phase.with_label_values(&[name, phase]).set(value / 1000.0);
+        }
+        if let Some(status) = result.status {
+            let mut code = itoa_buffer();
+            m.http_responses
+                .with_label_values(&[name, format_code(&mut code, status)])
+                .inc();
+        }
+        if let Some(cert) = &result.tls {
+            m.cert_expiry.with_label_values(&[name]).set(cert.not_after as f64);
+        }
+        if result.cause.is_failure() {
+            tracing::warn!(
+                cause = %result.cause,
+                hop = result.verdict.hop.as_str(),
+                flaky = result.flaky.unwrap_or(false),
+                "{}",
+                result.verdict.summary
+            );
+        } else {
+            tracing::debug!(cause = %result.cause, latency_ms = result.latency_ms, "check");
+        }
+    }
+}
+
+/// The contract's monitor state for one result.
+pub fn state_of(result: &CheckResult) -> &'static str {
+    match result.cause {
+        Cause::Ok => "up",
+        Cause::Unknown => "unknown",
+        Cause::TooSlow | Cause::TlsExpiring => "degraded",
+        _ if result.flaky == Some(true) => "degraded",
+        _ => "down",
+    }
+}
+
+fn itoa_buffer() -> [u8; 3] {
+    [b'0'; 3]
+}
+
+/// Formats a 3-digit status without allocating.
+fn format_code(buffer: &mut [u8; 3], status: u16) -> &str {
+    let status = status.min(999);
+    buffer[0] = b'0' + (status / 100) as u8;
+    buffer[1] = b'0' + (status / 10 % 10) as u8;
+    buffer[2] = b'0' + (status % 10) as u8;
+    std::str::from_utf8(buffer).unwrap_or("000")
+}

@@ -1,0 +1,149 @@
+//! Where results live: SQLite in WAL mode, migrations run at open, raw
+//! checks and rollups written in batches by one writer task, reads for the web.
+
+mod query;
+pub mod retention;
+pub mod rollup;
+mod write;
+pub mod writer;
+
+pub use query::{CheckRow, DayStat, HourLatency, Run};
+pub use write::StoredCheck;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+/// hopwatch's own storage failures (a target being down is never one).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database folder could not be created.
+    #[error("cannot create {path}: {source}")]
+    CreateDir {
+        /// The folder.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// SQLite refused an operation (read-only, full disk, corrupt file...).
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The SQLite store. Cloning shares the pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating the file and its folder) and migrates the database.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a crash loses at most the last transaction, never
+            // consistency, and commits skip an fsync each.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(false);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for the modules of this store.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The ids of these monitors, creating rows for new names. Ids are
+    /// stable, so history survives reloads and restarts.
+    pub async fn monitor_ids(&self, names: &[&str]) -> Result<HashMap<String, i64>, StoreError> {
+        let now = unix_ms(SystemTime::now());
+        let mut tx = self.pool.begin().await?;
+        for name in names {
+            sqlx::query("INSERT OR IGNORE INTO monitors (name, created_ms) VALUES (?, ?)")
+                .bind(name)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let rows = sqlx::query("SELECT id, name FROM monitors").fetch_all(&self.pool).await?;
+        let mut ids = HashMap::with_capacity(rows.len());
+        for row in rows {
+            ids.insert(row.try_get::<String, _>("name")?, row.try_get::<i64, _>("id")?);
+        }
+        ids.retain(|name, _| names.contains(&name.as_str()));
+        Ok(ids)
+    }
+
+    /// Records the start of a daemon run; returns its id.
+    pub async fn start_run(&self, now: SystemTime) -> Result<i64, StoreError> {
+        let now = unix_ms(now);
+        let row = sqlx::query("INSERT INTO runs (started_ms, alive_ms) VALUES (?, ?) RETURNING id")
+            .bind(now)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Marks a run as cleanly stopped.
+    pub async fn stop_run(&self, run: i64, now: SystemTime) -> Result<(), StoreError> {
+        let now = unix_ms(now);
+        sqlx::query("UPDATE runs SET alive_ms = ?, stopped_ms = ? WHERE id = ?")
+            .bind(now)
+            .bind(now)
+            .bind(run)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The time `ms` after the Unix epoch.
+pub fn from_unix_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}
+
+/// Hour number since the epoch.
+pub fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(3_600_000)
+}
+
+/// Day number since the epoch (UTC).
+pub fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(86_400_000)
+}

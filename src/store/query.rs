@@ -1,0 +1,296 @@
+//! Reads: recent checks of a monitor, rollups for uptime and charts, daemon
+//! runs for gaps, and the batched deletes of retention.
+
+use sqlx::Row;
+
+use super::rollup::{Histogram, Rollup};
+use super::{Store, StoreError};
+
+/// One stored check, as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRow {
+    /// Monitor id.
+    pub monitor_id: i64,
+    /// Start, unix ms.
+    pub at_ms: i64,
+    /// Cause code.
+    pub cause: u8,
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// Whole check, µs.
+    pub latency_us: i64,
+    /// dns, connect, tls, ttfb, transfer, µs.
+    pub phases_us: [i64; 5],
+    /// Flags (flaky...).
+    pub flags: i64,
+    /// JSON detail of a failure.
+    pub detail: Option<String>,
+}
+
+/// One day of one monitor, for uptime bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayStat {
+    /// Monitor id.
+    pub monitor_id: i64,
+    /// Day number since the epoch.
+    pub day: i64,
+    /// Checks.
+    pub total: u32,
+    /// Passed.
+    pub ok: u32,
+    /// Failed.
+    pub failed: u32,
+    /// Unknown.
+    pub unknown: u32,
+}
+
+/// Latency percentiles of one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourLatency {
+    /// Hour number since the epoch.
+    pub hour: i64,
+    /// Median, µs.
+    pub p50_us: i64,
+    /// 95th percentile, µs.
+    pub p95_us: i64,
+}
+
+/// One daemon run: `[started, alive]` was watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    /// Start, unix ms.
+    pub started_ms: i64,
+    /// Last heartbeat (or clean stop), unix ms.
+    pub alive_ms: i64,
+}
+
+impl Store {
+    /// Rollups of `table` from bucket `since` on.
+    pub(crate) async fn load_rollups(&self, table: &str, since: i64) -> Result<Vec<(i64, i64, Rollup)>, StoreError> {
+        let sql = format!(
+            "SELECT monitor_id, bucket, total, ok, failed, unknown, n5xx, causes, histogram \
+             FROM {table} WHERE bucket >= ?"
+        );
+        // `table` is one of two constants, never user input.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since).fetch_all(self.pool()).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut rollup = Rollup {
+                total: row.try_get("total")?,
+                ok: row.try_get("ok")?,
+                failed: row.try_get("failed")?,
+                unknown: row.try_get("unknown")?,
+                n5xx: row.try_get("n5xx")?,
+                histogram: Histogram::decode(&row.try_get::<Vec<u8>, _>("histogram")?),
+                ..Rollup::default()
+            };
+            rollup.decode_causes(&row.try_get::<Vec<u8>, _>("causes")?);
+            out.push((row.try_get("monitor_id")?, row.try_get("bucket")?, rollup));
+        }
+        Ok(out)
+    }
+
+    /// Checks of one monitor, newest first, at or after `since_ms`.
+    pub async fn checks(&self, monitor_id: i64, since_ms: i64, limit: u32) -> Result<Vec<CheckRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.monitor_id, c.at_ms, c.cause, c.status, c.latency_us, c.dns_us, c.connect_us, \
+             c.tls_us, c.ttfb_us, c.transfer_us, c.flags, d.detail \
+             FROM checks c LEFT JOIN check_details d ON d.monitor_id = c.monitor_id AND d.at_ms = c.at_ms \
+             WHERE c.monitor_id = ? AND c.at_ms >= ? ORDER BY c.at_ms DESC LIMIT ?",
+        )
+        .bind(monitor_id)
+        .bind(since_ms)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CheckRow {
+                    monitor_id: row.try_get("monitor_id")?,
+                    at_ms: row.try_get("at_ms")?,
+                    cause: row.try_get::<i64, _>("cause")?.clamp(0, 255) as u8,
+                    status: row.try_get::<Option<i64>, _>("status")?.map(|s| s as u16),
+                    latency_us: row.try_get("latency_us")?,
+                    phases_us: [
+                        row.try_get("dns_us")?,
+                        row.try_get("connect_us")?,
+                        row.try_get("tls_us")?,
+                        row.try_get("ttfb_us")?,
+                        row.try_get("transfer_us")?,
+                    ],
+                    flags: row.try_get("flags")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Count of stored checks of a monitor (tests, benchmarks).
+    pub async fn count_checks(&self, monitor_id: Option<i64>) -> Result<i64, StoreError> {
+        let row = match monitor_id {
+            Some(id) => sqlx::query("SELECT COUNT(*) FROM checks WHERE monitor_id = ?").bind(id),
+            None => sqlx::query("SELECT COUNT(*) FROM checks"),
+        }
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Daily counts of every monitor from day `since` on: one indexed range
+    /// per monitor is avoided by reading the small daily table whole.
+    pub async fn daily_stats(&self, since_day: i64) -> Result<Vec<DayStat>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT monitor_id, bucket, total, ok, failed, unknown FROM rollups_daily WHERE bucket >= ?",
+        )
+        .bind(since_day)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DayStat {
+                    monitor_id: row.try_get(0)?,
+                    day: row.try_get(1)?,
+                    total: row.try_get(2)?,
+                    ok: row.try_get(3)?,
+                    failed: row.try_get(4)?,
+                    unknown: row.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Hourly p50/p95 of one monitor from hour `since` on, oldest first.
+    pub async fn hourly_latency(&self, monitor_id: i64, since_hour: i64) -> Result<Vec<HourLatency>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT bucket, p50_us, p95_us FROM rollups_hourly WHERE monitor_id = ? AND bucket >= ? ORDER BY bucket",
+        )
+        .bind(monitor_id)
+        .bind(since_hour)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HourLatency {
+                    hour: row.try_get(0)?,
+                    p50_us: row.try_get(1)?,
+                    p95_us: row.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Daemon runs that overlap `[since_ms, now]`, oldest first.
+    pub async fn runs(&self, since_ms: i64) -> Result<Vec<Run>, StoreError> {
+        let rows = sqlx::query("SELECT started_ms, alive_ms FROM runs WHERE alive_ms >= ? ORDER BY started_ms")
+            .bind(since_ms)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Run {
+                    started_ms: row.try_get(0)?,
+                    alive_ms: row.try_get(1)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes at most `limit` raw checks (and their details) of one monitor
+    /// older than `before_ms`; returns how many went. Small batches keep
+    /// each transaction short, so the writer never waits long.
+    pub async fn delete_checks_before(&self, monitor_id: i64, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let cutoff: Option<i64> = sqlx::query(
+            "SELECT at_ms FROM checks WHERE monitor_id = ? AND at_ms < ? ORDER BY at_ms LIMIT 1 OFFSET ?",
+        )
+        .bind(monitor_id)
+        .bind(before_ms)
+        .bind(i64::from(limit.saturating_sub(1)))
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?;
+        let upto = cutoff.map_or(before_ms, |at| at + 1);
+        let deleted = sqlx::query("DELETE FROM checks WHERE monitor_id = ? AND at_ms < ?")
+            .bind(monitor_id)
+            .bind(upto)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM check_details WHERE monitor_id = ? AND at_ms < ?")
+            .bind(monitor_id)
+            .bind(upto)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// Deletes rollups older than the given hour and day buckets.
+    pub async fn delete_rollups_before(&self, hour: i64, day: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM rollups_hourly WHERE bucket < ?")
+            .bind(hour)
+            .execute(self.pool())
+            .await?;
+        sqlx::query("DELETE FROM rollups_daily WHERE bucket < ?")
+            .bind(day)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Every monitor id with stored checks.
+    pub async fn monitor_ids_with_checks(&self) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM monitors").fetch_all(self.pool()).await?;
+        rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+    }
+}
+
+/// The detail JSON of a failed check, as read back.
+#[derive(serde::Deserialize, Default)]
+struct StoredDetail {
+    error: Option<String>,
+    responder: Option<crate::probe::Responder>,
+    remote_addr: Option<std::net::SocketAddr>,
+    verdict: Option<crate::probe::Verdict>,
+    evidence: Option<crate::probe::result::Evidence>,
+    addresses: Option<Vec<crate::probe::result::AddressResult>>,
+    tls: Option<crate::probe::result::CertFacts>,
+}
+
+impl CheckRow {
+    /// The CHECK object of the API for this row.
+    pub fn into_result(self, monitor: &str) -> crate::probe::CheckResult {
+        use crate::probe::{Cause, CheckResult, Hop, Phases, Verdict};
+        let cause = Cause::from_code(self.cause).unwrap_or(Cause::Unknown);
+        let mut result = CheckResult::new(super::from_unix_ms(self.at_ms), cause);
+        let ms = |us: i64| us as f64 / 1000.0;
+        result.monitor = Some(monitor.to_owned());
+        result.status = self.status;
+        result.latency_ms = ms(self.latency_us);
+        let [dns, connect, tls, ttfb, transfer] = self.phases_us.map(ms);
+        result.phases_ms = Phases { dns, connect, tls, ttfb, transfer };
+        if self.flags & super::write::FLAG_FLAKY != 0 {
+            result.flaky = Some(true);
+        }
+        let detail: StoredDetail = self
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        result.error = detail.error;
+        result.responder = detail.responder;
+        result.remote_addr = detail.remote_addr;
+        result.evidence = detail.evidence;
+        result.addresses = detail.addresses;
+        result.tls = detail.tls;
+        result.verdict = detail.verdict.unwrap_or_else(|| {
+            if cause.is_ok() {
+                Verdict { hop: Hop::None, summary: "healthy".to_owned() }
+            } else {
+                crate::probe::verdict::for_check(&result)
+            }
+        });
+        result
+    }
+}

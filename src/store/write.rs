@@ -1,0 +1,170 @@
+//! Turning results into compact rows, and writing one batch (checks, details,
+//! rollups, the run heartbeat) in a single transaction.
+
+use serde::Serialize;
+use sqlx::QueryBuilder;
+
+use super::rollup::Rollup;
+use super::{Store, StoreError, unix_ms};
+use crate::probe::CheckResult;
+use crate::probe::result::{AddressResult, CertFacts, Evidence, Responder, Verdict};
+
+/// `flags` bit: a failure that a confirming re-check did not repeat.
+pub const FLAG_FLAKY: i64 = 1;
+
+/// Checks per INSERT statement: 11 columns each stays far below SQLite's
+/// variable limit while saving most per-statement overhead.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// A check result as it is stored.
+#[derive(Debug, Clone)]
+pub struct StoredCheck {
+    /// Monitor id.
+    pub monitor_id: i64,
+    /// Start, unix ms.
+    pub at_ms: i64,
+    /// [`crate::probe::Cause::code`].
+    pub cause: u8,
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// Whole check, µs.
+    pub latency_us: i64,
+    /// dns, connect, tls, ttfb, transfer in µs.
+    pub phases_us: [i64; 5],
+    /// [`FLAG_FLAKY`]...
+    pub flags: i64,
+    /// JSON of what a failure saw; `None` for healthy checks.
+    pub detail: Option<String>,
+}
+
+/// The part of a failed result worth keeping beside the row.
+#[derive(Serialize)]
+struct Detail<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    responder: Option<&'a Responder>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote_addr: Option<std::net::SocketAddr>,
+    verdict: &'a Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<&'a Evidence>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    addresses: Option<&'a Vec<AddressResult>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<&'a CertFacts>,
+}
+
+impl StoredCheck {
+    /// Packs a result for monitor `monitor_id`.
+    pub fn from_result(monitor_id: i64, result: &CheckResult) -> Self {
+        let us = |ms: f64| (ms * 1000.0).round() as i64;
+        let phases = result.phases_ms;
+        let detail = (!result.ok).then(|| {
+            serde_json::to_string(&Detail {
+                error: result.error.as_ref(),
+                responder: result.responder.as_ref(),
+                remote_addr: result.remote_addr,
+                verdict: &result.verdict,
+                evidence: result.evidence.as_ref(),
+                addresses: result.addresses.as_ref(),
+                tls: result.tls.as_ref(),
+            })
+            .unwrap_or_default()
+        });
+        Self {
+            monitor_id,
+            at_ms: unix_ms(result.at),
+            cause: result.cause.code(),
+            status: result.status,
+            latency_us: us(result.latency_ms),
+            phases_us: [
+                us(phases.dns),
+                us(phases.connect),
+                us(phases.tls),
+                us(phases.ttfb),
+                us(phases.transfer),
+            ],
+            flags: if result.flaky == Some(true) { FLAG_FLAKY } else { 0 },
+            detail,
+        }
+    }
+}
+
+/// A rollup row to write: monitor, bucket, aggregate.
+pub type RollupRow<'a> = (i64, i64, &'a Rollup);
+
+impl Store {
+    /// Writes one batch atomically. `INSERT OR IGNORE` on checks makes a
+    /// replayed batch harmless; rollups are replaced with the writer's totals.
+    pub async fn write_batch(
+        &self,
+        checks: &[StoredCheck],
+        hourly: &[RollupRow<'_>],
+        daily: &[RollupRow<'_>],
+        run: Option<(i64, i64)>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        for chunk in checks.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::new(
+                "INSERT OR IGNORE INTO checks (monitor_id, at_ms, cause, status, latency_us, \
+                 dns_us, connect_us, tls_us, ttfb_us, transfer_us, flags) ",
+            );
+            insert.push_values(chunk, |mut row, check| {
+                row.push_bind(check.monitor_id)
+                    .push_bind(check.at_ms)
+                    .push_bind(i64::from(check.cause))
+                    .push_bind(check.status.map(i64::from))
+                    .push_bind(check.latency_us);
+                for phase in check.phases_us {
+                    row.push_bind(phase);
+                }
+                row.push_bind(check.flags);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        for check in checks {
+            if let Some(detail) = &check.detail {
+                sqlx::query("INSERT OR IGNORE INTO check_details (monitor_id, at_ms, detail) VALUES (?, ?, ?)")
+                    .bind(check.monitor_id)
+                    .bind(check.at_ms)
+                    .bind(detail)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for (table, rows) in [("rollups_hourly", hourly), ("rollups_daily", daily)] {
+            for (monitor_id, bucket, rollup) in rows {
+                let sql = format!(
+                    "INSERT OR REPLACE INTO {table} (monitor_id, bucket, total, ok, failed, unknown, \
+                     n5xx, p50_us, p95_us, p99_us, causes, histogram) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                );
+                // `table` is one of two constants, never user input.
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(monitor_id)
+                    .bind(bucket)
+                    .bind(rollup.total)
+                    .bind(rollup.ok)
+                    .bind(rollup.failed)
+                    .bind(rollup.unknown)
+                    .bind(rollup.n5xx)
+                    .bind(rollup.histogram.percentile(50.0) as i64)
+                    .bind(rollup.histogram.percentile(95.0) as i64)
+                    .bind(rollup.histogram.percentile(99.0) as i64)
+                    .bind(rollup.encode_causes())
+                    .bind(rollup.histogram.encode())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if let Some((run, alive_ms)) = run {
+            sqlx::query("UPDATE runs SET alive_ms = ? WHERE id = ?")
+                .bind(alive_ms)
+                .bind(run)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

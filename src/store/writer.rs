@@ -1,0 +1,192 @@
+//! The one task that writes: results arrive on a channel and are flushed
+//! every 250 ms or 1,000 rows, with rollups, in one transaction per batch.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+
+use super::rollup::Rollup;
+use super::write::StoredCheck;
+use super::{Store, StoreError, day_of, hour_of, unix_ms};
+use crate::metrics::Metrics;
+use crate::probe::Cause;
+
+/// Flush at least this often.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// Flush when this many rows are waiting.
+pub const FLUSH_ROWS: usize = 1_000;
+/// Rows kept in memory while the database refuses writes; older ones are
+/// dropped past this (and counted), so a full disk cannot exhaust memory.
+const MAX_PENDING: usize = 200_000;
+
+/// Whether the last write worked, for `/healthz`.
+#[derive(Debug, Default)]
+pub struct StoreHealth {
+    last_error: Mutex<Option<String>>,
+}
+
+impl StoreHealth {
+    /// `Err(reason)` while writes fail.
+    pub fn status(&self) -> Result<(), String> {
+        match self.last_error.lock().map(|e| e.clone()) {
+            Ok(None) => Ok(()),
+            Ok(Some(reason)) => Err(reason),
+            Err(_) => Err("store health lock poisoned".to_owned()),
+        }
+    }
+
+    fn set(&self, error: Option<String>) {
+        if let Ok(mut slot) = self.last_error.lock() {
+            *slot = error;
+        }
+    }
+}
+
+/// Sends results to the writer.
+pub type ResultSender = mpsc::Sender<StoredCheck>;
+
+/// The writer task's state.
+pub struct Writer {
+    store: Store,
+    rx: mpsc::Receiver<StoredCheck>,
+    run: i64,
+    pending: Vec<StoredCheck>,
+    hourly: HashMap<(i64, i64), Rollup>,
+    daily: HashMap<(i64, i64), Rollup>,
+    dirty_hours: HashSet<(i64, i64)>,
+    dirty_days: HashSet<(i64, i64)>,
+    health: Arc<StoreHealth>,
+    metrics: Arc<Metrics>,
+}
+
+impl Writer {
+    /// A writer for `run`, with the rollups of the current hour and day
+    /// loaded so that a restart continues them instead of starting over.
+    pub async fn start(
+        store: Store,
+        run: i64,
+        capacity: usize,
+        health: Arc<StoreHealth>,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Self, ResultSender), StoreError> {
+        let now = unix_ms(SystemTime::now());
+        let hourly = store.load_rollups("rollups_hourly", hour_of(now) - 1).await?;
+        let daily = store.load_rollups("rollups_daily", day_of(now) - 1).await?;
+        let (tx, rx) = mpsc::channel(capacity);
+        let writer = Self {
+            store,
+            rx,
+            run,
+            pending: Vec::with_capacity(FLUSH_ROWS),
+            hourly: hourly.into_iter().map(|(m, b, r)| ((m, b), r)).collect(),
+            daily: daily.into_iter().map(|(m, b, r)| ((m, b), r)).collect(),
+            dirty_hours: HashSet::new(),
+            dirty_days: HashSet::new(),
+            health,
+            metrics,
+        };
+        Ok((writer, tx))
+    }
+
+    /// Runs until `stop` (or until every sender is dropped), then takes
+    /// what is still queued and flushes it.
+    pub async fn run(mut self, stop: tokio_util::sync::CancellationToken) {
+        let mut tick = tokio::time::interval(FLUSH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                received = self.rx.recv() => match received {
+                    Some(check) => {
+                        self.add(check);
+                        if self.pending.len() >= FLUSH_ROWS {
+                            self.flush().await;
+                        }
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    self.flush().await;
+                }
+                _ = stop.cancelled() => break,
+            }
+        }
+        while let Ok(check) = self.rx.try_recv() {
+            self.add(check);
+        }
+        // Shutdown: a few tries, so a briefly locked database does not lose
+        // the last batch; bounded, so a dead disk cannot hang the exit.
+        for _ in 0..3 {
+            if self.flush().await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn add(&mut self, check: StoredCheck) {
+        let cause = Cause::from_code(check.cause).unwrap_or(Cause::Unknown);
+        let latency = check.latency_us.max(0) as u64;
+        let hour = (check.monitor_id, hour_of(check.at_ms));
+        let day = (check.monitor_id, day_of(check.at_ms));
+        self.hourly.entry(hour).or_default().record(cause, latency);
+        self.daily.entry(day).or_default().record(cause, latency);
+        self.dirty_hours.insert(hour);
+        self.dirty_days.insert(day);
+        if self.pending.len() >= MAX_PENDING {
+            // Drop the oldest tenth at once: one move, not one per row.
+            let dropped = self.pending.drain(..MAX_PENDING / 10).count();
+            self.metrics.store_dropped.inc_by(dropped as u64);
+        }
+        self.pending.push(check);
+    }
+
+    /// Writes what is pending; true when the database took it.
+    async fn flush(&mut self) -> bool {
+        let now = unix_ms(SystemTime::now());
+        let hourly: Vec<_> = self
+            .dirty_hours
+            .iter()
+            .filter_map(|key| self.hourly.get(key).map(|r| (key.0, key.1, r)))
+            .collect();
+        let daily: Vec<_> = self
+            .dirty_days
+            .iter()
+            .filter_map(|key| self.daily.get(key).map(|r| (key.0, key.1, r)))
+            .collect();
+        let outcome = self
+            .store
+            .write_batch(&self.pending, &hourly, &daily, Some((self.run, now)))
+            .await;
+        match outcome {
+            Ok(()) => {
+                self.metrics.store_rows_written.inc_by(self.pending.len() as u64);
+                self.pending.clear();
+                self.dirty_hours.clear();
+                self.dirty_days.clear();
+                self.forget_old(now);
+                if self.health.status().is_err() {
+                    tracing::info!("database writes work again");
+                }
+                self.health.set(None);
+                true
+            }
+            Err(err) => {
+                self.metrics.store_errors.inc();
+                if self.health.status().is_ok() {
+                    tracing::error!(error = %err, pending = self.pending.len(), "cannot write results; keeping them in memory and retrying");
+                }
+                self.health.set(Some(format!("store: {err}")));
+                false
+            }
+        }
+    }
+
+    /// Rollups of hours and days that are over stay in the database only.
+    fn forget_old(&mut self, now: i64) {
+        let (hour, day) = (hour_of(now), day_of(now));
+        self.hourly.retain(|(_, bucket), _| *bucket >= hour - 1);
+        self.daily.retain(|(_, bucket), _| *bucket >= day - 1);
+    }
+}

@@ -1,0 +1,52 @@
+//! `/healthz` and `/metrics`.
+
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use super::AppState;
+
+/// The scheduler heartbeat may be this old before health fails.
+const STALE_MS: i64 = 5_000;
+
+/// Health and metrics routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let now = crate::store::unix_ms(SystemTime::now());
+    let beat = state.scheduler_beat.load(Ordering::Relaxed);
+    let mut problems = Vec::new();
+    if now - beat > STALE_MS {
+        problems.push(format!("scheduler: no heartbeat for {} ms", now - beat));
+    }
+    if let Err(reason) = state.store_health.status() {
+        problems.push(reason);
+    }
+    if problems.is_empty() {
+        (StatusCode::OK, "ok\n".to_owned())
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{}\n", problems.join("\n")))
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // Encoding 10,000 monitors' series takes milliseconds of CPU; doing it
+    // on the blocking pool keeps it off the threads that run checks.
+    let metrics = state.metrics.clone();
+    let body = tokio::task::spawn_blocking(move || metrics.render())
+        .await
+        .unwrap_or_default();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+}

@@ -1,0 +1,70 @@
+//! Everything served over HTTP on `server.listen`: health, metrics, push
+//! heartbeats and the JSON API. Each route module exposes `router()`.
+
+mod api;
+mod error;
+mod health;
+mod push;
+
+pub use error::ApiError;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::SystemTime;
+
+use axum::Router;
+
+use crate::config::LoadedConfig;
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use crate::push::PushBoard;
+use crate::store::Store;
+use crate::store::writer::StoreHealth;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store, for reads.
+    pub store: Store,
+    /// Whether writes work.
+    pub store_health: Arc<StoreHealth>,
+    /// Latest results.
+    pub pipeline: Pipeline,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Push inboxes.
+    pub push: PushBoard,
+    /// The current config (swapped on reload).
+    pub config: Arc<std::sync::RwLock<Arc<LoadedConfig>>>,
+    /// Monitor name -> store id (swapped on reload).
+    pub monitor_ids: Arc<std::sync::RwLock<Arc<std::collections::HashMap<String, i64>>>>,
+    /// The scheduler's heartbeat, unix ms.
+    pub scheduler_beat: Arc<AtomicI64>,
+}
+
+impl AppState {
+    /// The current config.
+    pub fn config(&self) -> Arc<LoadedConfig> {
+        self.config.read().map(|c| c.clone()).unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// The store id of a monitor.
+    pub fn monitor_id(&self, name: &str) -> Option<i64> {
+        self.monitor_ids.read().ok()?.get(name).copied()
+    }
+
+    /// Marks the scheduler alive now.
+    pub fn beat(&self) {
+        self.scheduler_beat
+            .store(crate::store::unix_ms(SystemTime::now()), Ordering::Relaxed);
+    }
+}
+
+/// The whole router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(push::router())
+        .merge(api::router())
+        .with_state(state)
+}

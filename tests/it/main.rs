@@ -2,6 +2,7 @@
 
 mod cli;
 mod config_errors;
+mod daemon;
 mod helpers;
 mod probe_dns;
 mod probe_gateways;

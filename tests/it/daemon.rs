@@ -1,0 +1,499 @@
+//! The daemon end to end: checks land in SQLite at their interval, reloads,
+//! SIGTERM drains, SIGKILL loses at most a batch, retention, a full disk.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use hopwatch::app::Application;
+use hopwatch::config;
+use hopwatch::store::rollup::Rollup;
+use hopwatch::store::{Store, StoredCheck, retention, unix_ms};
+use hopwatch::web::AppState;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::helpers::{Origin, free_port, wait_until};
+
+/// A daemon running in this process on port 0 with its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub config_path: PathBuf,
+    pub db_path: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    _dir: TempDir,
+}
+
+/// The config text for `monitors` (a YAML list body), storing in `db`.
+pub fn config_text(monitors: &str, db: &Path) -> String {
+    format!(
+        "server: {{ listen: 127.0.0.1:0 }}\nstorage: {{ path: {} }}\nmonitors:\n{monitors}",
+        db.display()
+    )
+}
+
+/// Starts a daemon with these monitors (YAML list items, indented by two).
+pub async fn spawn_app(monitors: &str) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("data").join("hopwatch.db");
+    spawn_app_in(dir, db, monitors).await
+}
+
+async fn spawn_app_in(dir: TempDir, db_path: PathBuf, monitors: &str) -> TestApp {
+    let config_path = dir.path().join("hopwatch.yaml");
+    std::fs::write(&config_path, config_text(monitors, &db_path)).expect("write config");
+    let loaded = config::load(&config_path).unwrap_or_else(|e| panic!("test config invalid: {e}"));
+    let app = Application::build(loaded).await.expect("daemon starts");
+    let addr = app.local_addr();
+    let state = app.state().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("daemon runs and stops cleanly");
+    });
+    TestApp {
+        addr,
+        state,
+        config_path,
+        db_path,
+        stop: Some(stop),
+        task,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Stored checks of a monitor.
+    pub async fn stored(&self, monitor: &str) -> i64 {
+        let Some(id) = self.state.monitor_id(monitor) else {
+            return 0;
+        };
+        self.state
+            .store
+            .count_checks(Some(id))
+            .await
+            .expect("count checks")
+    }
+
+    /// Asks for a clean stop and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.expect("daemon task");
+    }
+
+    /// GET a path; (status, body).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.addr, path).await
+    }
+}
+
+/// A minimal HTTP GET for tests (the daemon's own probe would hide bugs).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the daemon");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn wait_for_stored(app: &TestApp, monitor: &str, at_least: i64) {
+    for _ in 0..200 {
+        if app.stored(monitor).await >= at_least {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{monitor} never reached {at_least} stored checks");
+}
+
+#[tokio::test]
+async fn checks_land_in_the_database_at_their_interval() {
+    let origin = Origin::spawn().await;
+    let app = spawn_app(&format!(
+        "  - {{ name: web, url: '{}', interval: 1s, timeout: 1s }}\n",
+        origin.url("/")
+    ))
+    .await;
+    wait_for_stored(&app, "web", 3).await;
+    let id = app.state.monitor_id("web").expect("id");
+    let rows = app
+        .state
+        .store
+        .checks(id, 0, 10)
+        .await
+        .expect("read checks");
+    assert!(rows.iter().all(|r| r.cause == 0), "all healthy: {rows:?}");
+    // Newest first; consecutive checks must not pile up closer than half
+    // an interval (a scheduling property, not a timing measurement).
+    for pair in rows.windows(2) {
+        assert!(
+            pair[0].at_ms - pair[1].at_ms >= 500,
+            "checks too close: {rows:?}"
+        );
+    }
+    let (status, body) = app.get("/api/v1/monitors/web/checks?limit=2").await;
+    assert_eq!(status, 200, "{body}");
+    let checks: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(checks.as_array().map(Vec::len), Some(2));
+    assert_eq!(checks[0]["verdict"]["hop"], "none");
+    assert_eq!(app.get("/healthz").await, (200, "ok\n".to_owned()));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn api_rejects_bad_parameters_and_unknown_monitors() {
+    let origin = Origin::spawn().await;
+    let app = spawn_app(&format!(
+        "  - {{ name: web, url: '{}', interval: 5s }}\n",
+        origin.url("/")
+    ))
+    .await;
+    let (status, body) = app.get("/api/v1/monitors/web/checks?limit=abc").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("limit"), "{body}");
+    let (status, body) = app.get("/api/v1/monitors/web/checks?since=yesterday").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("since"), "{body}");
+    let (status, _) = app.get("/api/v1/monitors/nope/checks").await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reload_adds_and_removes_monitors_and_refuses_a_broken_config() {
+    let origin = Origin::spawn().await;
+    let line = |name: &str| {
+        format!(
+            "  - {{ name: {name}, url: '{}', interval: 1s, timeout: 1s }}\n",
+            origin.url("/")
+        )
+    };
+    let app = spawn_app(&(line("a") + &line("b"))).await;
+    wait_for_stored(&app, "a", 1).await;
+
+    // A broken config is refused and the running one stays.
+    std::fs::write(
+        &app.config_path,
+        "monitors: [ { name: a, interval: 5 sec } ]\n",
+    )
+    .expect("write");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert!(
+        app.state.monitor_id("a").is_some(),
+        "broken config must not replace the running one"
+    );
+
+    std::fs::write(
+        &app.config_path,
+        config_text(&(line("b") + &line("c")), &app.db_path),
+    )
+    .expect("write");
+    wait_until("reload picks up c and drops a", || {
+        app.state.monitor_id("c").is_some() && app.state.monitor_id("a").is_none()
+    })
+    .await;
+    wait_for_stored(&app, "c", 2).await;
+    let store = &app.state.store;
+    let ids = store.monitor_ids(&["a"]).await.expect("ids");
+    let a_before = store.count_checks(Some(ids["a"])).await.expect("count");
+    let c_before = app.stored("c").await;
+    wait_for_stored(&app, "c", c_before + 2).await;
+    let a_after = store.count_checks(Some(ids["a"])).await.expect("count");
+    assert!(
+        a_after <= a_before + 1,
+        "a kept running after removal: {a_before} -> {a_after}"
+    );
+    assert!(a_before >= 1, "a's history is kept");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn retention_deletes_old_raw_checks_and_keeps_rollups() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&dir.path().join("r.db")).await.expect("open");
+    let id = store.monitor_ids(&["m"]).await.expect("ids")["m"];
+    let now = SystemTime::now();
+    let day = Duration::from_secs(86_400);
+    let row = |at: SystemTime| StoredCheck {
+        monitor_id: id,
+        at_ms: unix_ms(at),
+        cause: 0,
+        status: Some(200),
+        latency_us: 1_000,
+        phases_us: [0, 100, 0, 800, 100],
+        flags: 0,
+        detail: None,
+    };
+    let old: Vec<_> = (0..50)
+        .map(|i| row(now - day * 40 - Duration::from_secs(i)))
+        .collect();
+    let fresh: Vec<_> = (0..5).map(|i| row(now - Duration::from_secs(i))).collect();
+    let mut rollup = Rollup::default();
+    rollup.record(hopwatch::probe::Cause::Ok, 1_000);
+    let old_day = hopwatch::store::day_of(unix_ms(now - day * 40));
+    store
+        .write_batch(&[old, fresh].concat(), &[], &[(id, old_day, &rollup)], None)
+        .await
+        .expect("write");
+    let deleted = retention::apply(&store, day * 30, now)
+        .await
+        .expect("retention");
+    assert_eq!(deleted, 50);
+    assert_eq!(store.count_checks(Some(id)).await.expect("count"), 5);
+    let days = store.daily_stats(old_day).await.expect("daily");
+    assert_eq!(days.len(), 1, "the old day's rollup is kept");
+}
+
+// ------------------------------------------------------------ the binary
+
+fn start_binary(config: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_hopwatch"))
+        .args(["run", "-c"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start hopwatch")
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    panic!("hopwatch did not exit");
+}
+
+async fn count_rows(db: &Path, sql: &str) -> i64 {
+    let store = Store::open(db).await.expect("open the daemon's database");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+        .await
+        .expect("connect");
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(&pool)
+        .await
+        .expect("query");
+    pool.close().await;
+    store.close().await;
+    count
+}
+
+fn binary_config(dir: &Path, origin: &Origin) -> (PathBuf, PathBuf, u16) {
+    let port = free_port();
+    let db = dir.join("hopwatch.db");
+    let config = dir.join("hopwatch.yaml");
+    let text = format!(
+        "server: {{ listen: 127.0.0.1:{port} }}\nstorage: {{ path: {} }}\nmonitors:\n  - {{ name: web, url: '{}', interval: 1s, timeout: 1s }}\n",
+        db.display(),
+        origin.url("/")
+    );
+    std::fs::write(&config, text).expect("write config");
+    (config, db, port)
+}
+
+#[tokio::test]
+async fn sigterm_drains_running_checks_and_flushes_everything() {
+    let origin = Origin::spawn().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (config, db, _) = binary_config(dir.path(), &origin);
+    let mut child = start_binary(&config);
+    wait_until("three checks reached the origin", || origin.requests() >= 3).await;
+    signal(&child, "TERM");
+    let status = wait_exit(&mut child).await;
+    assert!(status.success(), "exit status {status}");
+    let seen = origin.requests() as i64;
+    assert_eq!(
+        count_rows(&db, "SELECT COUNT(*) FROM checks").await,
+        seen,
+        "every check is stored"
+    );
+    assert_eq!(
+        count_rows(
+            &db,
+            "SELECT COUNT(*) FROM runs WHERE stopped_ms IS NOT NULL"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn sigkill_loses_at_most_the_last_batch_and_a_restart_carries_on() {
+    let origin = Origin::spawn().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (config, db, _) = binary_config(dir.path(), &origin);
+    let mut child = start_binary(&config);
+    wait_until("four checks reached the origin", || origin.requests() >= 4).await;
+    signal(&child, "KILL");
+    wait_exit(&mut child).await;
+    let seen = origin.requests() as i64;
+    let stored = count_rows(&db, "SELECT COUNT(*) FROM checks").await;
+    // One monitor at 1s, batches every 250ms: at most the check in flight
+    // and one unflushed result can be lost.
+    assert!(
+        seen - stored <= 2,
+        "lost {} of {seen} checks",
+        seen - stored
+    );
+
+    let mut child = start_binary(&config);
+    wait_until("three more checks", || origin.requests() as i64 >= seen + 3).await;
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child).await.success());
+    let total = count_rows(&db, "SELECT COUNT(*) FROM checks").await;
+    assert_eq!(
+        total,
+        stored + (origin.requests() as i64 - seen),
+        "the second run stored every check"
+    );
+    let rolled = count_rows(&db, "SELECT COALESCE(SUM(total), 0) FROM rollups_daily").await;
+    assert_eq!(
+        rolled, total,
+        "rollups agree with raw rows: nothing doubled or lost between them"
+    );
+    assert_eq!(
+        count_rows(&db, "SELECT COUNT(*) FROM runs").await,
+        2,
+        "the gap between runs is recorded"
+    );
+}
+
+// ------------------------------------------------------------ full disk
+
+/// A tiny tmpfs mounted for one test, unmounted on drop.
+struct TinyDisk {
+    path: PathBuf,
+}
+
+impl TinyDisk {
+    fn mount(path: PathBuf, size: &str) -> Self {
+        std::fs::create_dir_all(&path).expect("mount point");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root (the test script runs as root)"
+        );
+        Self { path }
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// Writes until the disk is full; returns the filler's path.
+fn fill(disk: &Path) -> PathBuf {
+    use std::io::Write;
+    let path = disk.join("filler");
+    let mut file = std::fs::File::create(&path).expect("filler");
+    let chunk = vec![0u8; 64 * 1024];
+    for _ in 0..10_000 {
+        if file.write_all(&chunk).and_then(|_| file.flush()).is_err() {
+            break;
+        }
+    }
+    path
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_healthz_keeps_checking_and_recovers() {
+    let origin = Origin::spawn().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let disk = TinyDisk::mount(dir.path().join("disk"), "4m");
+    let db = disk.path.join("hopwatch.db");
+    let monitors: String = (0..10)
+        .map(|i| {
+            format!(
+                "  - {{ name: m{i}, url: '{}', interval: 1s, timeout: 1s }}\n",
+                origin.url("/")
+            )
+        })
+        .collect();
+    let app = spawn_app_in(tempfile::tempdir().expect("temp dir"), db, &monitors).await;
+    wait_for_stored(&app, "m0", 1).await;
+    assert_eq!(app.get("/healthz").await.0, 200);
+
+    let filler = fill(&disk.path);
+    let mut unhealthy = false;
+    for _ in 0..100 {
+        if app.get("/healthz").await.0 == 503 {
+            unhealthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(unhealthy, "healthz stays 200 on a full disk");
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("hopwatch_store_write_errors_total ") && !l.ends_with(" 0")),
+        "the error metric did not rise"
+    );
+    let requests = origin.requests();
+    wait_until("checks continue while the disk is full", || {
+        origin.requests() >= requests + 10
+    })
+    .await;
+
+    std::fs::remove_file(&filler).expect("free the disk");
+    let mut healthy = false;
+    for _ in 0..100 {
+        if app.get("/healthz").await.0 == 200 {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(healthy, "healthz did not recover");
+    // Results taken during the outage were kept in memory and land now:
+    // all but the checks in flight (at most one per monitor) are stored.
+    let seen = origin.requests() as i64;
+    let total: i64 = app.state.store.count_checks(None).await.expect("count");
+    assert!(
+        total + 10 >= seen,
+        "outage results were lost: {total} stored of {seen} checks"
+    );
+    app.stop().await;
+}

@@ -9,8 +9,17 @@ use serde::{Deserialize, Serialize};
 
 /// Parses a humantime duration, with the error wording of the contract.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|_| format!("invalid duration {text:?} (expected e.g. 30s, 5m)"))
+    let bad = || format!("invalid duration {text:?} (expected e.g. 30s, 5m)");
+    // humantime reads "5 sec" as 5s; the contract spells durations without
+    // a space between number and unit, and a stray space usually means the
+    // author wrote something else (prose, a unit typo), so it is refused.
+    let mut chars = text.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() && chars.peek().is_some_and(|n| n.is_whitespace()) {
+            return Err(bad());
+        }
+    }
+    humantime::parse_duration(text.trim()).map_err(|_| bad())
 }
 
 struct DurationVisitor;
@@ -68,7 +77,11 @@ impl<'de> Deserialize<'de> for Percent {
                 f.write_str("a percentage such as 5% or 0.05")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Percent, E> {
-                let bad = || E::custom(format!("invalid percentage {v:?} (expected e.g. 5% or 0.05)"));
+                let bad = || {
+                    E::custom(format!(
+                        "invalid percentage {v:?} (expected e.g. 5% or 0.05)"
+                    ))
+                };
                 let share = match v.trim().strip_suffix('%') {
                     Some(number) => number.trim().parse::<f64>().map_err(|_| bad())? / 100.0,
                     None => v.trim().parse::<f64>().map_err(|_| bad())?,

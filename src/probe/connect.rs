@@ -84,7 +84,11 @@ pub async fn resolve(
 }
 
 /// Opens a TCP connection, timing the connect phase.
-pub async fn tcp(addr: SocketAddr, deadline: Deadline, phases: &mut Phases) -> Result<TcpStream, Failure> {
+pub async fn tcp(
+    addr: SocketAddr,
+    deadline: Deadline,
+    phases: &mut Phases,
+) -> Result<TcpStream, Failure> {
     let start = Instant::now();
     let outcome = timeout_at(deadline, TcpStream::connect(addr)).await;
     phases.connect += ms(start.elapsed());
@@ -92,17 +96,23 @@ pub async fn tcp(addr: SocketAddr, deadline: Deadline, phases: &mut Phases) -> R
     match outcome {
         Err(_) => failure(
             Cause::ConnectTimeout,
-            format!("{addr} did not answer the TCP handshake in time (dropped by a firewall or route?)"),
+            format!(
+                "{addr} did not answer the TCP handshake in time (dropped by a firewall or route?)"
+            ),
         ),
         Ok(Err(err)) => match err.kind() {
-            std::io::ErrorKind::ConnectionRefused => {
-                failure(Cause::ConnectRefused, format!("{addr} refused the connection"))
-            }
+            std::io::ErrorKind::ConnectionRefused => failure(
+                Cause::ConnectRefused,
+                format!("{addr} refused the connection"),
+            ),
             std::io::ErrorKind::TimedOut => failure(
                 Cause::ConnectTimeout,
                 format!("{addr} did not answer the TCP handshake (timed out)"),
             ),
-            _ => failure(Cause::ConnectError, format!("cannot connect to {addr}: {err}")),
+            _ => failure(
+                Cause::ConnectError,
+                format!("cannot connect to {addr}: {err}"),
+            ),
         },
         Ok(Ok(stream)) => {
             // Requests are small and sent at once; Nagle would only add delay.
@@ -122,7 +132,10 @@ pub async fn tls(
 ) -> Result<TlsStream<TcpStream>, Failure> {
     let remote = stream.peer_addr().ok();
     let Some(name) = tls::server_name(host) else {
-        return Err(Failure::new(Cause::TlsError, format!("{host} is not a valid TLS server name")));
+        return Err(Failure::new(
+            Cause::TlsError,
+            format!("{host} is not a valid TLS server name"),
+        ));
     };
     let connector = tokio_rustls::TlsConnector::from(settings.client_config());
     let start = Instant::now();
@@ -139,7 +152,10 @@ pub async fn tls(
         ))),
         Ok(Err(err)) => {
             let cause = tls::handshake_cause(&err);
-            Err(with_remote(Failure::new(cause, format!("TLS handshake failed: {err}"))))
+            Err(with_remote(Failure::new(
+                cause,
+                format!("TLS handshake failed: {err}"),
+            )))
         }
         Ok(Ok(stream)) => Ok(stream),
     }
@@ -165,7 +181,12 @@ pub fn find_io_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&
 }
 
 /// The result of a check that stopped at `failure`.
-pub fn failed(started: SystemTime, clock: Instant, phases: Phases, failure: Failure) -> CheckResult {
+pub fn failed(
+    started: SystemTime,
+    clock: Instant,
+    phases: Phases,
+    failure: Failure,
+) -> CheckResult {
     let mut result = CheckResult::new(started, failure.cause);
     result.latency_ms = ms(clock.elapsed());
     result.phases_ms = phases;
@@ -201,11 +222,15 @@ pub fn combine_addresses(mut results: Vec<CheckResult>) -> CheckResult {
             Some(status) if result.cause != Cause::AssertionFailed => format!("answers {status}"),
             _ => format!("fails with {}", result.cause),
         };
-        let addr = result.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default();
+        let addr = result
+            .remote_addr
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
         let detail = result.error.take().unwrap_or_default();
-        result.error = Some(format!("{failing} of {total} addresses {what}: {addr}; {detail}"));
+        result.error = Some(format!(
+            "{failing} of {total} addresses {what}: {addr}; {detail}"
+        ));
     }
     result.addresses = Some(addresses);
     result
 }
-

@@ -9,7 +9,12 @@ use super::result::CertFacts;
 use super::spec::HttpExpect;
 
 /// Body, JSON and header expectations of an HTTP answer.
-pub fn http(expect: &HttpExpect, headers: &HeaderMap, body: &[u8], truncated: bool) -> Option<String> {
+pub fn http(
+    expect: &HttpExpect,
+    headers: &HeaderMap,
+    body: &[u8],
+    truncated: bool,
+) -> Option<String> {
     for (name, wanted) in &expect.headers {
         let got = headers.get(name).and_then(|v| v.to_str().ok());
         if got != Some(wanted.as_str()) {
@@ -22,7 +27,11 @@ pub fn http(expect: &HttpExpect, headers: &HeaderMap, body: &[u8], truncated: bo
     if !expect.reads_body() {
         return None;
     }
-    let note = if truncated { " (only the first 1 MiB was read)" } else { "" };
+    let note = if truncated {
+        " (only the first 1 MiB was read)"
+    } else {
+        ""
+    };
     let text = String::from_utf8_lossy(body);
     if let Some(needle) = &expect.body_contains
         && !text.contains(needle.as_str())

@@ -69,7 +69,8 @@ async fn check_address(
     let mut addr = first_addr;
     let mut redirects = 0;
     loop {
-        let exchange = match exchange(spec, &url, &method, &body, addr, deadline, &mut phases).await {
+        let exchange = match exchange(spec, &url, &method, &body, addr, deadline, &mut phases).await
+        {
             Ok(exchange) => exchange,
             Err(mut failure) => {
                 failure.remote.get_or_insert(addr);
@@ -164,7 +165,9 @@ fn build_request(
         .method(method.clone())
         .uri(path)
         .body(Full::new(body.clone()))
-        .map_err(|err| Failure::new(Cause::ProtocolError, format!("cannot build request: {err}")))?;
+        .map_err(|err| {
+            Failure::new(Cause::ProtocolError, format!("cannot build request: {err}"))
+        })?;
     let headers = request.headers_mut();
     for (name, value) in &spec.headers {
         headers.insert(name, value.clone());
@@ -174,7 +177,10 @@ fn build_request(
     headers.insert(HOST, host);
     headers
         .entry(USER_AGENT)
-        .or_insert(HeaderValue::from_static(concat!("hopwatch/", env!("CARGO_PKG_VERSION"))));
+        .or_insert(HeaderValue::from_static(concat!(
+            "hopwatch/",
+            env!("CARGO_PKG_VERSION")
+        )));
     // Each check owns its connection; telling the peer spares it a keep-alive slot.
     headers.insert(CONNECTION, HeaderValue::from_static("close"));
     Ok(request)
@@ -200,7 +206,10 @@ where
         .map_err(|err| classify_hyper(&err))?;
     let mut connection = std::pin::pin!(connection);
     let head_and_body = async {
-        let response = sender.send_request(request).await.map_err(|err| (Phase::Head, err))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|err| (Phase::Head, err))?;
         let head_at = Instant::now();
         let (parts, mut incoming) = response.into_parts();
         let mut body = BytesMut::new();
@@ -236,7 +245,10 @@ where
     match outcome {
         Err(_elapsed) => Err(Failure::new(
             Cause::Timeout,
-            format!("no complete response within the {} timeout", humantime::format_duration(round(deadline_budget(deadline, sent)))),
+            format!(
+                "no complete response within the {} timeout",
+                humantime::format_duration(round(deadline_budget(deadline, sent)))
+            ),
         )
         .at(remote)),
         Ok(Err((_phase, err))) => Err(classify_hyper(&err).at(remote)),
@@ -285,7 +297,9 @@ fn classify_hyper(err: &hyper::Error) -> Failure {
 fn describe_hyper(err: &hyper::Error, cause: Cause) -> String {
     match cause {
         Cause::ProtocolError => format!("the peer did not answer with valid HTTP ({err})"),
-        Cause::ConnectionReset => format!("the connection closed before a complete response ({err})"),
+        Cause::ConnectionReset => {
+            format!("the connection closed before a complete response ({err})")
+        }
         _ => err.to_string(),
     }
 }
@@ -309,9 +323,18 @@ fn evaluate(
         let accepted: Vec<String> = expect.status.iter().map(ToString::to_string).collect();
         (
             Cause::for_status(exchange.status),
-            Some(format!("status {} {reason} (expected {})", exchange.status, accepted.join(", "))),
+            Some(format!(
+                "status {} {reason} (expected {})",
+                exchange.status,
+                accepted.join(", ")
+            )),
         )
-    } else if let Some(problem) = expect::http(expect, &exchange.headers, &exchange.body, exchange.truncated) {
+    } else if let Some(problem) = expect::http(
+        expect,
+        &exchange.headers,
+        &exchange.body,
+        exchange.truncated,
+    ) {
         (Cause::AssertionFailed, Some(problem))
     } else if let Some(problem) = expect::cert_days(expect.cert_min_days, exchange.cert.as_ref()) {
         (Cause::TlsExpiring, Some(problem))
@@ -328,16 +351,22 @@ fn evaluate(
     result.tls = exchange.cert;
     result.error = error;
     if !result.ok {
-        result.responder = Some(fingerprint::identify(exchange.status, &exchange.headers, &exchange.body));
+        result.responder = Some(fingerprint::identify(
+            exchange.status,
+            &exchange.headers,
+            &exchange.body,
+        ));
         result.evidence = Some(evidence::capture(&exchange.headers, &exchange.body));
     }
     result
 }
 
-
 /// Host (without IPv6 brackets) and port of a URL.
 fn host_port(url: &Url) -> (&str, u16) {
     let host = url.host_str().unwrap_or_default();
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     (host, url.port_or_known_default().unwrap_or(80))
 }

@@ -34,5 +34,16 @@ pub async fn run(spec: &ProbeSpec) -> CheckResult {
         ProbeSpec::Push => CheckResult::new(started, Cause::Unknown),
     };
     result.verdict = verdict::for_check(&result);
+    if matches!(spec, ProbeSpec::Dns(_)) && result.cause == Cause::AssertionFailed {
+        // A dns monitor's only hop is the name server: a wrong answer is a
+        // DNS problem, not an application one.
+        result.verdict = Verdict {
+            hop: Hop::Dns,
+            summary: format!(
+                "the name server answered, but not as expected: {}",
+                result.error.as_deref().unwrap_or("wrong answers")
+            ),
+        };
+    }
     result
 }

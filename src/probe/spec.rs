@@ -176,7 +176,9 @@ impl ProbeSpec {
         let timeout = monitor.timeout.unwrap_or(DEFAULT_TIMEOUT);
         reject_foreign_fields(monitor, &mut errors);
         let spec = match monitor.kind {
-            MonitorKind::Http => build_http(monitor, timeout, &mut errors).map(Box::new).map(ProbeSpec::Http),
+            MonitorKind::Http => build_http(monitor, timeout, &mut errors)
+                .map(Box::new)
+                .map(ProbeSpec::Http),
             MonitorKind::Tcp => required_target(monitor, &mut errors).map(|target| {
                 ProbeSpec::Tcp(TcpSpec {
                     target,
@@ -249,7 +251,11 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
     ];
     for (key, set, kinds) in present {
         if set && !is(kinds) {
-            let key = if key == "grace" && m.grace.is_none() { "token" } else { key };
+            let key = if key == "grace" && m.grace.is_none() {
+                "token"
+            } else {
+                key
+            };
             errors.push(FieldError::new(
                 key,
                 format!("not used by a {} monitor", kind.as_str()),
@@ -267,18 +273,31 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
     ];
     for (key, set, kinds) in expect_fields {
         if set && !is(kinds) {
-            errors.push(FieldError::new(key, format!("not used by a {} monitor", kind.as_str())));
+            errors.push(FieldError::new(
+                key,
+                format!("not used by a {} monitor", kind.as_str()),
+            ));
         }
     }
     if e.cert_min_days.is_some() && !is(&[Http, Tls]) {
-        errors.push(FieldError::new("expect.cert_min_days", format!("not used by a {} monitor", kind.as_str())));
+        errors.push(FieldError::new(
+            "expect.cert_min_days",
+            format!("not used by a {} monitor", kind.as_str()),
+        ));
     }
     if m.addresses == AddressMode::All && !is(&[Http, Tcp, Tls]) {
-        errors.push(FieldError::new("addresses", format!("not used by a {} monitor", kind.as_str())));
+        errors.push(FieldError::new(
+            "addresses",
+            format!("not used by a {} monitor", kind.as_str()),
+        ));
     }
 }
 
-fn build_http(m: &MonitorConfig, timeout: Duration, errors: &mut Vec<FieldError>) -> Option<HttpSpec> {
+fn build_http(
+    m: &MonitorConfig,
+    timeout: Duration,
+    errors: &mut Vec<FieldError>,
+) -> Option<HttpSpec> {
     let before = errors.len();
     let url = match m.url.as_deref() {
         None => {
@@ -286,13 +305,24 @@ fn build_http(m: &MonitorConfig, timeout: Duration, errors: &mut Vec<FieldError>
             None
         }
         Some(text) => match Url::parse(text) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Some(url),
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+                Some(url)
+            }
             Ok(_) => {
-                errors.push(FieldError::new("url", format!("invalid url {:?} (expected http:// or https:// with a host)", crate::mask::url(text))));
+                errors.push(FieldError::new(
+                    "url",
+                    format!(
+                        "invalid url {:?} (expected http:// or https:// with a host)",
+                        crate::mask::url(text)
+                    ),
+                ));
                 None
             }
             Err(err) => {
-                errors.push(FieldError::new("url", format!("invalid url {:?}: {err}", crate::mask::url(text))));
+                errors.push(FieldError::new(
+                    "url",
+                    format!("invalid url {:?}: {err}", crate::mask::url(text)),
+                ));
                 None
             }
         },
@@ -302,28 +332,46 @@ fn build_http(m: &MonitorConfig, timeout: Duration, errors: &mut Vec<FieldError>
         Some(text) => match Method::from_bytes(text.to_ascii_uppercase().as_bytes()) {
             Ok(method) => Some(method),
             Err(_) => {
-                errors.push(FieldError::new("method", format!("invalid method {text:?}")));
+                errors.push(FieldError::new(
+                    "method",
+                    format!("invalid method {text:?}"),
+                ));
                 None
             }
         },
     };
     let mut headers = HeaderMap::new();
     for (name, value) in &m.headers {
-        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
             (Ok(name), Ok(value)) => {
                 headers.insert(name, value);
             }
-            (Err(_), _) => errors.push(FieldError::new(format!("headers.{name}"), "invalid header name")),
-            (_, Err(_)) => errors.push(FieldError::new(format!("headers.{name}"), "invalid header value")),
+            (Err(_), _) => errors.push(FieldError::new(
+                format!("headers.{name}"),
+                "invalid header name",
+            )),
+            (_, Err(_)) => errors.push(FieldError::new(
+                format!("headers.{name}"),
+                "invalid header value",
+            )),
         }
     }
-    let resolve = m.resolve.as_deref().and_then(|text| match text.parse::<SocketAddr>() {
-        Ok(addr) => Some(addr),
-        Err(_) => {
-            errors.push(FieldError::new("resolve", format!("invalid address {text:?} (expected ip:port, e.g. 203.0.113.7:443)")));
-            None
-        }
-    });
+    let resolve = m
+        .resolve
+        .as_deref()
+        .and_then(|text| match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                errors.push(FieldError::new(
+                    "resolve",
+                    format!("invalid address {text:?} (expected ip:port, e.g. 203.0.113.7:443)"),
+                ));
+                None
+            }
+        });
     let expect = build_http_expect(m, errors);
     let tls = tls_settings(m, errors);
     if errors.len() > before {
@@ -347,32 +395,47 @@ fn build_http(m: &MonitorConfig, timeout: Duration, errors: &mut Vec<FieldError>
 fn build_http_expect(m: &MonitorConfig, errors: &mut Vec<FieldError>) -> Option<HttpExpect> {
     let e = &m.expect;
     let before = errors.len();
-    let body_regex = e.body_regex.as_deref().and_then(|text| match Regex::new(text) {
-        Ok(re) => Some(re),
-        Err(err) => {
-            errors.push(FieldError::new("expect.body_regex", format!("invalid regex: {}", first_line(&err.to_string()))));
-            None
-        }
-    });
+    let body_regex = e
+        .body_regex
+        .as_deref()
+        .and_then(|text| match Regex::new(text) {
+            Ok(re) => Some(re),
+            Err(err) => {
+                errors.push(FieldError::new(
+                    "expect.body_regex",
+                    format!("invalid regex: {}", first_line(&err.to_string())),
+                ));
+                None
+            }
+        });
     let mut json = Vec::new();
     for (path, value) in &e.json {
         match JsonPath::parse(path) {
             Ok(compiled) => json.push((path.clone(), compiled, value.clone())),
-            Err(err) => errors.push(FieldError::new(format!("expect.json.{path}"), format!("invalid JSONPath: {err}"))),
+            Err(err) => errors.push(FieldError::new(
+                format!("expect.json.{path}"),
+                format!("invalid JSONPath: {err}"),
+            )),
         }
     }
     let mut headers = Vec::new();
     for (name, value) in &e.headers {
         match HeaderName::from_bytes(name.as_bytes()) {
             Ok(header) => headers.push((header, value.clone())),
-            Err(_) => errors.push(FieldError::new(format!("expect.headers.{name}"), "invalid header name")),
+            Err(_) => errors.push(FieldError::new(
+                format!("expect.headers.{name}"),
+                "invalid header name",
+            )),
         }
     }
     if errors.len() > before {
         return None;
     }
     Some(HttpExpect {
-        status: e.status.clone().unwrap_or_else(|| vec![StatusMatcher::Class(2)]),
+        status: e
+            .status
+            .clone()
+            .unwrap_or_else(|| vec![StatusMatcher::Class(2)]),
         body_contains: e.body_contains.clone(),
         body_regex,
         json,
@@ -382,17 +445,27 @@ fn build_http_expect(m: &MonitorConfig, errors: &mut Vec<FieldError>) -> Option<
     })
 }
 
-fn build_dns(m: &MonitorConfig, timeout: Duration, errors: &mut Vec<FieldError>) -> Option<DnsSpec> {
+fn build_dns(
+    m: &MonitorConfig,
+    timeout: Duration,
+    errors: &mut Vec<FieldError>,
+) -> Option<DnsSpec> {
     let query = m.query.clone();
     if query.as_deref().is_none_or(str::is_empty) {
-        errors.push(FieldError::new("query", "a dns monitor needs a query (the name to look up)"));
+        errors.push(FieldError::new(
+            "query",
+            "a dns monitor needs a query (the name to look up)",
+        ));
     }
     let server = match m.server.as_deref() {
         None => None,
         Some(text) => match parse_server(text) {
             Some(addr) => Some(addr),
             None => {
-                errors.push(FieldError::new("server", format!("invalid server {text:?} (expected ip or ip:port, e.g. 1.1.1.1:53)")));
+                errors.push(FieldError::new(
+                    "server",
+                    format!("invalid server {text:?} (expected ip or ip:port, e.g. 1.1.1.1:53)"),
+                ));
                 return None;
             }
         },
@@ -408,20 +481,28 @@ fn build_dns(m: &MonitorConfig, timeout: Duration, errors: &mut Vec<FieldError>)
 }
 
 fn parse_server(text: &str) -> Option<SocketAddr> {
-    text.parse::<SocketAddr>()
-        .ok()
-        .or_else(|| text.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+    text.parse::<SocketAddr>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 53))
+    })
 }
 
 fn required_target(m: &MonitorConfig, errors: &mut Vec<FieldError>) -> Option<HostPort> {
     let Some(text) = m.target.as_deref() else {
-        errors.push(FieldError::new("target", format!("a {} monitor needs a target (host:port)", m.kind.as_str())));
+        errors.push(FieldError::new(
+            "target",
+            format!("a {} monitor needs a target (host:port)", m.kind.as_str()),
+        ));
         return None;
     };
     match parse_host_port(text) {
         Some(target) => Some(target),
         None => {
-            errors.push(FieldError::new("target", format!("invalid target {text:?} (expected host:port, e.g. db.example.com:5432)")));
+            errors.push(FieldError::new(
+                "target",
+                format!("invalid target {text:?} (expected host:port, e.g. db.example.com:5432)"),
+            ));
             None
         }
     }

@@ -4,11 +4,11 @@
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
+use super::Cause;
 use super::connect::{self, ms};
 use super::expect;
 use super::result::{CheckResult, Phases};
 use super::spec::{HostPort, TcpSpec, TlsSpec};
-use super::Cause;
 use crate::config::schema::AddressMode;
 
 /// Runs one TCP check.
@@ -49,7 +49,14 @@ impl Plan<'_> {
         let clock = Instant::now();
         let deadline = tokio::time::Instant::from_std(clock + self.timeout);
         let mut phases = Phases::default();
-        let addrs = match connect::resolve(&self.target.host, self.target.port, deadline, &mut phases).await {
+        let addrs = match connect::resolve(
+            &self.target.host,
+            self.target.port,
+            deadline,
+            &mut phases,
+        )
+        .await
+        {
             Ok(addrs) => addrs,
             Err(failure) => return connect::failed(started, clock, phases, failure),
         };

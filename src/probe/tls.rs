@@ -8,7 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 use super::cause::Cause;
 use super::result::CertFacts;
@@ -54,11 +56,15 @@ impl TlsSettings {
                         .with_no_client_auth(),
                 )
             });
-            return Ok(Self { config: config.clone() });
+            return Ok(Self {
+                config: config.clone(),
+            });
         }
         let Some(ca_file) = ca_file else {
             let config = VERIFIED.get_or_init(|| Arc::new(verified_config(system_roots().clone())));
-            return Ok(Self { config: config.clone() });
+            return Ok(Self {
+                config: config.clone(),
+            });
         };
         let mut roots = system_roots().clone();
         let bad = |reason: String| TlsSetupError::CaFile {
@@ -93,7 +99,9 @@ fn builder() -> rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier> {
 }
 
 fn verified_config(roots: RootCertStore) -> ClientConfig {
-    builder().with_root_certificates(roots).with_no_client_auth()
+    builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
 }
 
 /// The system trust store, read once: reading it costs milliseconds.
@@ -155,7 +163,10 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 /// The cause of a failed handshake, from the typed rustls error inside the
 /// I/O error tokio-rustls returns.
 pub fn handshake_cause(err: &std::io::Error) -> Cause {
-    let Some(tls) = err.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) else {
+    let Some(tls) = err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    else {
         return match err.kind() {
             std::io::ErrorKind::UnexpectedEof
             | std::io::ErrorKind::ConnectionReset
@@ -166,8 +177,18 @@ pub fn handshake_cause(err: &std::io::Error) -> Cause {
     };
     match tls {
         rustls::Error::InvalidCertificate(cert) => match cert {
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => Cause::TlsExpired,
-            CertificateError::UnknownIssuer | CertificateError::BadSignature => Cause::TlsUntrusted,
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                Cause::TlsExpired
+            }
+            // A signature that does not verify (or cannot, with the
+            // algorithm used) leaves the chain unproven: untrusted.
+            CertificateError::UnknownIssuer
+            | CertificateError::BadSignature
+            | CertificateError::UnsupportedSignatureAlgorithm
+            | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+            | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+                Cause::TlsUntrusted
+            }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 Cause::TlsHostname
             }
@@ -181,7 +202,10 @@ pub fn handshake_cause(err: &std::io::Error) -> Cause {
 pub fn cert_facts(leaf: &CertificateDer<'_>, now: SystemTime) -> Option<CertFacts> {
     let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
     let not_after = cert.validity().not_after.timestamp();
-    let now_secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let now_secs = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
     let sans = cert
         .subject_alternative_name()
         .ok()
@@ -217,5 +241,10 @@ fn ip_from_bytes(bytes: &[u8]) -> Option<String> {
 
 /// The SNI name for a host, or `None` when rustls cannot use it.
 pub fn server_name(host: &str) -> Option<ServerName<'static>> {
-    ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_owned()).ok()
+    ServerName::try_from(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+    )
+    .ok()
 }

@@ -1,8 +1,607 @@
-//! The hop at fault for one check, with a line for the person on call.
+//! The hop at fault for one check and one line for the person on call; the
+//! chain verdict across `upstream` is built on top of this elsewhere.
 
-use super::result::{CheckResult, Hop, Verdict};
+use http::StatusCode;
 
-/// The verdict of a single check. (Stub.)
+use super::cause::Cause;
+use super::result::{CheckResult, Hop, Role, Verdict};
+
+/// An error quoted in a summary is cut here, so the line stays a line.
+const DETAIL_MAX: usize = 240;
+
+/// The verdict of a single check. It sees only the host it talked to, so a
+/// failure to reach that host blames DNS, TLS or the network, and an answer
+/// blames the origin unless a gateway's own page says more.
 pub fn for_check(result: &CheckResult) -> Verdict {
-    Verdict { hop: if result.ok { Hop::None } else { Hop::Unknown }, summary: String::new() }
+    let facts = Facts(result);
+    let (hop, summary) = match result.cause {
+        Cause::Ok => (Hop::None, facts.healthy()),
+        Cause::Unknown => (Hop::Unknown, UNCOUNTED.to_owned()),
+        Cause::DnsNxdomain | Cause::DnsError | Cause::DnsTimeout => (Hop::Dns, facts.dns()),
+        Cause::ConnectRefused | Cause::ConnectTimeout | Cause::ConnectError => {
+            (Hop::Network, facts.connect())
+        }
+        Cause::TlsExpired
+        | Cause::TlsUntrusted
+        | Cause::TlsHostname
+        | Cause::TlsError
+        | Cause::TlsExpiring => (Hop::Tls, facts.tls()),
+        Cause::ProtocolError | Cause::ConnectionReset | Cause::Timeout => facts.broken_exchange(),
+        Cause::Http500 | Cause::Http502 | Cause::Http503 | Cause::Http504 | Cause::Http5xx => {
+            facts.server_error()
+        }
+        Cause::HttpStatus => facts.unexpected_status(),
+        Cause::AssertionFailed => (Hop::Origin, facts.assertion()),
+        Cause::TooSlow => facts.too_slow(),
+    };
+    let summary = one_line(&format!("{}{summary}", facts.addresses_prefix()));
+    Verdict { hop, summary }
+}
+
+const UNCOUNTED: &str = "hopwatch's own network check failed; result not counted";
+
+/// The result, read for a summary.
+struct Facts<'a>(&'a CheckResult);
+
+impl Facts<'_> {
+    /// The address we talked to, or a stand-in.
+    fn peer(&self) -> String {
+        let addr = self.0.remote_addr;
+        addr.map_or_else(|| "the target".to_owned(), |a| a.to_string())
+    }
+
+    /// `: <error>` when the probe said something, else nothing.
+    fn detail(&self) -> String {
+        match self.0.error.as_deref().map(str::trim) {
+            Some(error) if !error.is_empty() => format!(": {}", cut(error, DETAIL_MAX)),
+            _ => String::new(),
+        }
+    }
+
+    fn ms(&self) -> String {
+        format!("{:.0} ms", self.0.latency_ms)
+    }
+
+    /// `502 Bad Gateway`, or the bare code for an unusual one.
+    fn status_line(&self) -> String {
+        let Some(status) = self.0.status else {
+            return "an error".to_owned();
+        };
+        let reason = StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason());
+        match reason {
+            Some(reason) => format!("{status} {reason}"),
+            None => status.to_string(),
+        }
+    }
+
+    fn responder(&self) -> (Role, Option<&str>) {
+        match &self.0.responder {
+            Some(r) => (r.role, r.product.as_deref()),
+            None => (Role::Unknown, None),
+        }
+    }
+
+    /// The gateway by name, for a gateway responder.
+    fn gateway_name(&self) -> &str {
+        self.responder().1.unwrap_or("the gateway")
+    }
+
+    /// ` (request id X)` when the response carried one: what to grep for.
+    fn request_id(&self) -> String {
+        let evidence = self.0.evidence.as_ref();
+        match evidence.and_then(|e| e.request_id.as_deref()) {
+            Some(id) => format!(" (request id {})", cut(id, 80)),
+            None => String::new(),
+        }
+    }
+
+    /// With `addresses: all` and only some failing: which share broke.
+    fn addresses_prefix(&self) -> String {
+        let Some(addresses) = self.0.addresses.as_ref().filter(|a| a.len() > 1) else {
+            return String::new();
+        };
+        let failing = addresses.iter().filter(|a| !a.ok).count();
+        if failing == 0 || failing == addresses.len() {
+            return String::new();
+        }
+        format!("{failing} of {} addresses fail; ", addresses.len())
+    }
+
+    fn healthy(&self) -> String {
+        match self.0.status {
+            Some(status) => format!("healthy: {status} in {}", self.ms()),
+            None => format!("healthy ({})", self.ms()),
+        }
+    }
+
+    fn dns(&self) -> String {
+        let what = match self.0.cause {
+            Cause::DnsNxdomain => {
+                "the name does not exist in DNS (NXDOMAIN): check the record and the zone's \
+                 delegation"
+            }
+            Cause::DnsTimeout => {
+                "no DNS answer in time: the resolver or the zone's name servers are down or \
+                 unreachable"
+            }
+            _ => "the DNS lookup failed (SERVFAIL, refused, or no address records)",
+        };
+        format!("{what}{}", self.detail())
+    }
+
+    fn connect(&self) -> String {
+        let (host, port) = match self.0.remote_addr {
+            Some(addr) => (addr.ip().to_string(), format!("port {}", addr.port())),
+            None => ("the target".to_owned(), "its port".to_owned()),
+        };
+        match self.0.cause {
+            Cause::ConnectRefused => format!(
+                "{host} refuses connections on {port}: the service is not listening or a \
+                 firewall rejects"
+            ),
+            Cause::ConnectTimeout => format!(
+                "{host} did not answer the TCP handshake on {port} within {:.0} ms: a firewall \
+                 drops the packets, a route is missing, or the host is down",
+                self.0.phases_ms.connect
+            ),
+            _ => format!(
+                "cannot connect to {host} on {port} (host or network unreachable, or reset \
+                 during the handshake){}",
+                self.detail()
+            ),
+        }
+    }
+
+    fn tls(&self) -> String {
+        let peer = self.peer();
+        let detail = self.detail();
+        let cert = self.0.tls.as_ref();
+        match self.0.cause {
+            Cause::TlsExpiring => {
+                let name = cert.and_then(|c| c.sans.first());
+                let name = name.map_or(String::new(), |n| format!(" for {n}"));
+                match cert {
+                    Some(c) if detail.is_empty() => {
+                        format!(
+                            "renew the certificate{name}: it expires in {:.1} days",
+                            c.days_left
+                        )
+                    }
+                    _ => format!("renew the certificate{name}{detail}"),
+                }
+            }
+            Cause::TlsExpired => {
+                let expired = cert.filter(|c| c.days_left < 0.0);
+                let ago =
+                    expired.map_or(String::new(), |c| format!(" {:.0} days ago", -c.days_left));
+                format!(
+                    "the certificate of {peer} expired{ago}: renew it and reload the server{detail}"
+                )
+            }
+            Cause::TlsUntrusted => format!(
+                "the certificate of {peer} is not trusted (unknown issuer, self-signed, or a \
+                 missing intermediate certificate){detail}"
+            ),
+            Cause::TlsHostname => {
+                // A certificate may list hundreds of names; a few tell the story.
+                let sans = cert.map_or(&[][..], |c| &c.sans[..]);
+                let names = match sans {
+                    [] => String::new(),
+                    _ if sans.len() <= 5 => format!("; it covers {}", sans.join(", ")),
+                    _ => format!("; it covers {}, …", sans[..5].join(", ")),
+                };
+                format!(
+                    "the certificate of {peer} does not name this host (wrong certificate or SNI \
+                     routing){names}{detail}"
+                )
+            }
+            _ => format!("the TLS handshake with {peer} failed{detail}"),
+        }
+    }
+
+    /// protocol_error, connection_reset, timeout: whoever we talked to broke
+    /// the exchange, the origin unless a gateway is known to have answered.
+    fn broken_exchange(&self) -> (Hop, String) {
+        let (hop, who) = match self.responder() {
+            (Role::Gateway, _) => (
+                Hop::Gateway,
+                format!("{} at {}", self.gateway_name(), self.peer()),
+            ),
+            _ => (Hop::Origin, self.peer()),
+        };
+        let (ms, detail) = (self.ms(), self.detail());
+        let summary = match self.0.cause {
+            Cause::ProtocolError => {
+                format!(
+                    "{who} answered, but not with valid HTTP (wrong port? TLS expected?){detail}"
+                )
+            }
+            Cause::ConnectionReset => format!(
+                "{who} closed the connection after {ms} before a complete response (a crashed \
+                 worker, or a limit cut it){detail}"
+            ),
+            _ => format!(
+                "{who} accepted the connection but sent no complete response within {ms}: the \
+                 server is hanging or overloaded{detail}"
+            ),
+        };
+        (hop, summary)
+    }
+
+    fn server_error(&self) -> (Hop, String) {
+        let status = self.0.status.unwrap_or_default();
+        let (line, id) = (self.status_line(), self.request_id());
+        match self.responder() {
+            (Role::Gateway, Some("cloudflare")) if (520..=530).contains(&status) => {
+                cloudflare(status, &id)
+            }
+            (Role::Gateway, _) => self.gateway_error(status, &line, &id),
+            (Role::Origin, product) => {
+                let product = product.map_or(String::new(), |p| format!(" ({p})"));
+                let hint = match status {
+                    503 => "it is overloaded, starting, or in maintenance",
+                    502 | 504 => "something the application calls in turn failed",
+                    _ => "the application failed; check its logs",
+                };
+                let peer = self.peer();
+                let summary =
+                    format!("the origin at {peer}{product} answered {line} itself: {hint}{id}");
+                (Hop::Origin, summary)
+            }
+            (Role::Unknown, _) => {
+                let summary = format!(
+                    "{} answered {line} with a page hopwatch does not recognise, so the gateway \
+                     cannot be told from the origin: set `upstream` to check the origin \
+                     directly{id}",
+                    self.peer()
+                );
+                (Hop::Unknown, summary)
+            }
+        }
+    }
+
+    /// A gateway's own 5xx page: 502, 503 and 504 are about the server
+    /// behind it; any other is the gateway's own failure.
+    fn gateway_error(&self, status: u16, line: &str, id: &str) -> (Hop, String) {
+        let gw = self.gateway_name();
+        match status {
+            502 => (
+                Hop::Origin,
+                format!(
+                    "{gw} answered {line} itself: it got no valid answer from the server behind it \
+                     (origin down, crashed, or the gateway points at the wrong address); check the \
+                     origin directly{id}"
+                ),
+            ),
+            503 => (
+                Hop::Origin,
+                format!(
+                    "{gw} answered {line} itself: it has no healthy server behind it (origin down \
+                     or failing the gateway's health checks); check the origin directly{id}"
+                ),
+            ),
+            504 => (
+                Hop::OriginSlow,
+                format!(
+                    "{gw} gave up waiting for the origin (504) after {}: the origin is slow or \
+                     hanging{id}",
+                    self.ms()
+                ),
+            ),
+            _ => (
+                Hop::Gateway,
+                format!(
+                    "{gw} failed on its own with {line}, not about the server behind it: check \
+                     its error log{id}"
+                ),
+            ),
+        }
+    }
+
+    fn unexpected_status(&self) -> (Hop, String) {
+        let error = self.0.error.as_deref().unwrap_or_default();
+        let expected = match error.rsplit_once("(expected ") {
+            Some((_, rest)) => format!(", expected {}", rest.trim_end_matches(')')),
+            None if !error.is_empty() => format!(": {}", cut(error, DETAIL_MAX)),
+            None => String::new(),
+        };
+        let line = self.status_line();
+        if let (Role::Gateway, _) = self.responder() {
+            // The gateway's own page: the request stopped there.
+            let gw = self.gateway_name();
+            let summary = format!(
+                "{gw} answered {line} itself{expected}: check its routing for this host and path"
+            );
+            return (Hop::Gateway, summary);
+        }
+        let hint = match self.0.status {
+            Some(401 | 403) => " (credentials or an allow-list reject hopwatch)",
+            Some(404) => " (the path or virtual host is gone)",
+            Some(429) => " (rate limited)",
+            Some(300..=399) => " (a redirect that was not followed)",
+            _ => "",
+        };
+        (
+            Hop::Origin,
+            format!("{} answered {line}{expected}{hint}", self.peer()),
+        )
+    }
+
+    fn assertion(&self) -> String {
+        let (peer, line) = (self.peer(), self.status_line());
+        format!(
+            "{peer} answered {line}, but the answer is wrong{}",
+            self.detail()
+        )
+    }
+
+    /// Blames the phase that took most of the time: a slow resolver or path
+    /// must not page the application's owners.
+    fn too_slow(&self) -> (Hop, String) {
+        let p = &self.0.phases_ms;
+        let phases = [
+            (Hop::Dns, "DNS resolution", p.dns),
+            (Hop::Network, "the TCP handshake", p.connect),
+            (Hop::Origin, "the TLS handshake", p.tls),
+            (Hop::Origin, "waiting for the first byte", p.ttfb),
+            (Hop::Origin, "reading the body", p.transfer),
+        ];
+        let slowest = phases.iter().max_by(|a, b| a.2.total_cmp(&b.2));
+        let error = match self.0.error.as_deref() {
+            Some(error) => cut(error, DETAIL_MAX).to_owned(),
+            None => format!("took {}", self.ms()),
+        };
+        let summary = format!("too slow at {}: {error}", self.peer());
+        match slowest {
+            Some((hop, phase, ms)) if *ms > 0.0 => (
+                *hop,
+                format!("{summary}; most of it in {phase} ({ms:.0} ms)"),
+            ),
+            _ => (Hop::Origin, summary),
+        }
+    }
+}
+
+/// Cloudflare's own 52x codes each name what broke between it and the origin.
+fn cloudflare(status: u16, id: &str) -> (Hop, String) {
+    let (hop, what) = match status {
+        520 => (
+            Hop::Origin,
+            "the origin sent Cloudflare an empty or invalid answer",
+        ),
+        521 => (
+            Hop::Origin,
+            "the origin refused Cloudflare: web server down or firewalled",
+        ),
+        522 => (
+            Hop::Origin,
+            "Cloudflare timed out connecting: origin down or packets dropped",
+        ),
+        523 => (
+            Hop::Origin,
+            "Cloudflare cannot reach the origin: wrong origin address?",
+        ),
+        524 => (
+            Hop::OriginSlow,
+            "Cloudflare gave up waiting for the origin's answer: it is slow",
+        ),
+        525 => (
+            Hop::Origin,
+            "the TLS handshake between Cloudflare and the origin failed",
+        ),
+        526 => (
+            Hop::Origin,
+            "the origin's certificate is not valid for Cloudflare",
+        ),
+        530 => (Hop::Origin, "Cloudflare cannot resolve or reach the origin"),
+        _ => (
+            Hop::Origin,
+            "Cloudflare got no valid answer from the origin",
+        ),
+    };
+    (hop, format!("{what} ({status}){id}"))
+}
+
+fn cut(text: &str, max: usize) -> &str {
+    &text[..text.floor_char_boundary(max)]
+}
+
+/// Control characters and runs of whitespace become one space: a summary
+/// is one line even when an error message was not.
+fn one_line(text: &str) -> String {
+    let words = text.split(|c: char| c.is_whitespace() || c.is_control());
+    words
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+    use crate::probe::result::{AddressResult, CertFacts, Evidence, Responder};
+    use Cause as C;
+    use Role as R;
+
+    /// A failed check against 10.0.0.5:8080 that took 1234 ms.
+    fn check(cause: Cause, error: &str) -> CheckResult {
+        let mut result = CheckResult::new(UNIX_EPOCH, cause);
+        result.remote_addr = Some(addr("10.0.0.5:8080"));
+        result.latency_ms = 1234.4;
+        result.error = (!error.is_empty()).then(|| error.to_owned());
+        result
+    }
+
+    /// An HTTP answer from `role` (`product` "" for none).
+    fn http(cause: Cause, status: u16, role: Role, product: &str, error: &str) -> CheckResult {
+        let mut result = check(cause, error);
+        result.status = Some(status);
+        answered_by(result, role, product)
+    }
+
+    fn answered_by(mut result: CheckResult, role: Role, product: &str) -> CheckResult {
+        let product = (!product.is_empty()).then(|| product.to_owned());
+        result.responder = Some(Responder { role, product });
+        result
+    }
+
+    fn with(mut result: CheckResult, change: impl FnOnce(&mut CheckResult)) -> CheckResult {
+        change(&mut result);
+        result
+    }
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    fn cert(days_left: f64) -> Option<CertFacts> {
+        let sans = ["shop.example.com", "www.shop.example.com"];
+        Some(CertFacts {
+            not_after: 0,
+            days_left,
+            issuer: "CN=R11".to_owned(),
+            subject: "CN=shop.example.com".to_owned(),
+            sans: sans.map(str::to_owned).to_vec(),
+        })
+    }
+
+    const NXDOMAIN: &str = "no record for shop.example.com";
+    const NO_ROUTE: &str = "cannot connect: No route to host";
+    const EXPIRING: &str = "certificate expires in 5.2 days (expected at least 14)";
+    const HUNG: &str = "no complete response within the 10s timeout";
+    const NOT_FOUND: &str = "status 404 Not Found (expected 2xx, 301)";
+    const LOOP: &str = "stopped after 10 redirects (a redirect loop?); last Location: /a";
+    const BODY: &str = r#"body does not contain "ok""#;
+    const SLOW: &str = "took 1234 ms, more than max_latency 800 ms";
+
+    /// One case a row: the result, the hop, and the words its summary must
+    /// hold (split at "|"). Kept out of rustfmt so the table stays a table.
+    #[rustfmt::skip]
+    fn cases() -> Vec<(CheckResult, Hop, &'static str)> {
+        vec![
+            (http(C::Ok, 200, R::Unknown, "", ""), Hop::None, "healthy: 200 in 1234 ms"),
+            (check(C::Unknown, ""), Hop::Unknown, "own network check failed|not counted"),
+            // Not reaching the host: DNS, network, TLS.
+            (check(C::DnsNxdomain, NXDOMAIN), Hop::Dns, "NXDOMAIN|shop.example.com"),
+            (check(C::DnsTimeout, ""), Hop::Dns, "no DNS answer in time"),
+            (check(C::DnsError, "SERVFAIL from 1.1.1.1"), Hop::Dns, "lookup failed|SERVFAIL from"),
+            (check(C::ConnectRefused, ""), Hop::Network,
+                "10.0.0.5 refuses connections on port 8080|not listening or a firewall rejects"),
+            (with(check(C::ConnectTimeout, ""), |r| r.phases_ms.connect = 5000.0), Hop::Network,
+                "10.0.0.5 did not answer the TCP handshake on port 8080 within 5000 ms|firewall"),
+            (check(C::ConnectError, NO_ROUTE), Hop::Network, "unreachable|No route to host"),
+            (with(check(C::TlsExpired, ""), |r| r.tls = cert(-3.0)), Hop::Tls,
+                "certificate of 10.0.0.5:8080 expired 3 days ago|renew"),
+            (check(C::TlsUntrusted, ""), Hop::Tls, "not trusted|missing intermediate"),
+            (with(check(C::TlsHostname, ""), |r| r.tls = cert(60.0)), Hop::Tls,
+                "does not name this host|it covers shop.example.com, www.shop.example.com"),
+            (with(check(C::TlsHostname, ""), |r| r.tls = many_names(9)), Hop::Tls,
+                "it covers a0.example, a1.example, a2.example, a3.example, a4.example, …"),
+            (check(C::TlsError, ""), Hop::Tls, "TLS handshake with 10.0.0.5:8080 failed"),
+            (with(check(C::TlsExpiring, EXPIRING), |r| r.tls = cert(5.2)), Hop::Tls,
+                "renew the certificate for shop.example.com|5.2 days|at least 14"),
+            // A broken exchange: whoever we talked to.
+            (check(C::ProtocolError, ""), Hop::Origin, "10.0.0.5:8080 answered, but not with"),
+            (answered_by(check(C::ConnectionReset, ""), R::Gateway, "haproxy"), Hop::Gateway,
+                "haproxy at 10.0.0.5:8080 closed the connection after 1234 ms"),
+            (check(C::Timeout, HUNG), Hop::Origin, "within 1234 ms|hanging|the 10s timeout"),
+            // A gateway's own page about the server behind it.
+            (http(C::Http502, 502, R::Gateway, "nginx", ""), Hop::Origin,
+                "nginx answered 502 Bad Gateway itself|behind it|check the origin directly"),
+            (http(C::Http503, 503, R::Gateway, "haproxy", ""), Hop::Origin,
+                "haproxy answered 503 Service Unavailable itself|no healthy server"),
+            (http(C::Http504, 504, R::Gateway, "nginx", ""), Hop::OriginSlow,
+                "nginx gave up waiting for the origin (504) after 1234 ms|slow or hanging"),
+            (http(C::Http504, 504, R::Gateway, "", ""), Hop::OriginSlow, "the gateway gave up"),
+            (http(C::Http500, 500, R::Gateway, "nginx", ""), Hop::Gateway,
+                "nginx failed on its own with 500 Internal Server Error|error log"),
+            (http(C::Http5xx, 522, R::Gateway, "cloudflare", ""), Hop::Origin,
+                "Cloudflare timed out connecting|(522)"),
+            (http(C::Http5xx, 524, R::Gateway, "cloudflare", ""), Hop::OriginSlow,
+                "Cloudflare gave up waiting|(524)"),
+            // The origin's own answers, and ones nobody can place.
+            (with(http(C::Http500, 500, R::Origin, "gunicorn", ""), |r| r.evidence = evidence()),
+                Hop::Origin,
+                "origin at 10.0.0.5:8080 (gunicorn) answered 500 Internal Server Error|id r-42"),
+            (http(C::Http503, 503, R::Origin, "", ""), Hop::Origin, "503 Service|overloaded"),
+            (http(C::Http502, 502, R::Unknown, "", ""), Hop::Unknown,
+                "10.0.0.5:8080 answered 502 Bad Gateway|does not recognise|`upstream`"),
+            (http(C::HttpStatus, 404, R::Origin, "", NOT_FOUND), Hop::Origin,
+                "answered 404 Not Found, expected 2xx, 301|path"),
+            (http(C::HttpStatus, 404, R::Gateway, "nginx", NOT_FOUND), Hop::Gateway,
+                "nginx answered 404 Not Found itself, expected 2xx, 301|routing"),
+            (http(C::HttpStatus, 301, R::Origin, "", LOOP), Hop::Origin,
+                "301 Moved Permanently: stopped after 10 redirects"),
+            (http(C::AssertionFailed, 200, R::Origin, "", BODY), Hop::Origin,
+                "answered 200 OK, but|body does not contain \"ok\""),
+            // Too slow: the slowest phase is to blame.
+            (with(check(C::TooSlow, SLOW), |r| r.phases_ms.ttfb = 1200.0), Hop::Origin,
+                "max_latency 800 ms|most of it in waiting for the first byte (1200 ms)"),
+            (with(check(C::TooSlow, SLOW), |r| r.phases_ms.dns = 1100.0), Hop::Dns,
+                "DNS resolution (1100 ms)"),
+            (with(check(C::TooSlow, SLOW), |r| r.phases_ms.connect = 1150.0), Hop::Network,
+                "the TCP handshake (1150 ms)"),
+        ]
+    }
+
+    fn many_names(count: usize) -> Option<CertFacts> {
+        let sans = (0..count).map(|i| format!("a{i}.example")).collect();
+        cert(60.0).map(|c| CertFacts { sans, ..c })
+    }
+
+    fn evidence() -> Option<Evidence> {
+        let request_id = Some("r-42".to_owned());
+        Some(Evidence {
+            request_id,
+            ..Evidence::default()
+        })
+    }
+
+    #[test]
+    fn each_cause_family_blames_its_hop_in_plain_words() {
+        for (result, hop, words) in cases() {
+            let verdict = for_check(&result);
+            assert_eq!(verdict.hop, hop, "{}: {}", result.cause, verdict.summary);
+            for word in words.split('|') {
+                let summary = &verdict.summary;
+                assert!(summary.contains(word), "{summary:?} lacks {word:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_cause_gets_one_line_and_only_ok_is_healthy() {
+        for cause in Cause::ALL {
+            let verdict = for_check(&check(cause, "line one\nline two\r\n\tthree"));
+            assert_eq!(verdict.hop == Hop::None, cause == Cause::Ok, "{cause}");
+            assert!(!verdict.summary.is_empty(), "{cause}");
+            let multiline = verdict.summary.contains(['\n', '\r', '\t']);
+            assert!(!multiline, "{cause}: {:?}", verdict.summary);
+        }
+    }
+
+    #[test]
+    fn a_partial_failure_across_addresses_says_how_many() {
+        let one = |text, ok| AddressResult {
+            addr: addr(text),
+            ok,
+            cause: if ok { Cause::Ok } else { Cause::Http502 },
+            status: Some(if ok { 200 } else { 502 }),
+            latency_ms: 10.0,
+        };
+        let mut result = http(C::Http502, 502, R::Gateway, "nginx", "");
+        let (bad, good) = (one("10.0.0.5:80", false), one("10.0.0.6:80", true));
+        result.addresses = Some(vec![bad.clone(), good.clone(), good]);
+        let summary = for_check(&result).summary;
+        let expected = "1 of 3 addresses fail; nginx answered 502";
+        assert!(summary.starts_with(expected), "{summary}");
+        result.addresses = Some(vec![bad.clone(), bad]);
+        let summary = for_check(&result).summary;
+        assert!(summary.starts_with("nginx answered 502"), "{summary}");
+    }
 }

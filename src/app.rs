@@ -19,8 +19,9 @@ use crate::pipeline::{Connectivity, Pipeline};
 use crate::probe::ProbeSpec;
 use crate::push::PushBoard;
 use crate::schedule::{DEFAULT_CONCURRENCY, Scheduled, Scheduler};
+use crate::store::history::History;
 use crate::store::writer::{StoreHealth, Writer};
-use crate::store::{Store, StoreError, retention};
+use crate::store::{Store, StoreError, retention, unix_ms};
 use crate::web::{self, AppState};
 
 /// How often the config file's modification time is looked at.
@@ -69,30 +70,52 @@ impl Application {
     /// Opens the store, binds the listener and starts the monitors.
     pub async fn build(loaded: LoadedConfig) -> Result<Self, AppError> {
         let server = &loaded.config.server;
-        let listener = TcpListener::bind(&server.listen)
-            .await
-            .map_err(|source| AppError::Listen {
-                addr: server.listen.clone(),
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(&server.listen)
+                .await
+                .map_err(|source| AppError::Listen {
+                    addr: server.listen.clone(),
+                    source,
+                })?;
         let store = Store::open(&loaded.config.storage.path).await?;
-        let run_id = store.start_run(SystemTime::now()).await?;
+        let last_alive = store.last_alive().await?;
+        let known = store.known_monitors().await?;
+        let started = SystemTime::now();
+        let run_id = store.start_run(started).await?;
         let metrics = Arc::new(Metrics::new());
         let store_health = Arc::new(StoreHealth::default());
-        let (writer, results) =
-            Writer::start(store.clone(), run_id, WRITER_QUEUE, store_health.clone(), metrics.clone()).await?;
+        let history = Arc::new(History::load(&store, unix_ms(started)).await?);
+        let (mut writer, results) = Writer::start(
+            store.clone(),
+            run_id,
+            WRITER_QUEUE,
+            store_health.clone(),
+            metrics.clone(),
+            history.clone(),
+        )
+        .await?;
         let writer_stop = CancellationToken::new();
-        let writer_task = tokio::spawn(writer.run(writer_stop.clone()));
         let connectivity = Arc::new(Connectivity::default());
         let pipeline = Pipeline::new(results, metrics.clone(), connectivity.clone());
         let push = PushBoard::default();
         let concurrency = server.max_concurrent_checks.unwrap_or(DEFAULT_CONCURRENCY);
         let mut scheduler = Scheduler::new(concurrency, pipeline.clone(), push.clone());
         let (scheduled, ids) = compile(&loaded, &store).await?;
+        if let Some(last_alive) = last_alive {
+            record_gap(
+                &mut writer,
+                &scheduled,
+                &known,
+                last_alive,
+                unix_ms(started),
+            );
+        }
+        let writer_task = tokio::spawn(writer.run(writer_stop.clone()));
         scheduler.apply(scheduled);
         let state = AppState {
             store: store.clone(),
             store_health,
+            history,
             pipeline,
             metrics,
             push,
@@ -139,11 +162,16 @@ impl Application {
             background.clone(),
         ));
         if let Some(target) = config.config.server.connectivity_check.clone() {
-            tokio::spawn(watch_connectivity(target, self.connectivity.clone(), background.clone()));
+            tokio::spawn(watch_connectivity(
+                target,
+                self.connectivity.clone(),
+                background.clone(),
+            ));
         }
         let server_stop = CancellationToken::new();
         let router = web::router(self.state.clone());
-        let serve = axum::serve(self.listener, router).with_graceful_shutdown(server_stop.clone().cancelled_owned());
+        let serve = axum::serve(self.listener, router)
+            .with_graceful_shutdown(server_stop.clone().cancelled_owned());
         let server_task = tokio::spawn(async move {
             if let Err(err) = serve.await {
                 tracing::error!(error = %err, "web server stopped");
@@ -185,9 +213,39 @@ impl Application {
     }
 }
 
+/// The time since the previous run was last alive is counted as unknown
+/// for every monitor that existed then (a restart within two intervals is
+/// not a gap: the schedule barely moved).
+fn record_gap(
+    writer: &mut Writer,
+    monitors: &[Scheduled],
+    known: &HashMap<String, i64>,
+    last_alive: i64,
+    now: i64,
+) {
+    for monitor in monitors {
+        let interval = monitor.interval().as_millis() as i64;
+        let Some(created) = known.get(&monitor.config.name) else {
+            continue;
+        };
+        let from = last_alive.max(*created);
+        if now - from > 2 * interval {
+            writer.add_gap(monitor.id, from, now, interval);
+        }
+    }
+}
+
 /// Store ids and compiled probes for every monitor of a config.
-async fn compile(loaded: &LoadedConfig, store: &Store) -> Result<(Vec<Scheduled>, HashMap<String, i64>), AppError> {
-    let names: Vec<&str> = loaded.config.monitors.iter().map(|m| m.name.as_str()).collect();
+async fn compile(
+    loaded: &LoadedConfig,
+    store: &Store,
+) -> Result<(Vec<Scheduled>, HashMap<String, i64>), AppError> {
+    let names: Vec<&str> = loaded
+        .config
+        .monitors
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
     let ids = store.monitor_ids(&names).await?;
     let mut scheduled = Vec::with_capacity(names.len());
     for monitor in &loaded.config.monitors {
@@ -199,10 +257,13 @@ async fn compile(loaded: &LoadedConfig, store: &Store) -> Result<(Vec<Scheduled>
                 .collect::<Vec<_>>()
                 .join("; "),
         })?;
-        let id = ids.get(&monitor.name).copied().ok_or_else(|| AppError::Monitor {
-            name: monitor.name.clone(),
-            message: "no store id".to_owned(),
-        })?;
+        let id = ids
+            .get(&monitor.name)
+            .copied()
+            .ok_or_else(|| AppError::Monitor {
+                name: monitor.name.clone(),
+                message: "no store id".to_owned(),
+            })?;
         scheduled.push(Scheduled {
             config: monitor.clone(),
             id,
@@ -214,14 +275,23 @@ async fn compile(loaded: &LoadedConfig, store: &Store) -> Result<(Vec<Scheduled>
 
 /// Loads the config again; a broken one is refused (every error logged)
 /// and the running one stays.
-async fn reload(scheduler: &mut Scheduler, state: &AppState, store: &Store, path: &PathBuf, why: &str) {
+async fn reload(
+    scheduler: &mut Scheduler,
+    state: &AppState,
+    store: &Store,
+    path: &PathBuf,
+    why: &str,
+) {
     let loaded = match config::load(path) {
         Ok(loaded) => loaded,
         Err(errors) => {
             for error in &errors.errors {
                 tracing::error!("{error}");
             }
-            tracing::error!(trigger = why, "config reload refused; the previous config keeps running");
+            tracing::error!(
+                trigger = why,
+                "config reload refused; the previous config keeps running"
+            );
             return;
         }
     };
@@ -240,9 +310,15 @@ async fn reload(scheduler: &mut Scheduler, state: &AppState, store: &Store, path
             if let Ok(mut slot) = state.config.write() {
                 *slot = Arc::new(loaded);
             }
-            tracing::info!(trigger = why, monitors = scheduler.names().len(), "config reloaded");
+            tracing::info!(
+                trigger = why,
+                monitors = scheduler.names().len(),
+                "config reloaded"
+            );
         }
-        Err(err) => tracing::error!(trigger = why, error = %err, "config reload failed; the previous config keeps running"),
+        Err(err) => {
+            tracing::error!(trigger = why, error = %err, "config reload failed; the previous config keeps running")
+        }
     }
 }
 
@@ -268,14 +344,22 @@ async fn heartbeat(state: AppState, stop: CancellationToken) {
 }
 
 /// Connects to `server.connectivity_check` every 5 s.
-async fn watch_connectivity(target: String, connectivity: Arc<Connectivity>, stop: CancellationToken) {
+async fn watch_connectivity(
+    target: String,
+    connectivity: Arc<Connectivity>,
+    stop: CancellationToken,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let attempt = tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(target.as_str())).await;
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::net::TcpStream::connect(target.as_str()),
+        )
+        .await;
         connectivity.set(matches!(attempt, Ok(Ok(_))));
     }
 }

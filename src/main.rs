@@ -44,7 +44,12 @@ enum Command {
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
         timeout: Duration,
         /// Request method.
-        #[arg(short = 'X', long = "request", default_value = "GET", value_name = "METHOD")]
+        #[arg(
+            short = 'X',
+            long = "request",
+            default_value = "GET",
+            value_name = "METHOD"
+        )]
         method: String,
         /// Extra request header, 'Name: value'; repeatable.
         #[arg(short = 'H', long = "header", value_name = "HEADER")]

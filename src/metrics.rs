@@ -55,23 +55,35 @@ impl Metrics {
         ];
         let metrics = Self {
             monitor_up: IntGaugeVec::new(
-                Opts::new("hopwatch_monitor_up", "1 when the monitor's last check passed, 0 when it failed"),
+                Opts::new(
+                    "hopwatch_monitor_up",
+                    "1 when the monitor's last check passed, 0 when it failed",
+                ),
                 &["monitor", "group", "type"],
             )
             .expect("valid metric"),
             monitor_state: IntGaugeVec::new(
-                Opts::new("hopwatch_monitor_state", "1 for the monitor's current state"),
+                Opts::new(
+                    "hopwatch_monitor_state",
+                    "1 for the monitor's current state",
+                ),
                 &["monitor", "state"],
             )
             .expect("valid metric"),
             check_duration: HistogramVec::new(
-                HistogramOpts::new("hopwatch_check_duration_seconds", "Duration of whole checks")
-                    .buckets(latency_buckets),
+                HistogramOpts::new(
+                    "hopwatch_check_duration_seconds",
+                    "Duration of whole checks",
+                )
+                .buckets(latency_buckets),
                 &["monitor"],
             )
             .expect("valid metric"),
             check_phase: GaugeVec::new(
-                Opts::new("hopwatch_check_phase_seconds", "Time spent in each phase of the last check"),
+                Opts::new(
+                    "hopwatch_check_phase_seconds",
+                    "Time spent in each phase of the last check",
+                ),
                 &["monitor", "phase"],
             )
             .expect("valid metric"),
@@ -81,7 +93,10 @@ impl Metrics {
             )
             .expect("valid metric"),
             http_responses: IntCounterVec::new(
-                Opts::new("hopwatch_http_responses_total", "HTTP responses received, by status code"),
+                Opts::new(
+                    "hopwatch_http_responses_total",
+                    "HTTP responses received, by status code",
+                ),
                 &["monitor", "code"],
             )
             .expect("valid metric"),
@@ -99,7 +114,10 @@ impl Metrics {
             )
             .expect("valid metric"),
             alert_deliveries: IntCounterVec::new(
-                Opts::new("hopwatch_alert_deliveries_total", "Alert delivery attempts, by result"),
+                Opts::new(
+                    "hopwatch_alert_deliveries_total",
+                    "Alert delivery attempts, by result",
+                ),
                 &["notifier", "result"],
             )
             .expect("valid metric"),
@@ -193,10 +211,14 @@ impl Metrics {
             let _ = self.check_phase.remove_label_values(&[monitor, phase]);
         }
         for cause in crate::probe::Cause::ALL {
-            let _ = self.checks_total.remove_label_values(&[monitor, cause.as_str()]);
+            let _ = self
+                .checks_total
+                .remove_label_values(&[monitor, cause.as_str()]);
         }
         for code in 100..600u16 {
-            let _ = self.http_responses.remove_label_values(&[monitor, &code.to_string()]);
+            let _ = self
+                .http_responses
+                .remove_label_values(&[monitor, &code.to_string()]);
         }
         let _ = self.cert_expiry.remove_label_values(&[monitor]);
     }

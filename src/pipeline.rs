@@ -20,7 +20,9 @@ pub struct Connectivity {
 
 impl Default for Connectivity {
     fn default() -> Self {
-        Self { ok: AtomicBool::new(true) }
+        Self {
+            ok: AtomicBool::new(true),
+        }
     }
 }
 
@@ -58,7 +60,11 @@ struct Inner {
 
 impl Pipeline {
     /// A pipeline writing to `writer`.
-    pub fn new(writer: ResultSender, metrics: Arc<Metrics>, connectivity: Arc<Connectivity>) -> Self {
+    pub fn new(
+        writer: ResultSender,
+        metrics: Arc<Metrics>,
+        connectivity: Arc<Connectivity>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 writer,
@@ -126,16 +132,24 @@ impl Pipeline {
         }
         if result.cause != Cause::Unknown {
             m.monitor_up
-                .with_label_values(&[name, config.group.as_deref().unwrap_or(""), config.kind.as_str()])
+                .with_label_values(&[
+                    name,
+                    config.group.as_deref().unwrap_or(""),
+                    config.kind.as_str(),
+                ])
                 .set(i64::from(result.ok));
         }
-        m.checks_total.with_label_values(&[name, result.cause.as_str()]).inc();
+        m.checks_total
+            .with_label_values(&[name, result.cause.as_str()])
+            .inc();
         m.check_duration
             .with_label_values(&[name])
             .observe(result.latency_ms / 1000.0);
         let phases = result.phases_ms.values();
         for (phase, value) in crate::probe::Phases::NAMES.iter().zip(phases) {
-            m.check_phase.with_label_values(&[name, phase]).set(value / 1000.0);
+            m.check_phase
+                .with_label_values(&[name, phase])
+                .set(value / 1000.0);
         }
         if let Some(status) = result.status {
             let mut code = itoa_buffer();
@@ -144,7 +158,9 @@ impl Pipeline {
                 .inc();
         }
         if let Some(cert) = &result.tls {
-            m.cert_expiry.with_label_values(&[name]).set(cert.not_after as f64);
+            m.cert_expiry
+                .with_label_values(&[name])
+                .set(cert.not_after as f64);
         }
         if result.cause.is_failure() {
             tracing::warn!(

@@ -65,7 +65,10 @@ impl PushBoard {
     /// Delivers a heartbeat after checking the token in constant time.
     pub fn push(&self, name: &str, token: &str, push: Push) -> Result<(), PushError> {
         let sender = {
-            let inboxes = self.inboxes.lock().map_err(|_| PushError::UnknownMonitor(name.to_owned()))?;
+            let inboxes = self
+                .inboxes
+                .lock()
+                .map_err(|_| PushError::UnknownMonitor(name.to_owned()))?;
             let inbox = inboxes
                 .get(name)
                 .ok_or_else(|| PushError::UnknownMonitor(name.to_owned()))?;
@@ -111,7 +114,11 @@ pub async fn watch(
 }
 
 fn heartbeat(push: Push) -> CheckResult {
-    let cause = if push.up { Cause::Ok } else { Cause::AssertionFailed };
+    let cause = if push.up {
+        Cause::Ok
+    } else {
+        Cause::AssertionFailed
+    };
     let mut result = CheckResult::new(SystemTime::now(), cause);
     if !push.up {
         result.error = Some(match push.message {

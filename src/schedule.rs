@@ -36,7 +36,9 @@ pub struct Scheduled {
 impl Scheduled {
     /// The check interval.
     pub fn interval(&self) -> Duration {
-        self.config.interval.unwrap_or(probe::spec::DEFAULT_INTERVAL)
+        self.config
+            .interval
+            .unwrap_or(probe::spec::DEFAULT_INTERVAL)
     }
 }
 
@@ -73,8 +75,10 @@ impl Scheduler {
     /// Makes the running set equal `monitors`: new ones start, removed ones
     /// stop, changed ones restart; unchanged ones keep their rhythm.
     pub fn apply(&mut self, monitors: Vec<Scheduled>) {
-        let mut wanted: HashMap<String, Scheduled> =
-            monitors.into_iter().map(|m| (m.config.name.clone(), m)).collect();
+        let mut wanted: HashMap<String, Scheduled> = monitors
+            .into_iter()
+            .map(|m| (m.config.name.clone(), m))
+            .collect();
         self.tasks.retain(|name, running| {
             let keep = wanted
                 .get(name)
@@ -101,7 +105,9 @@ impl Scheduler {
             };
             let span = tracing::info_span!("monitor", monitor = %name);
             if matches!(monitor.spec, ProbeSpec::Push) {
-                let inbox = self.push.register(&name, monitor.config.token.clone().unwrap_or_default());
+                let inbox = self
+                    .push
+                    .register(&name, monitor.config.token.clone().unwrap_or_default());
                 let task = crate::push::watch(monitor, inbox, self.pipeline.clone(), stop);
                 self.tracker.spawn(task.instrument(span));
             } else {
@@ -110,7 +116,10 @@ impl Scheduler {
             }
             self.tasks.insert(name, running);
         }
-        self.pipeline.metrics().monitors.set(self.tasks.len() as f64);
+        self.pipeline
+            .metrics()
+            .monitors
+            .set(self.tasks.len() as f64);
     }
 
     /// Names of the scheduled monitors.
@@ -148,7 +157,10 @@ pub fn offset(name: &str, interval: Duration) -> Duration {
 pub fn first_due(name: &str, interval: Duration, now: SystemTime) -> Duration {
     let interval_ms = interval.as_millis().max(1) as u64;
     let offset_ms = offset(name, interval).as_millis() as u64;
-    let now_ms = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+    let now_ms = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
     let phase = now_ms % interval_ms;
     let wait = (offset_ms + interval_ms - phase) % interval_ms;
     Duration::from_millis(wait)
@@ -163,7 +175,11 @@ impl Hasher for Fnv1a {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for byte in bytes {
             hash ^= u64::from(*byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
@@ -179,7 +195,8 @@ async fn run_monitor(
     stop: CancellationToken,
 ) {
     let interval = monitor.interval();
-    let mut due = tokio::time::Instant::now() + first_due(&monitor.config.name, interval, SystemTime::now());
+    let mut due =
+        tokio::time::Instant::now() + first_due(&monitor.config.name, interval, SystemTime::now());
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -193,7 +210,10 @@ async fn run_monitor(
             },
         };
         let lateness = tokio::time::Instant::now().saturating_duration_since(due);
-        pipeline.metrics().scheduler_lateness.observe(lateness.as_secs_f64());
+        pipeline
+            .metrics()
+            .scheduler_lateness
+            .observe(lateness.as_secs_f64());
         let results = check_with_confirm(&monitor, &stop).await;
         drop(permit);
         pipeline.record(&monitor, results).await;
@@ -212,7 +232,10 @@ async fn run_monitor(
 async fn check_with_confirm(monitor: &Scheduled, stop: &CancellationToken) -> Vec<CheckResult> {
     let started = Instant::now();
     let first = run_boxed(&monitor.spec).await;
-    tracing::trace!(elapsed_ms = started.elapsed().as_millis() as u64, "check done");
+    tracing::trace!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "check done"
+    );
     let mut results = vec![first];
     for _ in 0..monitor.config.confirm {
         if results.last().is_none_or(|r| !r.cause.is_failure()) {
@@ -252,7 +275,10 @@ mod tests {
             assert!(o < interval);
             seen.insert(o.as_millis() / 1000);
         }
-        assert!(seen.len() >= 8, "offsets should cover most seconds: {seen:?}");
+        assert!(
+            seen.len() >= 8,
+            "offsets should cover most seconds: {seen:?}"
+        );
     }
 
     #[test]

@@ -51,7 +51,11 @@ pub async fn run(request: Request) -> ExitCode {
     } else {
         print!("{}", render(&request, &result));
     }
-    if result.ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if result.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// The monitor `check` probes: the same path a config file goes through,
@@ -111,7 +115,11 @@ fn render(request: &Request, result: &CheckResult) -> String {
     let total = result.latency_ms.max(0.001);
     for (name, value) in probe::Phases::NAMES.iter().zip(result.phases_ms.values()) {
         let width = ((value / total) * 30.0).round() as usize;
-        let _ = writeln!(out, "  {name:<9} {value:>9.1} ms  {}", "#".repeat(width.min(30)));
+        let _ = writeln!(
+            out,
+            "  {name:<9} {value:>9.1} ms  {}",
+            "#".repeat(width.min(30))
+        );
     }
     let _ = writeln!(out, "  {:<9} {:>9.1} ms\n", "total", result.latency_ms);
     if let Some(status) = result.status {

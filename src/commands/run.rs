@@ -40,7 +40,8 @@ pub async fn run(explicit: Option<&Path>) -> ExitCode {
 /// Completes on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).expect("installing a SIGTERM handler works on Unix");
+    let mut terminate =
+        signal(SignalKind::terminate()).expect("installing a SIGTERM handler works on Unix");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}

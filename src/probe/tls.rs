@@ -184,7 +184,6 @@ pub fn handshake_cause(err: &std::io::Error) -> Cause {
             // algorithm used) leaves the chain unproven: untrusted.
             CertificateError::UnknownIssuer
             | CertificateError::BadSignature
-            | CertificateError::UnsupportedSignatureAlgorithm
             | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
             | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
                 Cause::TlsUntrusted

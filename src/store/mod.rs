@@ -1,6 +1,7 @@
 //! Where results live: SQLite in WAL mode, migrations run at open, raw
 //! checks and rollups written in batches by one writer task, reads for the web.
 
+pub mod history;
 mod query;
 pub mod retention;
 pub mod rollup;
@@ -88,10 +89,15 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        let rows = sqlx::query("SELECT id, name FROM monitors").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT id, name FROM monitors")
+            .fetch_all(&self.pool)
+            .await?;
         let mut ids = HashMap::with_capacity(rows.len());
         for row in rows {
-            ids.insert(row.try_get::<String, _>("name")?, row.try_get::<i64, _>("id")?);
+            ids.insert(
+                row.try_get::<String, _>("name")?,
+                row.try_get::<i64, _>("id")?,
+            );
         }
         ids.retain(|name, _| names.contains(&name.as_str()));
         Ok(ids)
@@ -106,6 +112,26 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get(0)?)
+    }
+
+    /// When the previous run was last seen alive, if there was one.
+    pub async fn last_alive(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT MAX(alive_ms) FROM runs")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Monitor names already known to the store, with their creation time.
+    pub async fn known_monitors(&self) -> Result<HashMap<String, i64>, StoreError> {
+        let rows = sqlx::query("SELECT name, created_ms FROM monitors")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut known = HashMap::with_capacity(rows.len());
+        for row in rows {
+            known.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
+        }
+        Ok(known)
     }
 
     /// Marks a run as cleanly stopped.

@@ -66,13 +66,20 @@ pub struct Run {
 
 impl Store {
     /// Rollups of `table` from bucket `since` on.
-    pub(crate) async fn load_rollups(&self, table: &str, since: i64) -> Result<Vec<(i64, i64, Rollup)>, StoreError> {
+    pub(crate) async fn load_rollups(
+        &self,
+        table: &str,
+        since: i64,
+    ) -> Result<Vec<(i64, i64, Rollup)>, StoreError> {
         let sql = format!(
             "SELECT monitor_id, bucket, total, ok, failed, unknown, n5xx, causes, histogram \
              FROM {table} WHERE bucket >= ?"
         );
         // `table` is one of two constants, never user input.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(since)
+            .fetch_all(self.pool())
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let mut rollup = Rollup {
@@ -91,7 +98,12 @@ impl Store {
     }
 
     /// Checks of one monitor, newest first, at or after `since_ms`.
-    pub async fn checks(&self, monitor_id: i64, since_ms: i64, limit: u32) -> Result<Vec<CheckRow>, StoreError> {
+    pub async fn checks(
+        &self,
+        monitor_id: i64,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<CheckRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT c.monitor_id, c.at_ms, c.cause, c.status, c.latency_us, c.dns_us, c.connect_us, \
              c.tls_us, c.ttfb_us, c.transfer_us, c.flags, d.detail \
@@ -160,7 +172,11 @@ impl Store {
     }
 
     /// Hourly p50/p95 of one monitor from hour `since` on, oldest first.
-    pub async fn hourly_latency(&self, monitor_id: i64, since_hour: i64) -> Result<Vec<HourLatency>, StoreError> {
+    pub async fn hourly_latency(
+        &self,
+        monitor_id: i64,
+        since_hour: i64,
+    ) -> Result<Vec<HourLatency>, StoreError> {
         let rows = sqlx::query(
             "SELECT bucket, p50_us, p95_us FROM rollups_hourly WHERE monitor_id = ? AND bucket >= ? ORDER BY bucket",
         )
@@ -181,10 +197,12 @@ impl Store {
 
     /// Daemon runs that overlap `[since_ms, now]`, oldest first.
     pub async fn runs(&self, since_ms: i64) -> Result<Vec<Run>, StoreError> {
-        let rows = sqlx::query("SELECT started_ms, alive_ms FROM runs WHERE alive_ms >= ? ORDER BY started_ms")
-            .bind(since_ms)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT started_ms, alive_ms FROM runs WHERE alive_ms >= ? ORDER BY started_ms",
+        )
+        .bind(since_ms)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(Run {
@@ -198,7 +216,12 @@ impl Store {
     /// Deletes at most `limit` raw checks (and their details) of one monitor
     /// older than `before_ms`; returns how many went. Small batches keep
     /// each transaction short, so the writer never waits long.
-    pub async fn delete_checks_before(&self, monitor_id: i64, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
+    pub async fn delete_checks_before(
+        &self,
+        monitor_id: i64,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
         let mut tx = self.pool().begin().await?;
         let cutoff: Option<i64> = sqlx::query(
             "SELECT at_ms FROM checks WHERE monitor_id = ? AND at_ms < ? ORDER BY at_ms LIMIT 1 OFFSET ?",
@@ -241,7 +264,9 @@ impl Store {
 
     /// Every monitor id with stored checks.
     pub async fn monitor_ids_with_checks(&self) -> Result<Vec<i64>, StoreError> {
-        let rows = sqlx::query("SELECT id FROM monitors").fetch_all(self.pool()).await?;
+        let rows = sqlx::query("SELECT id FROM monitors")
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
     }
 }
@@ -269,7 +294,13 @@ impl CheckRow {
         result.status = self.status;
         result.latency_ms = ms(self.latency_us);
         let [dns, connect, tls, ttfb, transfer] = self.phases_us.map(ms);
-        result.phases_ms = Phases { dns, connect, tls, ttfb, transfer };
+        result.phases_ms = Phases {
+            dns,
+            connect,
+            tls,
+            ttfb,
+            transfer,
+        };
         if self.flags & super::write::FLAG_FLAKY != 0 {
             result.flaky = Some(true);
         }
@@ -286,7 +317,10 @@ impl CheckRow {
         result.tls = detail.tls;
         result.verdict = detail.verdict.unwrap_or_else(|| {
             if cause.is_ok() {
-                Verdict { hop: Hop::None, summary: "healthy".to_owned() }
+                Verdict {
+                    hop: Hop::None,
+                    summary: "healthy".to_owned(),
+                }
             } else {
                 crate::probe::verdict::for_check(&result)
             }

@@ -16,7 +16,9 @@ pub struct Histogram {
 
 impl Default for Histogram {
     fn default() -> Self {
-        Self { counts: [0; BUCKETS] }
+        Self {
+            counts: [0; BUCKETS],
+        }
     }
 }
 

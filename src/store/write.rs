@@ -85,7 +85,11 @@ impl StoredCheck {
                 us(phases.ttfb),
                 us(phases.transfer),
             ],
-            flags: if result.flaky == Some(true) { FLAG_FLAKY } else { 0 },
+            flags: if result.flaky == Some(true) {
+                FLAG_FLAKY
+            } else {
+                0
+            },
             detail,
         }
     }

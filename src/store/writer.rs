@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
+use super::history::History;
 use super::rollup::Rollup;
 use super::write::StoredCheck;
 use super::{Store, StoreError, day_of, hour_of, unix_ms};
@@ -59,6 +60,7 @@ pub struct Writer {
     dirty_days: HashSet<(i64, i64)>,
     health: Arc<StoreHealth>,
     metrics: Arc<Metrics>,
+    history: Arc<History>,
 }
 
 impl Writer {
@@ -70,9 +72,12 @@ impl Writer {
         capacity: usize,
         health: Arc<StoreHealth>,
         metrics: Arc<Metrics>,
+        history: Arc<History>,
     ) -> Result<(Self, ResultSender), StoreError> {
         let now = unix_ms(SystemTime::now());
-        let hourly = store.load_rollups("rollups_hourly", hour_of(now) - 1).await?;
+        let hourly = store
+            .load_rollups("rollups_hourly", hour_of(now) - 1)
+            .await?;
         let daily = store.load_rollups("rollups_daily", day_of(now) - 1).await?;
         let (tx, rx) = mpsc::channel(capacity);
         let writer = Self {
@@ -86,6 +91,7 @@ impl Writer {
             dirty_days: HashSet::new(),
             health,
             metrics,
+            history,
         };
         Ok((writer, tx))
     }
@@ -125,6 +131,33 @@ impl Writer {
         }
     }
 
+    /// Counts the time `[from_ms, to_ms)` when hopwatch was not running as
+    /// unknown checks of a monitor checked every `interval_ms`, so rollups
+    /// and uptimes show the gap instead of treating it as up.
+    pub fn add_gap(&mut self, monitor_id: i64, from_ms: i64, to_ms: i64, interval_ms: i64) {
+        let interval_ms = interval_ms.max(1);
+        let mut start = from_ms;
+        while start < to_ms {
+            let hour_end = (hour_of(start) + 1) * 3_600_000;
+            let end = hour_end.min(to_ms);
+            let missed = ((end - start) / interval_ms) as u32;
+            if missed > 0 {
+                let hour = (monitor_id, hour_of(start));
+                let day = (monitor_id, day_of(start));
+                for rollup in [
+                    self.hourly.entry(hour).or_default(),
+                    self.daily.entry(day).or_default(),
+                ] {
+                    rollup.total += missed;
+                    rollup.unknown += missed;
+                }
+                self.dirty_hours.insert(hour);
+                self.dirty_days.insert(day);
+            }
+            start = end;
+        }
+    }
+
     fn add(&mut self, check: StoredCheck) {
         let cause = Cause::from_code(check.cause).unwrap_or(Cause::Unknown);
         let latency = check.latency_us.max(0) as u64;
@@ -161,7 +194,19 @@ impl Writer {
             .await;
         match outcome {
             Ok(()) => {
-                self.metrics.store_rows_written.inc_by(self.pending.len() as u64);
+                for key in &self.dirty_hours {
+                    if let Some(rollup) = self.hourly.get(key) {
+                        self.history.set_hour(key.0, key.1, rollup);
+                    }
+                }
+                for key in &self.dirty_days {
+                    if let Some(rollup) = self.daily.get(key) {
+                        self.history.set_day(key.0, key.1, rollup);
+                    }
+                }
+                self.metrics
+                    .store_rows_written
+                    .inc_by(self.pending.len() as u64);
                 self.pending.clear();
                 self.dirty_hours.clear();
                 self.dirty_days.clear();

@@ -3,11 +3,11 @@
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 
 use super::AppState;
 
@@ -34,7 +34,10 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     if problems.is_empty() {
         (StatusCode::OK, "ok\n".to_owned())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("{}\n", problems.join("\n")))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{}\n", problems.join("\n")),
+        )
     }
 }
 
@@ -46,7 +49,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         .await
         .unwrap_or_default();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
 }

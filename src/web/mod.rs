@@ -28,6 +28,8 @@ pub struct AppState {
     pub store: Store,
     /// Whether writes work.
     pub store_health: Arc<StoreHealth>,
+    /// Recent hourly and daily counts.
+    pub history: Arc<crate::store::history::History>,
     /// Latest results.
     pub pipeline: Pipeline,
     /// Metrics.
@@ -45,7 +47,10 @@ pub struct AppState {
 impl AppState {
     /// The current config.
     pub fn config(&self) -> Arc<LoadedConfig> {
-        self.config.read().map(|c| c.clone()).unwrap_or_else(|e| e.into_inner().clone())
+        self.config
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     /// The store id of a monitor.

@@ -497,3 +497,57 @@ async fn a_full_disk_fails_healthz_keeps_checking_and_recovers() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn downtime_of_hopwatch_counts_as_unknown_in_rollups_and_uptime() {
+    let origin = Origin::spawn().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("gap.db");
+    let monitors = format!(
+        "  - {{ name: web, url: '{}', interval: 1s, timeout: 1s }}\n",
+        origin.url("/")
+    );
+    let app = spawn_app_in(
+        tempfile::tempdir().expect("temp dir"),
+        db.clone(),
+        &monitors,
+    )
+    .await;
+    wait_for_stored(&app, "web", 2).await;
+    app.stop().await;
+    // Pretend the previous run died two minutes ago: the monitor existed
+    // then, and nobody watched it since.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+        .await
+        .expect("connect");
+    sqlx::query("UPDATE runs SET alive_ms = alive_ms - 120000, started_ms = started_ms - 130000")
+        .execute(&pool)
+        .await
+        .expect("age the run");
+    sqlx::query("UPDATE monitors SET created_ms = created_ms - 130000")
+        .execute(&pool)
+        .await
+        .expect("age");
+    pool.close().await;
+
+    let app = spawn_app_in(tempfile::tempdir().expect("temp dir"), db.clone(), &monitors).await;
+    wait_for_stored(&app, "web", 4).await;
+    let (status, body) = app.get("/api/v1/status").await;
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let uptime = json["monitors"][0]["uptime"]["24h"]
+        .as_f64()
+        .expect("an uptime figure");
+    assert!(
+        uptime < 0.2,
+        "two unwatched minutes must not count as up: uptime {uptime}"
+    );
+    assert_eq!(json["monitors"][0]["state"], "up");
+    assert_eq!(json["state"], "operational");
+    app.stop().await;
+    let unknown = count_rows(&db, "SELECT COALESCE(SUM(unknown), 0) FROM rollups_hourly").await;
+    assert!(
+        unknown >= 100,
+        "the gap is in the rollups as unknown: {unknown}"
+    );
+}

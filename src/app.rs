@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -279,7 +279,7 @@ async fn reload(
     scheduler: &mut Scheduler,
     state: &AppState,
     store: &Store,
-    path: &PathBuf,
+    path: &Path,
     why: &str,
 ) {
     let loaded = match config::load(path) {
@@ -322,7 +322,7 @@ async fn reload(
     }
 }
 
-fn modified(path: &PathBuf) -> Option<SystemTime> {
+fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 

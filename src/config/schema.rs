@@ -335,6 +335,7 @@ pub enum Condition {
     /// Share of failed checks over a window.
     ErrorRate(RateCondition),
     /// Share of 5xx answers over a window.
+    #[serde(rename = "status_5xx_rate")]
     Status5xxRate(RateCondition),
     /// A latency percentile over a window.
     Latency(LatencyCondition),

@@ -159,7 +159,7 @@ impl Cause {
             502 => Cause::Http502,
             503 => Cause::Http503,
             504 => Cause::Http504,
-            500..=599 => Cause::Http5xx,
+            501 | 505..=599 => Cause::Http5xx,
             _ => Cause::HttpStatus,
         }
     }

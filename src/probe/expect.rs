@@ -68,8 +68,8 @@ fn json_equal(got: &serde_json::Value, wanted: &serde_json::Value) -> bool {
         return true;
     }
     match (got, wanted) {
-        (serde_json::Value::String(g), w) if !w.is_string() => *g == w.to_string(),
-        (g, serde_json::Value::String(w)) if !g.is_string() => g.to_string() == *w,
+        (serde_json::Value::String(g), w) if !w.is_string() => g.as_str() == w.to_string().as_str(),
+        (g, serde_json::Value::String(w)) if !g.is_string() => g.to_string().as_str() == w.as_str(),
         _ => false,
     }
 }

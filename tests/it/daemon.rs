@@ -530,7 +530,12 @@ async fn downtime_of_hopwatch_counts_as_unknown_in_rollups_and_uptime() {
         .expect("age");
     pool.close().await;
 
-    let app = spawn_app_in(tempfile::tempdir().expect("temp dir"), db.clone(), &monitors).await;
+    let app = spawn_app_in(
+        tempfile::tempdir().expect("temp dir"),
+        db.clone(),
+        &monitors,
+    )
+    .await;
     wait_for_stored(&app, "web", 4).await;
     let (status, body) = app.get("/api/v1/status").await;
     assert_eq!(status, 200);

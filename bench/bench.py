@@ -71,15 +71,17 @@ http {{
 
 
 def cpu_ticks(pid):
+    """(user, system) clock ticks of the whole process."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+    return int(fields[11]), int(fields[12])
 
 
-def peak_rss_kib(pid):
+def rss_kib(pid, field):
+    """VmHWM (peak) or VmRSS (now) of the process, KiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -119,6 +121,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=None, help="seconds before measuring (default: one interval)")
     parser.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "hopwatch"))
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--env", action="append", default=[], help="extra VAR=value for the daemon")
     args = parser.parse_args()
 
     if not os.access(args.binary, os.X_OK):
@@ -136,6 +139,7 @@ def main():
         for i in range(args.monitors):
             f.write(f"  - {{ name: m{i}, url: 'http://127.0.0.1:{target}/m{i}' }}\n")
     env = dict(os.environ, RUST_LOG="warn")
+    env.update(dict(kv.split("=", 1) for kv in args.env))
     daemon = subprocess.Popen([args.binary, "run", "-c", config], env=env,
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "daemon.log"), "w"))
     try:
@@ -146,7 +150,8 @@ def main():
         time.sleep(args.duration)
         after = scrape(web)
         ticks1, t1 = cpu_ticks(daemon.pid), time.monotonic()
-        rss = peak_rss_kib(daemon.pid)
+        rss = rss_kib(daemon.pid, "VmHWM")
+        rss_now = rss_kib(daemon.pid, "VmRSS")
     finally:
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(timeout=120)
@@ -159,7 +164,10 @@ def main():
                - sum(float(v) for v in re.findall(r'^hopwatch_checks_total{[^}]*cause="ok"[^}]*} (\S+)$', before, re.M)))
     late_before = dict(histogram(before, "hopwatch_scheduler_lateness_seconds"))
     late = [(b, c - late_before.get(b, 0)) for b, c in histogram(after, "hopwatch_scheduler_lateness_seconds")]
-    cpu_ms = (ticks1 - ticks0) * 1000 / os.sysconf("SC_CLK_TCK")
+    hz = os.sysconf("SC_CLK_TCK")
+    user_ms = (ticks1[0] - ticks0[0]) * 1000 / hz
+    system_ms = (ticks1[1] - ticks0[1]) * 1000 / hz
+    cpu_ms = user_ms + system_ms
     db = os.path.join(workdir, "hopwatch.db")
     db_bytes = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
     with sqlite3.connect(db) as conn:
@@ -173,9 +181,11 @@ def main():
     print(f"monitors            {args.monitors} every {args.interval} (due {due:.0f} checks/s)")
     print(f"measured            {elapsed:.0f} s after {warmup} s warm-up")
     print(f"checks/s            {checks / elapsed:.0f} achieved vs {due:.0f} due ({healthy / max(checks, 1):.1%} healthy)")
-    print(f"CPU per 1,000       {cpu_ms / max(checks, 1) * 1000:.0f} ms (whole process, storage included)")
+    per_1000 = lambda ms: ms / max(checks, 1) * 1000
+    print(f"CPU per 1,000       {per_1000(cpu_ms):.0f} ms ({per_1000(user_ms):.0f} user + {per_1000(system_ms):.0f} kernel;"
+          " whole process, storage included)")
     print(f"lateness            p50 <= {quantile(late, 0.5) * 1000:g} ms, p99 <= {quantile(late, 0.99) * 1000:g} ms (histogram bucket bounds)")
-    print(f"peak RSS            {rss / 1024:.0f} MiB")
+    print(f"peak RSS            {rss / 1024:.0f} MiB (at the end: {rss_now / 1024:.0f} MiB)")
     print(f"DB bytes per check  {db_bytes / max(rows, 1):.1f} (file {db_bytes / 1e6:.1f} MB, {rows} rows)"
           + (f"; checks table alone {checks_bytes / max(rows, 1):.1f}" if checks_bytes else ""))
     print(f"exit code           {code}")

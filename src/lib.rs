@@ -1,6 +1,7 @@
 //! hopwatch: a synthetic uptime monitor that says which hop broke.
 //! Data flows config -> schedule -> probe -> pipeline -> store, and out through web.
 
+pub mod alert; // notifiers and the durable outbox
 pub mod app; // builds and wires the daemon, runs it, shuts it down
 pub mod commands; // what each CLI command does
 pub mod config; // the config file: schema, loading, validation

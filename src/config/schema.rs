@@ -314,7 +314,7 @@ pub struct AlertConfig {
 }
 
 /// Alert severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Page someone. The default.
@@ -324,6 +324,17 @@ pub enum Severity {
     Warning,
     /// For the record.
     Info,
+}
+
+impl Severity {
+    /// `critical`, `warning` or `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
 }
 
 /// `when:` of an alert: exactly one condition.

@@ -1,0 +1,143 @@
+//! What a notifier is told: one incident event (firing or resolved) with
+//! every fact the contract's webhook body carries (section 5).
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Severity;
+use crate::probe::{Cause, Responder, Verdict};
+
+/// Firing or resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// The alert's condition holds (first time, or a repeat).
+    Firing,
+    /// It stopped holding.
+    Resolved,
+}
+
+impl EventKind {
+    /// `firing` / `resolved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Firing => "firing",
+            EventKind::Resolved => "resolved",
+        }
+    }
+}
+
+/// The monitor an event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitorRef {
+    /// Its name.
+    pub name: String,
+    /// Its group.
+    pub group: Option<String>,
+    /// Its URL or target, secrets masked.
+    pub url: Option<String>,
+}
+
+/// The evidence quoted in an alert.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvidence {
+    /// HTTP status, if any.
+    pub status: Option<u16>,
+    /// Response headers (secrets masked).
+    pub headers: BTreeMap<String, String>,
+    /// First 2 KiB of the body.
+    pub body_excerpt: String,
+    /// A request id header, if any.
+    pub request_id: Option<String>,
+}
+
+/// A deploy or change marker quoted in alerts that start soon after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Annotation {
+    /// When it happened.
+    #[serde(with = "rfc3339")]
+    pub at: SystemTime,
+    /// What happened ("deploy v1.4.2").
+    pub text: String,
+}
+
+/// One event of one incident, as every notifier receives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    /// Firing or resolved.
+    pub kind: EventKind,
+    /// The incident's id.
+    pub incident_id: String,
+    /// The alert rule's name.
+    pub alert: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// The monitor.
+    pub monitor: MonitorRef,
+    /// The cause of the first failing check.
+    pub cause: Cause,
+    /// Who answered, for HTTP failures.
+    pub responder: Option<Responder>,
+    /// The hop at fault.
+    pub verdict: Verdict,
+    /// The measured value (a rate 0..1, a latency in seconds, a count...).
+    pub value: Option<f64>,
+    /// The threshold it crossed, same unit.
+    pub threshold: Option<f64>,
+    /// When the incident opened.
+    #[serde(with = "rfc3339")]
+    pub started_at: SystemTime,
+    /// When it resolved.
+    #[serde(with = "rfc3339_opt")]
+    pub resolved_at: Option<SystemTime>,
+    /// The first failing check's evidence.
+    pub evidence: Option<AlertEvidence>,
+    /// Markers from the hour before the incident started.
+    pub annotations: Vec<Annotation>,
+    /// The monitor's runbook link.
+    pub runbook: Option<String>,
+    /// Link to the incident page (`server.public_url` + `/incidents/{id}`).
+    pub url: Option<String>,
+}
+
+/// RFC 3339 with milliseconds, as every time in the API.
+pub mod rfc3339 {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes a time.
+    pub fn serialize<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_millis(*at))
+    }
+
+    /// Deserializes a time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// [`rfc3339`] for an optional time (`null` when absent).
+pub mod rfc3339_opt {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes an optional time.
+    pub fn serialize<S: Serializer>(at: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => s.collect_str(&humantime::format_rfc3339_millis(*at)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserializes an optional time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| humantime::parse_rfc3339_weak(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

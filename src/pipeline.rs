@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use crate::alert::manager::ManagerMessage;
 use crate::config::MonitorConfig;
+use crate::evaluate::{Maintenance, chain_verdict};
 use crate::metrics::{Metrics, STATES};
 use crate::probe::{Cause, CheckResult, Hop, Verdict};
 use crate::schedule::Scheduled;
@@ -53,26 +55,56 @@ pub struct Pipeline {
 
 struct Inner {
     writer: ResultSender,
+    alerts: tokio::sync::mpsc::Sender<ManagerMessage>,
     metrics: Arc<Metrics>,
     connectivity: Arc<Connectivity>,
+    maintenance: RwLock<Arc<Maintenance>>,
     latest: RwLock<HashMap<String, Arc<CheckResult>>>,
 }
 
 impl Pipeline {
-    /// A pipeline writing to `writer`.
+    /// A pipeline writing to `writer` and telling the alert manager.
     pub fn new(
         writer: ResultSender,
+        alerts: tokio::sync::mpsc::Sender<ManagerMessage>,
         metrics: Arc<Metrics>,
         connectivity: Arc<Connectivity>,
+        maintenance: Arc<Maintenance>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 writer,
+                alerts,
                 metrics,
                 connectivity,
+                maintenance: RwLock::new(maintenance),
                 latest: RwLock::new(HashMap::new()),
             }),
         }
+    }
+
+    /// Swaps the maintenance windows (config reload).
+    pub fn set_maintenance(&self, maintenance: Arc<Maintenance>) {
+        if let Ok(mut slot) = self.inner.maintenance.write() {
+            *slot = maintenance;
+        }
+    }
+
+    /// Whether a monitor is in a maintenance window now.
+    pub fn in_maintenance(&self, monitor: &str) -> bool {
+        self.inner
+            .maintenance
+            .read()
+            .is_ok_and(|m| m.active(monitor, std::time::SystemTime::now()))
+    }
+
+    /// The contract's state of a monitor now: its last result's, or
+    /// `maintenance` inside a window, or `unknown` without a result.
+    pub fn state(&self, monitor: &str) -> &'static str {
+        if self.in_maintenance(monitor) {
+            return "maintenance";
+        }
+        self.latest(monitor).as_deref().map_or("unknown", state_of)
     }
 
     /// The metrics registry.
@@ -99,13 +131,37 @@ impl Pipeline {
                     ),
                 };
             }
+            // An origin that refuses connections is down itself; the path
+            // to it is not what broke.
+            if monitor.is_upstream && result.cause == Cause::ConnectRefused {
+                result.verdict = Verdict {
+                    hop: Hop::Origin,
+                    summary: format!(
+                        "origin {} refuses connections: the service is down or not listening",
+                        monitor.config.name
+                    ),
+                };
+            }
+            // Judge an edge together with its upstream's latest result.
+            if let Some(upstream) = monitor.config.upstream.as_deref()
+                && !result.ok
+                && let Some(origin) = self.latest(upstream)
+            {
+                result.verdict = chain_verdict(&result, Some((upstream, &origin)));
+            }
             self.observe(&monitor.config, &result);
             let stored = StoredCheck::from_result(monitor.id, &result);
+            let result = Arc::new(result);
             if let Ok(mut latest) = self.inner.latest.write() {
-                latest.insert(monitor.config.name.clone(), Arc::new(result));
+                latest.insert(monitor.config.name.clone(), result.clone());
             }
-            // A closed writer means shutdown is under way; nothing to do.
+            // A closed writer or manager means shutdown is under way.
             let _ = self.inner.writer.send(stored).await;
+            let message = ManagerMessage::Check {
+                monitor: monitor.config.name.clone(),
+                result,
+            };
+            let _ = self.inner.alerts.send(message).await;
         }
     }
 
@@ -124,7 +180,11 @@ impl Pipeline {
     fn observe(&self, config: &MonitorConfig, result: &CheckResult) {
         let m = &self.inner.metrics;
         let name = config.name.as_str();
-        let state = state_of(result);
+        let state = if self.in_maintenance(name) {
+            "maintenance"
+        } else {
+            state_of(result)
+        };
         for candidate in STATES {
             m.monitor_state
                 .with_label_values(&[name, candidate])

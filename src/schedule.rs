@@ -31,6 +31,8 @@ pub struct Scheduled {
     pub id: i64,
     /// The compiled probe.
     pub spec: ProbeSpec,
+    /// Another monitor names this one as its `upstream`: it is an origin.
+    pub is_upstream: bool,
 }
 
 impl Scheduled {

@@ -1,12 +1,20 @@
 //! Telling people: notifiers (email and webhook formats) behind one trait,
 //! each message built by a pure function, delivered through a durable outbox.
 
+pub mod email;
 pub mod event;
+pub mod format;
+pub mod manager;
+pub mod outbox;
+pub mod webhook;
 
 pub use event::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef};
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::config::{NotifierConfig, NotifierKind};
 
 /// Why a delivery did not go through.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -49,4 +57,130 @@ pub trait Notifier: Send + Sync {
     /// under `delivery_id`, which stays the same on every retry so the
     /// receiver can drop duplicates.
     fn send<'a>(&'a self, delivery_id: &'a str, events: &'a [AlertEvent]) -> SendFuture<'a>;
+}
+
+/// Why the notifiers of a config could not be built; each names its notifier.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotifierError {
+    /// A key the notifier needs is missing (validation should have said so).
+    #[error("notifier {name}: missing {key}")]
+    Missing {
+        /// The notifier's name.
+        name: String,
+        /// The missing key.
+        key: &'static str,
+    },
+    /// A webhook notifier could not be set up.
+    #[error("notifier {name}: {source}")]
+    Webhook {
+        /// The notifier's name.
+        name: String,
+        /// Why.
+        source: webhook::WebhookSetupError,
+    },
+    /// An email notifier could not be set up.
+    #[error("notifier {name}: {source}")]
+    Email {
+        /// The notifier's name.
+        name: String,
+        /// Why.
+        source: email::EmailSetupError,
+    },
+}
+
+/// One notifier per entry of `notifiers:`, in config order.
+pub fn build_notifiers(
+    configs: &[NotifierConfig],
+) -> Result<Vec<Arc<dyn Notifier>>, NotifierError> {
+    configs.iter().map(build_notifier).collect()
+}
+
+fn build_notifier(config: &NotifierConfig) -> Result<Arc<dyn Notifier>, NotifierError> {
+    let name = config.name.clone();
+    let missing = |key| NotifierError::Missing {
+        name: config.name.clone(),
+        key,
+    };
+    match config.kind {
+        NotifierKind::Webhook => {
+            let url = config.url.as_deref().ok_or_else(|| missing("url"))?;
+            let notifier = webhook::WebhookNotifier::new(
+                name.clone(),
+                url,
+                config.format.unwrap_or_default(),
+                config.secret.clone(),
+                config.routing_key.clone(),
+            )
+            .map_err(|source| NotifierError::Webhook { name, source })?;
+            Ok(Arc::new(notifier))
+        }
+        NotifierKind::Email => {
+            let smtp = config.smtp.as_ref().ok_or_else(|| missing("smtp"))?;
+            let from = config.from.as_deref().ok_or_else(|| missing("from"))?;
+            let notifier = email::EmailNotifier::new(name.clone(), smtp, from, &config.to)
+                .map_err(|source| NotifierError::Email { name, source })?;
+            Ok(Arc::new(notifier))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: serde_json::Value) -> NotifierConfig {
+        serde_json::from_value(json).expect("a notifier config")
+    }
+
+    #[test]
+    fn builds_every_notifier_in_order() {
+        let configs = [
+            config(
+                serde_json::json!({"name": "hook", "type": "webhook", "url": "https://h.example/x"}),
+            ),
+            config(serde_json::json!({
+                "name": "mail", "type": "email", "smtp": {"host": "127.0.0.1", "security": "none"},
+                "from": "hopwatch <a@example.com>", "to": ["b@example.com"],
+            })),
+            config(serde_json::json!({
+                "name": "pd", "type": "webhook", "url": "https://events.example/v2/enqueue",
+                "format": "pagerduty", "routing_key": "k",
+            })),
+        ];
+        let built = build_notifiers(&configs).expect("valid notifiers");
+        let names: Vec<&str> = built.iter().map(|n| n.name()).collect();
+        assert_eq!(names, ["hook", "mail", "pd"]);
+    }
+
+    #[test]
+    fn a_failure_names_the_notifier() {
+        let broken = [
+            config(
+                serde_json::json!({"name": "pd", "type": "webhook", "url": "https://x.example", "format": "pagerduty"}),
+            ),
+            config(serde_json::json!({
+                "name": "mail", "type": "email", "smtp": {"host": "127.0.0.1"},
+                "from": "nobody", "to": ["b@example.com"],
+            })),
+            config(serde_json::json!({"name": "bare", "type": "webhook"})),
+        ];
+        let messages: Vec<String> = broken
+            .iter()
+            .map(|c| match build_notifiers(std::slice::from_ref(c)) {
+                Ok(_) => panic!("{} should not build", c.name),
+                Err(err) => err.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            messages[0],
+            "notifier pd: format pagerduty needs a routing_key"
+        );
+        assert!(
+            messages[1].starts_with("notifier mail: invalid address \"nobody\""),
+            "{}",
+            messages[1]
+        );
+        assert_eq!(messages[2], "notifier bare: missing url");
+    }
 }

@@ -2,6 +2,7 @@
 //! checks and rollups written in batches by one writer task, reads for the web.
 
 pub mod history;
+pub mod incidents;
 mod query;
 pub mod retention;
 pub mod rollup;

@@ -1,9 +1,11 @@
 //! Integration tests, one binary (faster to link than one per file).
 
+mod alerting;
 mod cli;
 mod config_errors;
 mod daemon;
 mod helpers;
+mod notify;
 mod probe_dns;
 mod probe_gateways;
 mod probe_peers;

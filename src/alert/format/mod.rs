@@ -1,0 +1,237 @@
+//! The pure message builders: the exact bytes every notifier sends, made
+//! from alert events without any I/O so each format is tested byte for byte.
+//!
+//! One event gives one message. Several events (an alert storm grouped by
+//! the dispatcher) give one message that lists them all, except PagerDuty,
+//! whose API takes one event per request: see [`pagerduty_bodies`].
+
+mod chat;
+mod json;
+mod mail;
+mod pagerduty;
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+pub use chat::{discord_body, slack_body};
+pub use json::json_body;
+pub use mail::{email_html, email_subject, email_text};
+pub use pagerduty::{pagerduty_bodies, pagerduty_body};
+
+use super::{AlertEvent, EventKind};
+use crate::config::Severity;
+use crate::probe::Responder;
+
+/// What a shortened text ends with, so a reader sees that something is cut.
+const ELLIPSIS: char = '…';
+
+/// `[FIRING]` or `[RESOLVED]`.
+fn tag(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Firing => "[FIRING]",
+        EventKind::Resolved => "[RESOLVED]",
+    }
+}
+
+/// `shop-5xx: shop-edge http_502 (origin)`: alert, monitor, cause and the
+/// hop at fault, the line a person reads first.
+fn headline(event: &AlertEvent) -> String {
+    format!(
+        "{}: {} {} ({})",
+        event.alert,
+        event.monitor.name,
+        event.cause,
+        event.verdict.hop.as_str()
+    )
+}
+
+/// `[FIRING] shop-5xx: shop-edge http_502 (origin)`.
+fn title(event: &AlertEvent) -> String {
+    format!("{} {}", tag(event.kind), headline(event))
+}
+
+/// At most `max` characters of `text`; a cut text ends with `…` (counted in
+/// `max`). Cuts fall on character boundaries, so multi-byte text stays valid.
+fn truncate(text: &str, max: usize) -> Cow<'_, str> {
+    if text.chars().count() <= max {
+        return Cow::Borrowed(text);
+    }
+    let keep = max.saturating_sub(1);
+    let mut cut: String = text.chars().take(keep).collect();
+    if max > 0 {
+        cut.push(ELLIPSIS);
+    }
+    Cow::Owned(cut)
+}
+
+/// RFC 3339 with milliseconds, as every time hopwatch shows.
+fn time(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+/// `gateway (nginx)`, `origin`, or `None` when no HTTP answer was seen.
+fn responder_text(responder: Option<&Responder>) -> Option<String> {
+    responder.map(|r| match &r.product {
+        Some(product) => format!("{} ({product})", r.role.as_str()),
+        None => r.role.as_str().to_owned(),
+    })
+}
+
+/// `0.12 (threshold 0.05)`: the measured value against what it crossed.
+fn value_text(event: &AlertEvent) -> Option<String> {
+    match (event.value, event.threshold) {
+        (Some(value), Some(threshold)) => Some(format!("{value} (threshold {threshold})")),
+        (Some(value), None) => Some(value.to_string()),
+        (None, Some(threshold)) => Some(format!("threshold {threshold}")),
+        (None, None) => None,
+    }
+}
+
+/// A link target only when it is http(s): chat services refuse a whole
+/// message over one bad URL, and nothing else is worth clicking.
+fn web_link(url: Option<&str>) -> Option<&str> {
+    url.filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+}
+
+/// The colour of an event: green when resolved, else by severity.
+fn colour(event: &AlertEvent) -> u32 {
+    match (event.kind, event.severity) {
+        (EventKind::Resolved, _) => 0x2E_B6_7D,
+        (EventKind::Firing, Severity::Critical) => 0xE0_1E_5A,
+        (EventKind::Firing, Severity::Warning) => 0xEC_B2_2E,
+        (EventKind::Firing, Severity::Info) => 0x36_C5_F0,
+    }
+}
+
+/// Serializes a body made of plain structs and strings: that cannot fail
+/// (no maps with non-string keys, and serde_json writes NaN as `null`).
+fn to_json<T: serde::Serialize>(body: &T) -> Vec<u8> {
+    serde_json::to_vec(body).expect("alert bodies have string keys only")
+}
+
+/// A fixed event for the builders' tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use crate::alert::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef};
+    use crate::config::Severity;
+    use crate::probe::{Cause, Hop, Responder, Role, Verdict};
+
+    /// 2026-01-02T03:04:05.678Z
+    pub const STARTED: u64 = 1_767_323_045_678;
+
+    /// The contract's example: shop-edge answers 502 because the origin is down.
+    pub fn firing() -> AlertEvent {
+        let ms = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
+        AlertEvent {
+            kind: EventKind::Firing,
+            incident_id: "inc-42".into(),
+            alert: "shop-5xx".into(),
+            severity: Severity::Critical,
+            monitor: MonitorRef {
+                name: "shop-edge".into(),
+                group: Some("Shop".into()),
+                url: Some("https://shop.example.com/health".into()),
+            },
+            cause: Cause::Http502,
+            responder: Some(Responder {
+                role: Role::Gateway,
+                product: Some("nginx".into()),
+            }),
+            verdict: Verdict {
+                hop: Hop::Origin,
+                summary: "origin shop-origin refuses connections; the gateway answers 502".into(),
+            },
+            value: Some(0.12),
+            threshold: Some(0.05),
+            started_at: ms(STARTED),
+            resolved_at: None,
+            evidence: Some(AlertEvidence {
+                status: Some(502),
+                headers: BTreeMap::from([("server".into(), "nginx".into())]),
+                body_excerpt: "<html>502 Bad Gateway</html>".into(),
+                request_id: Some("req-7".into()),
+            }),
+            annotations: vec![Annotation {
+                at: ms(STARTED - 600_000),
+                text: "deploy v1.4.2".into(),
+            }],
+            runbook: Some("https://wiki.example.com/shop-502".into()),
+            url: Some("https://status.example.com/incidents/inc-42".into()),
+        }
+    }
+
+    /// The same incident, resolved ten minutes later.
+    pub fn resolved() -> AlertEvent {
+        AlertEvent {
+            kind: EventKind::Resolved,
+            resolved_at: Some(UNIX_EPOCH + Duration::from_millis(STARTED + 600_000)),
+            ..firing()
+        }
+    }
+
+    /// A bare event: no group, url, responder, value, evidence or links.
+    pub fn bare() -> AlertEvent {
+        AlertEvent {
+            monitor: MonitorRef {
+                name: "db".into(),
+                group: None,
+                url: None,
+            },
+            alert: "db-down".into(),
+            incident_id: "inc-43".into(),
+            severity: Severity::Warning,
+            cause: Cause::ConnectRefused,
+            responder: None,
+            verdict: Verdict {
+                hop: Hop::Network,
+                summary: "db refuses connections".into(),
+            },
+            value: None,
+            threshold: None,
+            evidence: None,
+            annotations: Vec::new(),
+            runbook: None,
+            url: None,
+            ..firing()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_keeps_short_text_and_cuts_long_text_on_char_boundaries() {
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("abcd", 3), "ab…");
+        assert_eq!(truncate("ééééé", 4), "ééé…");
+        assert_eq!(truncate("😀😀😀", 2), "😀…");
+        assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
+    fn headline_names_alert_monitor_cause_and_hop() {
+        assert_eq!(
+            title(&fixture::firing()),
+            "[FIRING] shop-5xx: shop-edge http_502 (origin)"
+        );
+        assert_eq!(
+            title(&fixture::resolved()),
+            "[RESOLVED] shop-5xx: shop-edge http_502 (origin)"
+        );
+    }
+
+    #[test]
+    fn only_http_links_are_used() {
+        assert_eq!(
+            web_link(Some("https://a.example")),
+            Some("https://a.example")
+        );
+        assert_eq!(web_link(Some("javascript:alert(1)")), None);
+        assert_eq!(web_link(None), None);
+    }
+}

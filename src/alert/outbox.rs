@@ -1,0 +1,300 @@
+//! The dispatcher: delivers queued messages in order per notifier, retries
+//! with capped exponential backoff and jitter, gives up after a day, and
+//! groups alert storms into one message.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{DeliveryError, Notifier};
+use crate::metrics::Metrics;
+use crate::store::incidents::{Delivery, NewDelivery};
+use crate::store::{Store, unix_ms};
+
+/// First retry delay.
+pub const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// Longest delay between tries.
+pub const MAX_RETRY: Duration = Duration::from_secs(600);
+/// Give up on a message this long after it was queued.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// More untried messages than this to one notifier at once is a storm:
+/// they go out as one grouped message.
+pub const STORM: usize = 3;
+/// Longest one send may take before it counts as a retryable failure.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Look for due messages at least this often.
+const POLL: Duration = Duration::from_secs(1);
+
+/// What to do after a failed try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Try again at this time.
+    RetryAt(SystemTime),
+    /// Stop trying.
+    GiveUp,
+}
+
+/// The delay before try number `attempts + 1`: 1 s doubling to 10 min, with
+/// ±20% jitter derived from the delivery id so that many messages queued
+/// together do not retry in lockstep (and so the choice is reproducible).
+pub fn backoff(attempts: u32, delivery_id: &str) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(20);
+    let base = FIRST_RETRY.saturating_mul(1 << exponent).min(MAX_RETRY);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in delivery_id.bytes().chain(attempts.to_le_bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let factor = 0.8 + (hash % 401) as f64 / 1000.0; // 0.8 ..= 1.2
+    base.mul_f64(factor).min(MAX_RETRY)
+}
+
+/// After try `attempts` failed with `error` at `now`: when to retry, if at all.
+pub fn after_failure(
+    error: &DeliveryError,
+    attempts: u32,
+    delivery_id: &str,
+    created: SystemTime,
+    now: SystemTime,
+) -> AfterFailure {
+    if !error.retryable {
+        return AfterFailure::GiveUp;
+    }
+    let next = now + backoff(attempts, delivery_id);
+    if next.duration_since(created).unwrap_or_default() > GIVE_UP_AFTER {
+        AfterFailure::GiveUp
+    } else {
+        AfterFailure::RetryAt(next)
+    }
+}
+
+/// Delivers the outbox.
+pub struct Dispatcher {
+    store: Store,
+    notifiers: HashMap<String, Arc<dyn Notifier>>,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+}
+
+impl Dispatcher {
+    /// A dispatcher for these notifiers; `wake` is notified when messages are queued.
+    pub fn new(
+        store: Store,
+        notifiers: &[Arc<dyn Notifier>],
+        metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            notifiers: notifiers
+                .iter()
+                .map(|n| (n.name().to_owned(), n.clone()))
+                .collect(),
+            metrics,
+            wake,
+        }
+    }
+
+    /// Delivers until `stop`.
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            if let Err(err) = self.deliver_due().await {
+                tracing::warn!(error = %err, "cannot read the outbox; will retry");
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// One round: every notifier's due messages, notifiers in parallel,
+    /// each notifier's messages in order.
+    pub async fn deliver_due(&self) -> Result<(), crate::store::StoreError> {
+        // Everything pending (not just what is due): a message waiting for
+        // its retry holds back the later ones of its notifier, so a
+        // `resolved` never overtakes its `firing`.
+        let pending = self.store.pending_deliveries(1_000).await?;
+        let mut by_notifier: HashMap<String, Vec<Delivery>> = HashMap::new();
+        for delivery in pending {
+            by_notifier
+                .entry(delivery.notifier.clone())
+                .or_default()
+                .push(delivery);
+        }
+        let rounds = by_notifier
+            .into_iter()
+            .map(|(name, queue)| self.deliver_queue(name, queue));
+        for outcome in futures_util::future::join_all(rounds).await {
+            outcome?;
+        }
+        Ok(())
+    }
+
+    async fn deliver_queue(
+        &self,
+        name: String,
+        mut queue: Vec<Delivery>,
+    ) -> Result<(), crate::store::StoreError> {
+        let Some(notifier) = self.notifiers.get(&name).cloned() else {
+            for delivery in queue {
+                self.give_up(
+                    &name,
+                    &delivery,
+                    "the notifier no longer exists in the config",
+                )
+                .await?;
+            }
+            return Ok(());
+        };
+        queue = self.group_storm(&name, queue).await?;
+        let now_ms = unix_ms(SystemTime::now());
+        for delivery in queue {
+            if delivery.next_attempt_ms > now_ms {
+                break; // waiting for its retry: later messages wait too
+            }
+            let attempts = delivery.attempts + 1;
+            let sent =
+                tokio::time::timeout(SEND_TIMEOUT, notifier.send(&delivery.id, &delivery.events))
+                    .await;
+            let result =
+                sent.unwrap_or_else(|_| Err(DeliveryError::retry("no answer within 30 s")));
+            match result {
+                Ok(()) => {
+                    self.store.delivery_sent(&delivery.id, attempts).await?;
+                    self.metrics
+                        .alert_deliveries
+                        .with_label_values(&[name.as_str(), "sent"])
+                        .inc();
+                    tracing::info!(notifier = %name, delivery = %delivery.id, attempts, "alert delivered");
+                }
+                Err(error) => {
+                    let now = SystemTime::now();
+                    let created = crate::store::from_unix_ms(delivery.created_ms);
+                    match after_failure(&error, attempts, &delivery.id, created, now) {
+                        AfterFailure::RetryAt(next) => {
+                            self.store
+                                .delivery_retry(&delivery.id, attempts, next, &error.message)
+                                .await?;
+                            self.metrics
+                                .alert_deliveries
+                                .with_label_values(&[name.as_str(), "retry"])
+                                .inc();
+                            tracing::warn!(notifier = %name, delivery = %delivery.id, attempts, error = %error, "alert delivery failed; will retry");
+                            break;
+                        }
+                        AfterFailure::GiveUp => {
+                            self.give_up(&name, &delivery, &error.message).await?
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn give_up(
+        &self,
+        name: &str,
+        delivery: &Delivery,
+        why: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        self.store
+            .delivery_failed(&delivery.id, delivery.attempts + 1, why)
+            .await?;
+        self.metrics
+            .alert_deliveries
+            .with_label_values(&[name, "failed"])
+            .inc();
+        tracing::error!(notifier = %name, delivery = %delivery.id, error = %why, "alert delivery given up");
+        Ok(())
+    }
+
+    /// More than [`STORM`] untried messages at the head of a queue become
+    /// one grouped message with a stable id of its own.
+    async fn group_storm(
+        &self,
+        name: &str,
+        queue: Vec<Delivery>,
+    ) -> Result<Vec<Delivery>, crate::store::StoreError> {
+        let untried = queue.iter().take_while(|d| d.attempts == 0).count();
+        if untried <= STORM {
+            return Ok(queue);
+        }
+        let (storm, rest): (Vec<_>, Vec<_>) = queue
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| *i < untried);
+        let storm: Vec<Delivery> = storm.into_iter().map(|(_, d)| d).collect();
+        let grouped = NewDelivery {
+            id: format!("{}.group{}", storm[0].id, storm.len()),
+            notifier: name.to_owned(),
+            events: storm
+                .iter()
+                .flat_map(|d| d.events.iter().cloned())
+                .collect(),
+        };
+        let replaced: Vec<String> = storm.iter().map(|d| d.id.clone()).collect();
+        self.store.group_deliveries(&grouped, &replaced).await?;
+        tracing::info!(notifier = %name, messages = storm.len(), "alert storm: grouped into one message");
+        let mut queue = vec![Delivery {
+            id: grouped.id,
+            notifier: grouped.notifier,
+            events: grouped.events,
+            attempts: 0,
+            created_ms: storm[0].created_ms,
+            next_attempt_ms: storm[0].next_attempt_ms,
+        }];
+        queue.extend(rest.into_iter().map(|(_, d)| d));
+        Ok(queue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_one_second_to_ten_minutes_with_bounded_jitter() {
+        for attempts in 1..40 {
+            let delay = backoff(attempts, "d1");
+            let base = FIRST_RETRY
+                .saturating_mul(1 << (attempts - 1).min(20))
+                .min(MAX_RETRY);
+            assert!(
+                delay >= base.mul_f64(0.8) && delay <= base.mul_f64(1.2).min(MAX_RETRY),
+                "{attempts}: {delay:?}"
+            );
+        }
+        assert_eq!(backoff(3, "x"), backoff(3, "x"), "reproducible");
+        assert_ne!(
+            backoff(3, "x"),
+            backoff(3, "y"),
+            "spread between deliveries"
+        );
+        assert!(backoff(30, "x") <= MAX_RETRY);
+    }
+
+    #[test]
+    fn only_retryable_failures_within_a_day_are_retried() {
+        let created = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let soon = created + Duration::from_secs(60);
+        let late = created + GIVE_UP_AFTER;
+        let retry = DeliveryError::retry("503");
+        let permanent = DeliveryError::permanent("400");
+        assert!(
+            matches!(after_failure(&retry, 1, "d", created, soon), AfterFailure::RetryAt(t) if t > soon)
+        );
+        assert_eq!(
+            after_failure(&permanent, 1, "d", created, soon),
+            AfterFailure::GiveUp
+        );
+        assert_eq!(
+            after_failure(&retry, 30, "d", created, late),
+            AfterFailure::GiveUp
+        );
+    }
+}

@@ -1,0 +1,468 @@
+//! Incidents, annotations and the delivery outbox in SQLite. Every change
+//! to an incident and the deliveries it causes commit in one transaction.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Store, StoreError, from_unix_ms, unix_ms};
+use crate::alert::event::{AlertEvent, AlertEvidence, Annotation};
+use crate::config::Severity;
+use crate::probe::{Cause, Responder, Verdict};
+
+/// Open or resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentState {
+    /// The condition holds.
+    Open,
+    /// It stopped holding.
+    Resolved,
+}
+
+impl IncidentState {
+    fn as_str(self) -> &'static str {
+        match self {
+            IncidentState::Open => "open",
+            IncidentState::Resolved => "resolved",
+        }
+    }
+}
+
+/// One incident: the INCIDENT object of the API.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incident {
+    /// Stable id, used in URLs and as PagerDuty's dedup key.
+    pub id: String,
+    /// The alert rule.
+    pub alert: String,
+    /// The monitor.
+    pub monitor: String,
+    /// The alert's severity.
+    pub severity: Severity,
+    /// Open or resolved.
+    pub state: IncidentState,
+    /// Cause of the first failing check.
+    pub cause: Cause,
+    /// The hop at fault when it opened.
+    pub verdict: Verdict,
+    /// Who answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responder: Option<Responder>,
+    /// The first failing check's evidence.
+    pub evidence: Option<AlertEvidence>,
+    /// Measured value when it opened.
+    pub value: Option<f64>,
+    /// Threshold crossed.
+    pub threshold: Option<f64>,
+    /// Opened.
+    #[serde(with = "crate::alert::event::rfc3339")]
+    pub started_at: SystemTime,
+    /// Resolved.
+    #[serde(with = "crate::alert::event::rfc3339_opt")]
+    pub resolved_at: Option<SystemTime>,
+    /// Someone acknowledged it: no repeats.
+    pub acknowledged: bool,
+    /// The incident this one is folded into (an edge failing because its
+    /// upstream fails): it sends nothing of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folded_into: Option<String>,
+    /// Markers of the hour before it started.
+    pub annotations: Vec<Annotation>,
+    /// Last time notifications were queued for it.
+    #[serde(skip)]
+    pub notified_at: Option<SystemTime>,
+}
+
+/// A message to queue for a notifier.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// The id the receiver will see on every try.
+    pub id: String,
+    /// The notifier's name.
+    pub notifier: String,
+    /// What to send.
+    pub events: Vec<AlertEvent>,
+}
+
+/// A queued message, as the dispatcher reads it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Delivery id.
+    pub id: String,
+    /// Notifier name.
+    pub notifier: String,
+    /// The events (JSON decoded).
+    pub events: Vec<AlertEvent>,
+    /// Tries so far.
+    pub attempts: u32,
+    /// Queued at, unix ms.
+    pub created_ms: i64,
+    /// Not to be tried before, unix ms.
+    pub next_attempt_ms: i64,
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+async fn queue(
+    tx: &mut sqlx::SqliteConnection,
+    deliveries: &[NewDelivery],
+    now: i64,
+) -> Result<(), StoreError> {
+    for delivery in deliveries {
+        sqlx::query(
+            "INSERT OR IGNORE INTO deliveries (id, notifier, events, state, created_ms, next_attempt_ms) \
+             VALUES (?, ?, ?, 'pending', ?, ?)",
+        )
+        .bind(&delivery.id)
+        .bind(&delivery.notifier)
+        .bind(json(&delivery.events))
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Records a new incident and queues its first messages.
+    pub async fn open_incident(
+        &self,
+        incident: &Incident,
+        deliveries: &[NewDelivery],
+    ) -> Result<(), StoreError> {
+        let now = unix_ms(SystemTime::now());
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO incidents (id, alert, monitor, severity, state, cause, verdict, responder, evidence, \
+             value, threshold, started_ms, acknowledged, folded_into, notified_ms) \
+             VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+        )
+        .bind(&incident.id)
+        .bind(&incident.alert)
+        .bind(&incident.monitor)
+        .bind(incident.severity.as_str())
+        .bind(incident.cause.as_str())
+        .bind(json(&incident.verdict))
+        .bind(incident.responder.as_ref().map(json))
+        .bind(incident.evidence.as_ref().map(json))
+        .bind(incident.value)
+        .bind(incident.threshold)
+        .bind(unix_ms(incident.started_at))
+        .bind(&incident.folded_into)
+        .bind((!deliveries.is_empty()).then_some(now))
+        .execute(&mut *tx)
+        .await?;
+        queue(&mut tx, deliveries, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks an incident resolved and queues its resolved messages.
+    pub async fn resolve_incident(
+        &self,
+        id: &str,
+        at: SystemTime,
+        deliveries: &[NewDelivery],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE incidents SET state = 'resolved', resolved_ms = ? WHERE id = ? AND state = 'open'")
+            .bind(unix_ms(at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        queue(&mut tx, deliveries, unix_ms(SystemTime::now())).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Queues repeat messages of an open incident.
+    pub async fn repeat_incident(
+        &self,
+        id: &str,
+        deliveries: &[NewDelivery],
+    ) -> Result<(), StoreError> {
+        let now = unix_ms(SystemTime::now());
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE incidents SET notified_ms = ? WHERE id = ?")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        queue(&mut tx, deliveries, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that an incident is folded into another.
+    pub async fn fold_incident(&self, id: &str, into: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE incidents SET folded_into = ? WHERE id = ?")
+            .bind(into)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Acknowledges an incident; false when there is no such incident.
+    pub async fn acknowledge(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE incidents SET acknowledged = 1 WHERE id = ?")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Incidents, newest first: all open ones, or those in `state`.
+    pub async fn incidents(
+        &self,
+        state: Option<IncidentState>,
+        limit: u32,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let rows = match state {
+            Some(state) => sqlx::query(
+                "SELECT * FROM incidents WHERE state = ? ORDER BY started_ms DESC LIMIT ?",
+            )
+            .bind(state.as_str())
+            .bind(i64::from(limit)),
+            None => sqlx::query("SELECT * FROM incidents ORDER BY started_ms DESC LIMIT ?")
+                .bind(i64::from(limit)),
+        }
+        .fetch_all(self.pool())
+        .await?;
+        let mut incidents = rows
+            .iter()
+            .map(incident_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        for incident in &mut incidents {
+            incident.annotations = self
+                .annotations_before(&incident.monitor, incident.started_at)
+                .await?;
+        }
+        Ok(incidents)
+    }
+
+    /// One incident by id.
+    pub async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let row = sqlx::query("SELECT * FROM incidents WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut incident = incident_from_row(&row)?;
+        incident.annotations = self
+            .annotations_before(&incident.monitor, incident.started_at)
+            .await?;
+        Ok(Some(incident))
+    }
+
+    /// Stores a deploy or change marker; `monitors` empty means all.
+    pub async fn add_annotation(
+        &self,
+        at: SystemTime,
+        text: &str,
+        monitors: &[String],
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO annotations (at_ms, text, monitors) VALUES (?, ?, ?) RETURNING id",
+        )
+        .bind(unix_ms(at))
+        .bind(text)
+        .bind(json(&monitors))
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Markers for `monitor` in the hour up to `at`, oldest first.
+    pub async fn annotations_before(
+        &self,
+        monitor: &str,
+        at: SystemTime,
+    ) -> Result<Vec<Annotation>, StoreError> {
+        let end = unix_ms(at);
+        let rows = sqlx::query("SELECT at_ms, text, monitors FROM annotations WHERE at_ms BETWEEN ? AND ? ORDER BY at_ms")
+            .bind(end - 3_600_000)
+            .bind(end)
+            .fetch_all(self.pool())
+            .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let monitors: Vec<String> =
+                serde_json::from_str(&row.try_get::<String, _>(2)?).unwrap_or_default();
+            if monitors.is_empty() || monitors.iter().any(|m| m == monitor) {
+                out.push(Annotation {
+                    at: from_unix_ms(row.try_get(0)?),
+                    text: row.try_get(1)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pending deliveries, oldest first (due or waiting for a retry).
+    pub async fn pending_deliveries(&self, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, notifier, events, attempts, created_ms, next_attempt_ms FROM deliveries \
+             WHERE state = 'pending' ORDER BY created_ms, id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let events: String = row.try_get(2)?;
+            out.push(Delivery {
+                id: row.try_get(0)?,
+                notifier: row.try_get(1)?,
+                events: serde_json::from_str(&events).unwrap_or_default(),
+                attempts: row.try_get::<i64, _>(3)?.clamp(0, i64::from(u32::MAX)) as u32,
+                created_ms: row.try_get(4)?,
+                next_attempt_ms: row.try_get(5)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The soonest time a pending delivery is due, if any.
+    pub async fn next_delivery_due(&self) -> Result<Option<i64>, StoreError> {
+        let row =
+            sqlx::query("SELECT MIN(next_attempt_ms) FROM deliveries WHERE state = 'pending'")
+                .fetch_one(self.pool())
+                .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// The receiver took it: never sent again.
+    pub async fn delivery_sent(&self, id: &str, attempts: u32) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET state = 'sent', attempts = ?, last_error = NULL WHERE id = ?",
+        )
+        .bind(i64::from(attempts))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Try again at `next`.
+    pub async fn delivery_retry(
+        &self,
+        id: &str,
+        attempts: u32,
+        next: SystemTime,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ?",
+        )
+        .bind(i64::from(attempts))
+        .bind(unix_ms(next))
+        .bind(error)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Given up on.
+    pub async fn delivery_failed(
+        &self,
+        id: &str,
+        attempts: u32,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET state = 'failed', attempts = ?, last_error = ? WHERE id = ?",
+        )
+        .bind(i64::from(attempts))
+        .bind(error)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces several untried deliveries of one notifier by one grouped
+    /// delivery (an alert storm), atomically.
+    pub async fn group_deliveries(
+        &self,
+        grouped: &NewDelivery,
+        replaced: &[String],
+    ) -> Result<(), StoreError> {
+        let now = unix_ms(SystemTime::now());
+        let mut tx = self.pool().begin().await?;
+        for id in replaced {
+            sqlx::query(
+                "DELETE FROM deliveries WHERE id = ? AND attempts = 0 AND state = 'pending'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        queue(&mut tx, std::slice::from_ref(grouped), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deliveries by state (tests, diagnostics): (id, notifier, state, attempts).
+    pub async fn deliveries(&self) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, notifier, state, attempts FROM deliveries ORDER BY created_ms, id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect()
+    }
+}
+
+fn incident_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Incident, StoreError> {
+    let text = |name: &str| -> Result<Option<String>, StoreError> {
+        Ok(row.try_get::<Option<String>, _>(name)?)
+    };
+    let severity = match row.try_get::<String, _>("severity")?.as_str() {
+        "warning" => Severity::Warning,
+        "info" => Severity::Info,
+        _ => Severity::Critical,
+    };
+    let state = if row.try_get::<String, _>("state")? == "open" {
+        IncidentState::Open
+    } else {
+        IncidentState::Resolved
+    };
+    Ok(Incident {
+        id: row.try_get("id")?,
+        alert: row.try_get("alert")?,
+        monitor: row.try_get("monitor")?,
+        severity,
+        state,
+        cause: row
+            .try_get::<String, _>("cause")?
+            .parse()
+            .unwrap_or(Cause::Unknown),
+        verdict: serde_json::from_str(&row.try_get::<String, _>("verdict")?).unwrap_or(Verdict {
+            hop: crate::probe::Hop::Unknown,
+            summary: String::new(),
+        }),
+        responder: text("responder")?.and_then(|t| serde_json::from_str(&t).ok()),
+        evidence: text("evidence")?.and_then(|t| serde_json::from_str(&t).ok()),
+        value: row.try_get("value")?,
+        threshold: row.try_get("threshold")?,
+        started_at: from_unix_ms(row.try_get("started_ms")?),
+        resolved_at: row
+            .try_get::<Option<i64>, _>("resolved_ms")?
+            .map(from_unix_ms),
+        acknowledged: row.try_get::<i64, _>("acknowledged")? != 0,
+        folded_into: row.try_get("folded_into")?,
+        annotations: Vec::new(),
+        notified_at: row
+            .try_get::<Option<i64>, _>("notified_ms")?
+            .map(from_unix_ms),
+    })
+}

@@ -1,0 +1,305 @@
+//! Alerts end to end: nginx in front of a controllable origin, the real
+//! daemon, a webhook receiver that records (and can refuse) deliveries.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use hmac::{KeyInit, Mac};
+use tokio::task::JoinHandle;
+
+use crate::daemon::spawn_app;
+use crate::helpers::{GatewayOpts, Mode, Nginx, Origin, free_port, wait_until};
+
+const SECRET: &str = "s3cret";
+
+/// One delivery the receiver accepted.
+#[derive(Debug, Clone)]
+struct Received {
+    delivery: String,
+    body: serde_json::Value,
+}
+
+#[derive(Clone, Default)]
+struct Inbox {
+    accepted: Arc<Mutex<Vec<Received>>>,
+    /// Answer 500 to this many requests before accepting again.
+    refuse: Arc<AtomicU32>,
+    refused: Arc<AtomicU32>,
+}
+
+/// A webhook receiver on a fixed port that verifies signatures.
+struct Receiver {
+    addr: SocketAddr,
+    inbox: Inbox,
+    task: JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start(port: u16) -> Receiver {
+        let inbox = Inbox::default();
+        let app = axum::Router::new()
+            .route("/hook", post(receive))
+            .with_state(inbox.clone());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind the receiver");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { addr, inbox, task }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    fn accepted(&self) -> Vec<Received> {
+        self.inbox.accepted.lock().expect("inbox").clone()
+    }
+
+    fn events(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.accepted()
+            .into_iter()
+            .map(|r| r.body)
+            .filter(|b| b["event"] == kind)
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn receive(
+    State(inbox): State<Inbox>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    if inbox.refuse.load(Ordering::SeqCst) > 0 {
+        inbox.refuse.fetch_sub(1, Ordering::SeqCst);
+        inbox.refused.fetch_add(1, Ordering::SeqCst);
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("hmac key");
+    mac.update(&body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let signature = headers
+        .get("x-hopwatch-signature")
+        .and_then(|v| v.to_str().ok());
+    if signature != Some(expected.as_str()) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    let Some(delivery) = headers
+        .get("x-hopwatch-delivery")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let Ok(body) = serde_json::from_slice(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    inbox.accepted.lock().expect("inbox").push(Received {
+        delivery: delivery.to_owned(),
+        body,
+    });
+    StatusCode::NO_CONTENT
+}
+
+/// Two hops: the edge through nginx, the origin directly; one alert on both.
+fn monitors(nginx_url: &str, origin_url: &str, hook: &str) -> String {
+    format!(
+        "  - {{ name: shop-edge, group: Shop, url: '{nginx_url}', upstream: shop-origin, interval: 1s, timeout: 1s }}\n\
+         \x20 - {{ name: shop-origin, group: Shop, url: '{origin_url}', interval: 1s, timeout: 1s }}\n\
+         alerts:\n\
+         \x20 - {{ name: shop-down, monitors: ['group:Shop'], when: {{ consecutive_failures: 2 }}, notify: [hook] }}\n\
+         notifiers:\n\
+         \x20 - {{ name: hook, type: webhook, url: '{hook}', secret: {SECRET} }}\n"
+    )
+}
+
+fn assert_unique_deliveries(receiver: &Receiver) {
+    let ids: Vec<String> = receiver
+        .accepted()
+        .into_iter()
+        .map(|r| r.delivery)
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "a delivery arrived twice: {ids:?}");
+}
+
+#[tokio::test]
+async fn an_origin_outage_behind_nginx_pages_once_naming_the_origin_and_resolves_once() {
+    let origin = Origin::spawn().await;
+    let nginx = Nginx::start(origin.port(), GatewayOpts::default()).await;
+    let receiver = Receiver::start(0).await;
+    let app = spawn_app(&monitors(
+        &nginx.url("/health"),
+        &origin.url("/health"),
+        &receiver.url(),
+    ))
+    .await;
+    wait_until("both monitors checked", || {
+        app.state.pipeline.latest("shop-edge").is_some()
+            && app.state.pipeline.latest("shop-origin").is_some()
+    })
+    .await;
+
+    origin.set_mode(Mode::Stopped).await;
+    wait_until("a firing alert arrives", || {
+        !receiver.events("firing").is_empty()
+    })
+    .await;
+    // Both monitors fail; the edge's alert must join the origin's incident.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let firing = receiver.events("firing");
+    assert_eq!(firing.len(), 1, "one page, not two: {firing:#?}");
+    let event = &firing[0];
+    assert_eq!(event["monitor"]["name"], "shop-origin");
+    assert_eq!(
+        event["verdict"]["hop"], "origin",
+        "the origin itself is down: {event:#}"
+    );
+    assert_eq!(event["cause"], "connect_refused");
+    let incidents = app
+        .state
+        .store
+        .incidents(None, 10)
+        .await
+        .expect("incidents");
+    let edge = incidents
+        .iter()
+        .find(|i| i.monitor == "shop-edge")
+        .expect("the edge has an incident");
+    assert_eq!(
+        edge.verdict.hop.as_str(),
+        "origin",
+        "the edge's verdict names the origin: {edge:#?}"
+    );
+    assert!(
+        edge.folded_into.is_some(),
+        "the edge's incident is folded into the origin's"
+    );
+
+    origin.start().await;
+    wait_until("a resolved alert arrives", || {
+        !receiver.events("resolved").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        receiver.events("resolved").len(),
+        1,
+        "{:#?}",
+        receiver.accepted()
+    );
+    assert_eq!(receiver.events("firing").len(), 1);
+    assert_unique_deliveries(&receiver);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_broken_gateway_in_front_of_a_healthy_origin_is_the_gateways_fault() {
+    let origin = Origin::spawn().await;
+    // nginx pointed at a port where nothing listens: the origin is fine.
+    let wrong = free_port();
+    let nginx = Nginx::start(wrong, GatewayOpts::default()).await;
+    let receiver = Receiver::start(0).await;
+    let app = spawn_app(&monitors(
+        &nginx.url("/health"),
+        &origin.url("/health"),
+        &receiver.url(),
+    ))
+    .await;
+    wait_until("a firing alert arrives", || {
+        !receiver.events("firing").is_empty()
+    })
+    .await;
+    let event = &receiver.events("firing")[0];
+    assert_eq!(event["monitor"]["name"], "shop-edge");
+    assert_eq!(event["verdict"]["hop"], "gateway", "{event:#}");
+    assert_eq!(event["cause"], "http_502");
+    assert_eq!(event["responder"]["product"], "nginx");
+    app.stop().await;
+}
+
+// ------------------------------------------------------------ crash safety
+
+fn start_binary(config: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hopwatch"))
+        .args(["run", "-c"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start hopwatch")
+}
+
+#[tokio::test]
+async fn nothing_is_lost_or_doubled_across_a_sigkill_and_a_receiver_outage() {
+    let origin = Origin::spawn().await;
+    let nginx = Nginx::start(origin.port(), GatewayOpts::default()).await;
+    let receiver = Receiver::start(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("hopwatch.yaml");
+    let text = format!(
+        "server: {{ listen: 127.0.0.1:{} }}\nstorage: {{ path: {} }}\nmonitors:\n{}",
+        free_port(),
+        dir.path().join("hopwatch.db").display(),
+        monitors(
+            &nginx.url("/health"),
+            &origin.url("/health"),
+            &receiver.url()
+        )
+    );
+    std::fs::write(&config, text).expect("write config");
+    let mut daemon = start_binary(&config);
+
+    origin.set_mode(Mode::Stopped).await;
+    wait_until("a firing alert arrives", || {
+        !receiver.events("firing").is_empty()
+    })
+    .await;
+    daemon.kill().expect("SIGKILL");
+    daemon.wait().expect("reap");
+
+    // The receiver is down while the origin recovers and the daemon restarts.
+    receiver.inbox.refuse.store(3, Ordering::SeqCst);
+    origin.start().await;
+    let mut daemon = start_binary(&config);
+    wait_until("the receiver refused the resolved alert", || {
+        receiver.inbox.refused.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    for _ in 0..100 {
+        if !receiver.events("resolved").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    daemon.kill().expect("stop");
+    daemon.wait().expect("reap");
+    assert_eq!(
+        receiver.events("firing").len(),
+        1,
+        "{:#?}",
+        receiver.accepted()
+    );
+    assert_eq!(
+        receiver.events("resolved").len(),
+        1,
+        "{:#?}",
+        receiver.accepted()
+    );
+    assert_unique_deliveries(&receiver);
+}

@@ -76,6 +76,7 @@ pub struct Application {
     manager_inbox: mpsc::Receiver<ManagerMessage>,
     manager_outbox: mpsc::Sender<ManagerMessage>,
     dispatcher: Dispatcher,
+    extra_routes: Option<axum::Router>,
 }
 
 impl Application {
@@ -168,7 +169,16 @@ impl Application {
             manager_inbox,
             manager_outbox,
             dispatcher,
+            extra_routes: None,
         })
+    }
+
+    /// Serves more routes beside hopwatch's own (the demo's webhook sink).
+    pub fn add_routes(&mut self, routes: axum::Router) {
+        self.extra_routes = Some(match self.extra_routes.take() {
+            Some(existing) => existing.merge(routes),
+            None => routes,
+        });
     }
 
     /// The address the web server listens on (port 0 in tests becomes real).
@@ -207,7 +217,10 @@ impl Application {
             ));
         }
         let server_stop = CancellationToken::new();
-        let router = web::router(self.state.clone());
+        let mut router = web::router(self.state.clone());
+        if let Some(extra) = self.extra_routes.take() {
+            router = router.merge(extra);
+        }
         let serve = axum::serve(self.listener, router)
             .with_graceful_shutdown(server_stop.clone().cancelled_owned());
         let server_task = tokio::spawn(async move {

@@ -27,6 +27,13 @@ enum Command {
         #[arg(short, long)]
         config: Option<PathBuf>,
     },
+    /// A built-in gateway and origin that break on a script, monitored, with
+    /// alerts to a built-in webhook sink and the status page.
+    Demo {
+        /// Status page address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
     /// Parse and check a config file; print every error.
     Validate {
         /// Config file (default: $HOPWATCH_CONFIG, ./hopwatch.yaml, config/hopwatch.yaml).
@@ -73,6 +80,7 @@ async fn main() -> ExitCode {
     commands::init_logging(cli.log_format);
     match cli.command {
         Command::Run { config } => commands::run::run(config.as_deref()).await,
+        Command::Demo { listen } => commands::demo(listen).await,
         Command::Validate { config } => commands::validate::run(config.as_deref()),
         Command::Check {
             url,

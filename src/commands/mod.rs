@@ -27,3 +27,18 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
     };
 }
+
+/// `hopwatch demo`: exit 0 on Ctrl-C, 1 when it cannot start.
+pub async fn demo(listen: String) -> std::process::ExitCode {
+    let options = crate::demo::DemoOptions {
+        listen,
+        ..Default::default()
+    };
+    match crate::demo::run(options, run::shutdown_signal(), |_| {}).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("hopwatch demo: {err}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}

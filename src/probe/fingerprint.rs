@@ -111,6 +111,8 @@ static RULES: &[Rule] = &[
     // Both the bare footer and the versioned one (`nginx/1.22.1`).
     page("nginx", &["<hr><center>nginx"]),
     page("openresty", &["<hr><center>openresty"]),
+    // The gateway `hopwatch demo` runs, with its own footer.
+    page("hopwatch-demo", &["<hr><center>hopwatch demo gateway"]),
     rule("lighttpd", ANY_STATUS, Server::Prefix("lighttpd"), None, Body::StatusHeading),
     // Traefik writes the bare status text and no Server header; Go apps that
     // call http.Error add a newline, so the exact match keeps them out.

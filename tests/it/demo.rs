@@ -1,0 +1,76 @@
+//! `hopwatch demo` runs one cycle of its story: its webhook sink receives
+//! a firing and a resolved alert naming the origin, then the gateway.
+
+use std::time::Duration;
+
+use hopwatch::demo::{self, DemoOptions};
+use tokio::sync::oneshot;
+
+fn has(alerts: &[serde_json::Value], event: &str, monitor: &str, hop: &str) -> bool {
+    alerts.iter().any(|a| {
+        a["event"] == event && a["monitor"]["name"] == monitor && a["verdict"]["hop"] == hop
+    })
+}
+
+#[tokio::test]
+async fn the_demo_story_pages_for_the_origin_then_the_gateway_and_resolves() {
+    let options = DemoOptions {
+        listen: "127.0.0.1:0".to_owned(),
+        beat: Duration::from_secs(6),
+        cycles: Some(1),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (tx, rx) = oneshot::channel();
+    let demo = tokio::spawn(demo::run(
+        options,
+        async {
+            let _ = stopped.await;
+        },
+        move |handles| {
+            let _ = tx.send(handles);
+        },
+    ));
+    let handles = rx.await.expect("the demo starts");
+    let mut alerts = Vec::new();
+    // One cycle is nine beats; allow two cycles' time, then judge.
+    for _ in 0..120 {
+        alerts = handles.sink.received();
+        if has(&alerts, "firing", "shop-origin", "origin")
+            && has(&alerts, "resolved", "shop-origin", "origin")
+            && has(&alerts, "firing", "shop-edge", "gateway")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let (status, page) = crate::daemon::http_get(handles.addr, "/demo/alerts").await;
+    let _ = stop.send(());
+    demo.await
+        .expect("demo task")
+        .expect("the demo stops cleanly");
+    assert!(
+        has(&alerts, "firing", "shop-origin", "origin"),
+        "origin crash paged with verdict origin: {alerts:#?}"
+    );
+    assert!(
+        has(&alerts, "resolved", "shop-origin", "origin"),
+        "and resolved: {alerts:#?}"
+    );
+    assert!(
+        has(&alerts, "firing", "shop-edge", "gateway"),
+        "misroute paged with verdict gateway: {alerts:#?}"
+    );
+    let origin_pages = alerts
+        .iter()
+        .filter(|a| a["event"] == "firing" && a["verdict"]["hop"] == "origin")
+        .count();
+    assert_eq!(
+        origin_pages, 1,
+        "the crash paged once, not per hop: {alerts:#?}"
+    );
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("shop-origin"),
+        "the sink page lists the alerts"
+    );
+}

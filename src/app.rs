@@ -105,6 +105,7 @@ impl Application {
             store_health.clone(),
             metrics.clone(),
             history.clone(),
+            last_alive,
         )
         .await?;
         let writer_stop = CancellationToken::new();

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use crate::alert::manager::ManagerMessage;
 use crate::config::MonitorConfig;
 use crate::evaluate::{Maintenance, chain_verdict};
-use crate::metrics::{Metrics, STATES};
+use crate::metrics::Metrics;
 use crate::probe::{Cause, CheckResult, Hop, Verdict};
 use crate::schedule::Scheduled;
 use crate::store::StoredCheck;
@@ -170,58 +170,23 @@ impl Pipeline {
         if let Ok(mut latest) = self.inner.latest.write() {
             latest.remove(&config.name);
         }
-        self.inner.metrics.forget_monitor(
-            &config.name,
-            config.group.as_deref().unwrap_or(""),
-            config.kind.as_str(),
-        );
+        self.inner.metrics.forget_monitor(&config.name);
     }
 
     fn observe(&self, config: &MonitorConfig, result: &CheckResult) {
-        let m = &self.inner.metrics;
         let name = config.name.as_str();
         let state = if self.in_maintenance(name) {
             "maintenance"
         } else {
             state_of(result)
         };
-        for candidate in STATES {
-            m.monitor_state
-                .with_label_values(&[name, candidate])
-                .set(i64::from(candidate == state));
-        }
-        if result.cause != Cause::Unknown {
-            m.monitor_up
-                .with_label_values(&[
-                    name,
-                    config.group.as_deref().unwrap_or(""),
-                    config.kind.as_str(),
-                ])
-                .set(i64::from(result.ok));
-        }
-        m.checks_total
-            .with_label_values(&[name, result.cause.as_str()])
-            .inc();
-        m.check_duration
-            .with_label_values(&[name])
-            .observe(result.latency_ms / 1000.0);
-        let phases = result.phases_ms.values();
-        for (phase, value) in crate::probe::Phases::NAMES.iter().zip(phases) {
-            m.check_phase
-                .with_label_values(&[name, phase])
-                .set(value / 1000.0);
-        }
-        if let Some(status) = result.status {
-            let mut code = itoa_buffer();
-            m.http_responses
-                .with_label_values(&[name, format_code(&mut code, status)])
-                .inc();
-        }
-        if let Some(cert) = &result.tls {
-            m.cert_expiry
-                .with_label_values(&[name])
-                .set(cert.not_after as f64);
-        }
+        self.inner.metrics.per_monitor.observe(
+            name,
+            config.group.as_deref().unwrap_or(""),
+            config.kind.as_str(),
+            result,
+            state,
+        );
         if result.cause.is_failure() {
             tracing::warn!(
                 cause = %result.cause,
@@ -245,17 +210,4 @@ pub fn state_of(result: &CheckResult) -> &'static str {
         _ if result.flaky == Some(true) => "degraded",
         _ => "down",
     }
-}
-
-fn itoa_buffer() -> [u8; 3] {
-    [b'0'; 3]
-}
-
-/// Formats a 3-digit status without allocating.
-fn format_code(buffer: &mut [u8; 3], status: u16) -> &str {
-    let status = status.min(999);
-    buffer[0] = b'0' + (status / 100) as u8;
-    buffer[1] = b'0' + (status / 10 % 10) as u8;
-    buffer[2] = b'0' + (status % 10) as u8;
-    std::str::from_utf8(buffer).unwrap_or("000")
 }

@@ -216,7 +216,9 @@ async fn run_monitor(
             .metrics()
             .scheduler_lateness
             .observe(lateness.as_secs_f64());
+        pipeline.metrics().checks_running.inc();
         let results = check_with_confirm(&monitor, &stop).await;
+        pipeline.metrics().checks_running.dec();
         drop(permit);
         pipeline.record(&monitor, results).await;
         // An overrun skips the ticks it covered instead of queueing them.

@@ -16,6 +16,12 @@ use crate::probe::Cause;
 
 /// Flush at least this often.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// How far back a gap is added to hourly rollups (the 48 h charts).
+const GAP_HOURS: i64 = 48;
+/// How far back a gap is added to daily rollups (the 90-day bars).
+const GAP_DAYS: i64 = 90;
+/// How long after a boundary results may still land in the previous bucket.
+const LATE_MS: i64 = 120_000;
 /// Flush when this many rows are waiting.
 pub const FLUSH_ROWS: usize = 1_000;
 /// Rows kept in memory while the database refuses writes; older ones are
@@ -73,12 +79,17 @@ impl Writer {
         health: Arc<StoreHealth>,
         metrics: Arc<Metrics>,
         history: Arc<History>,
+        last_alive: Option<i64>,
     ) -> Result<(Self, ResultSender), StoreError> {
         let now = unix_ms(SystemTime::now());
-        let hourly = store
-            .load_rollups("rollups_hourly", hour_of(now) - 1)
-            .await?;
-        let daily = store.load_rollups("rollups_daily", day_of(now) - 1).await?;
+        // From the bucket the previous run stopped in (so a gap's first,
+        // partly watched bucket is added to, not replaced), within the
+        // span gaps are accounted for.
+        let since = last_alive.unwrap_or(now).min(now);
+        let first_hour = hour_of(since).clamp(hour_of(now) - GAP_HOURS, hour_of(now) - 1);
+        let first_day = day_of(since).clamp(day_of(now) - GAP_DAYS, day_of(now) - 1);
+        let hourly = store.load_rollups("rollups_hourly", first_hour).await?;
+        let daily = store.load_rollups("rollups_daily", first_day).await?;
         let (tx, rx) = mpsc::channel(capacity);
         let writer = Self {
             store,
@@ -136,7 +147,9 @@ impl Writer {
     /// and uptimes show the gap instead of treating it as up.
     pub fn add_gap(&mut self, monitor_id: i64, from_ms: i64, to_ms: i64, interval_ms: i64) {
         let interval_ms = interval_ms.max(1);
-        let mut start = from_ms;
+        let oldest_hour = hour_of(to_ms) - GAP_HOURS;
+        let oldest_day = day_of(to_ms) - GAP_DAYS;
+        let mut start = from_ms.max(oldest_day * 86_400_000);
         while start < to_ms {
             let hour_end = (hour_of(start) + 1) * 3_600_000;
             let end = hour_end.min(to_ms);
@@ -144,14 +157,15 @@ impl Writer {
             if missed > 0 {
                 let hour = (monitor_id, hour_of(start));
                 let day = (monitor_id, day_of(start));
-                for rollup in [
-                    self.hourly.entry(hour).or_default(),
-                    self.daily.entry(day).or_default(),
-                ] {
+                if hour.1 >= oldest_hour {
+                    let rollup = self.hourly.entry(hour).or_default();
                     rollup.total += missed;
                     rollup.unknown += missed;
+                    self.dirty_hours.insert(hour);
                 }
-                self.dirty_hours.insert(hour);
+                let rollup = self.daily.entry(day).or_default();
+                rollup.total += missed;
+                rollup.unknown += missed;
                 self.dirty_days.insert(day);
             }
             start = end;
@@ -163,10 +177,20 @@ impl Writer {
         let latency = check.latency_us.max(0) as u64;
         let hour = (check.monitor_id, hour_of(check.at_ms));
         let day = (check.monitor_id, day_of(check.at_ms));
-        self.hourly.entry(hour).or_default().record(cause, latency);
-        self.daily.entry(day).or_default().record(cause, latency);
-        self.dirty_hours.insert(hour);
-        self.dirty_days.insert(day);
+        // A result for a bucket already closed would replace its stored
+        // totals with its own: it is kept raw but left out of rollups.
+        let (open_hour, open_day) = Self::open_buckets(unix_ms(SystemTime::now()));
+        if hour.1 >= open_hour && day.1 >= open_day {
+            self.hourly.entry(hour).or_default().record(cause, latency);
+            self.daily.entry(day).or_default().record(cause, latency);
+            self.dirty_hours.insert(hour);
+            self.dirty_days.insert(day);
+        } else {
+            tracing::debug!(
+                monitor = check.monitor_id,
+                "late result left out of closed rollups"
+            );
+        }
         if self.pending.len() >= MAX_PENDING {
             // Drop the oldest tenth at once: one move, not one per row.
             let dropped = self.pending.drain(..MAX_PENDING / 10).count();
@@ -228,10 +252,21 @@ impl Writer {
         }
     }
 
-    /// Rollups of hours and days that are over stay in the database only.
+    /// Rollups of hours and days that are over stay in the database only;
+    /// the previous bucket is kept for two minutes for checks that started
+    /// before the boundary and finish after it.
     fn forget_old(&mut self, now: i64) {
-        let (hour, day) = (hour_of(now), day_of(now));
-        self.hourly.retain(|(_, bucket), _| *bucket >= hour - 1);
-        self.daily.retain(|(_, bucket), _| *bucket >= day - 1);
+        let (hour, day) = Self::open_buckets(now);
+        self.hourly.retain(|(_, bucket), _| *bucket >= hour);
+        self.daily.retain(|(_, bucket), _| *bucket >= day);
+    }
+
+    /// The oldest hour and day a result may still be counted into.
+    fn open_buckets(now: i64) -> (i64, i64) {
+        let late = |bucket_ms: i64| i64::from(now.rem_euclid(bucket_ms) < LATE_MS);
+        (
+            hour_of(now) - late(3_600_000),
+            day_of(now) - late(86_400_000),
+        )
     }
 }

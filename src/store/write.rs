@@ -138,27 +138,29 @@ impl Store {
             }
         }
         for (table, rows) in [("rollups_hourly", hourly), ("rollups_daily", daily)] {
-            for (monitor_id, bucket, rollup) in rows {
-                let sql = format!(
-                    "INSERT OR REPLACE INTO {table} (monitor_id, bucket, total, ok, failed, unknown, \
-                     n5xx, p50_us, p95_us, p99_us, causes, histogram) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                );
+            // Many rows per statement, as for checks: each statement is a
+            // round trip to SQLite's thread.
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                 // `table` is one of two constants, never user input.
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(monitor_id)
-                    .bind(bucket)
-                    .bind(rollup.total)
-                    .bind(rollup.ok)
-                    .bind(rollup.failed)
-                    .bind(rollup.unknown)
-                    .bind(rollup.n5xx)
-                    .bind(rollup.histogram.percentile(50.0) as i64)
-                    .bind(rollup.histogram.percentile(95.0) as i64)
-                    .bind(rollup.histogram.percentile(99.0) as i64)
-                    .bind(rollup.encode_causes())
-                    .bind(rollup.histogram.encode())
-                    .execute(&mut *tx)
-                    .await?;
+                let mut upsert = QueryBuilder::new(format!(
+                    "INSERT OR REPLACE INTO {table} (monitor_id, bucket, total, ok, failed, unknown, \
+                     n5xx, p50_us, p95_us, p99_us, causes, histogram) "
+                ));
+                upsert.push_values(chunk, |mut row, (monitor_id, bucket, rollup)| {
+                    row.push_bind(*monitor_id)
+                        .push_bind(*bucket)
+                        .push_bind(rollup.total)
+                        .push_bind(rollup.ok)
+                        .push_bind(rollup.failed)
+                        .push_bind(rollup.unknown)
+                        .push_bind(rollup.n5xx)
+                        .push_bind(rollup.histogram.percentile(50.0) as i64)
+                        .push_bind(rollup.histogram.percentile(95.0) as i64)
+                        .push_bind(rollup.histogram.percentile(99.0) as i64)
+                        .push_bind(rollup.encode_causes())
+                        .push_bind(rollup.histogram.encode());
+                });
+                upsert.build().execute(&mut *tx).await?;
             }
         }
         if let Some((run, alive_ms)) = run {

@@ -2,8 +2,11 @@
 //! heartbeats and the JSON API. Each route module exposes `router()`.
 
 mod api;
+mod badges;
 mod error;
+mod feed;
 mod health;
+mod pages;
 mod push;
 
 pub use error::ApiError;
@@ -71,5 +74,9 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(push::router())
         .merge(api::router())
+        .merge(badges::router())
+        .merge(feed::router())
+        .merge(pages::router())
         .with_state(state)
+        .layer(axum::middleware::map_response(pages::security_headers))
 }

@@ -562,43 +562,76 @@ async fn downtime_of_hopwatch_counts_as_unknown_in_rollups_and_uptime() {
 #[tokio::test]
 async fn confirm_rechecks_a_failure_and_marks_it_flaky_when_a_recheck_passes() {
     let origin = Origin::spawn().await;
-    origin.set_mode(crate::helpers::Mode::Status(500, "boom".to_owned())).await;
+    origin
+        .set_mode(crate::helpers::Mode::Status(500, "boom".to_owned()))
+        .await;
     let monitors = format!(
         "  - {{ name: web, url: '{}', interval: 2s, timeout: 1s, confirm: 2 }}\n",
         origin.url("/")
     );
     let app = spawn_app(&monitors).await;
     // The first check fails; heal the origin so a confirming re-check passes.
-    wait_until("the first check reached the origin", || origin.requests() >= 1).await;
+    wait_until("the first check reached the origin", || {
+        origin.requests() >= 1
+    })
+    .await;
     origin.set_mode(crate::helpers::Mode::Healthy).await;
     wait_for_stored(&app, "web", 2).await;
     let id = app.state.monitor_id("web").expect("id");
     let rows = app.state.store.checks(id, 0, 10).await.expect("checks");
     let results: Vec<_> = rows.into_iter().map(|r| r.into_result("web")).collect();
     let failed: Vec<_> = results.iter().filter(|r| !r.ok).collect();
-    assert!(!failed.is_empty(), "the failing attempt is stored: {results:#?}");
-    assert!(failed.iter().all(|r| r.flaky == Some(true)), "failures before a pass are flaky: {results:#?}");
-    assert!(results.iter().any(|r| r.ok), "the passing re-check is stored too");
+    assert!(
+        !failed.is_empty(),
+        "the failing attempt is stored: {results:#?}"
+    );
+    assert!(
+        failed.iter().all(|r| r.flaky == Some(true)),
+        "failures before a pass are flaky: {results:#?}"
+    );
+    assert!(
+        results.iter().any(|r| r.ok),
+        "the passing re-check is stored too"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn push_monitors_take_heartbeats_refuse_wrong_tokens_and_go_down_when_silent() {
-    let app = spawn_app("  - { name: backup, type: push, interval: 1s, grace: 1s, token: t0ken }\n").await;
+    let app =
+        spawn_app("  - { name: backup, type: push, interval: 1s, grace: 1s, token: t0ken }\n")
+            .await;
     let (status, _) = app.get("/api/v1/push/backup?token=wrong").await;
     assert_eq!(status, 401);
     let (status, _) = app.get("/api/v1/push/nobody?token=t0ken").await;
     assert_eq!(status, 404);
-    let (status, body) = app.get("/api/v1/push/backup?token=t0ken&status=up&msg=done").await;
+    let (status, body) = app
+        .get("/api/v1/push/backup?token=t0ken&status=up&msg=done")
+        .await;
     assert_eq!(status, 200, "{body}");
     wait_for_stored(&app, "backup", 1).await;
-    assert_eq!(app.state.pipeline.latest("backup").map(|r| r.ok), Some(true));
+    assert_eq!(
+        app.state.pipeline.latest("backup").map(|r| r.ok),
+        Some(true)
+    );
     // Nothing more arrives: down after interval + grace.
-    wait_until("a missed heartbeat", || app.state.pipeline.latest("backup").is_some_and(|r| !r.ok)).await;
+    wait_until("a missed heartbeat", || {
+        app.state.pipeline.latest("backup").is_some_and(|r| !r.ok)
+    })
+    .await;
     let missed = app.state.pipeline.latest("backup").expect("result");
     assert_eq!(missed.cause, hopwatch::probe::Cause::Timeout);
-    assert!(missed.error.as_deref().unwrap_or("").contains("no push arrived"), "{missed:#?}");
-    let (status, _) = app.get("/api/v1/push/backup?token=t0ken&status=down&msg=disk%20full").await;
+    assert!(
+        missed
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("no push arrived"),
+        "{missed:#?}"
+    );
+    let (status, _) = app
+        .get("/api/v1/push/backup?token=t0ken&status=down&msg=disk%20full")
+        .await;
     assert_eq!(status, 200);
     wait_until("the down push", || {
         app.state

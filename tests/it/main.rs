@@ -1,11 +1,14 @@
 //! Integration tests, one binary (faster to link than one per file).
 
 mod alerting;
+mod api;
 mod cli;
 mod config_errors;
 mod daemon;
+mod demo;
 mod helpers;
 mod notify;
+mod pages;
 mod probe_dns;
 mod probe_gateways;
 mod probe_peers;

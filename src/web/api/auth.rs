@@ -1,0 +1,171 @@
+//! What write endpoints check before acting: the bearer token
+//! (`server.admin_token`, compared in constant time) and a bounded JSON body.
+
+use axum::body::Bytes;
+use axum::extract::FromRequestParts;
+use axum::extract::rejection::BytesRejection;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::web::{ApiError, AppState};
+
+/// Largest body a write endpoint reads.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Proof that the request carried the admin token; take it as an argument
+/// of a handler and the handler only runs for the admin.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let config = state.config();
+        let Some(expected) = config
+            .config
+            .server
+            .admin_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+        else {
+            return Err(unauthorized(
+                "writes are disabled: set server.admin_token to enable them",
+            ));
+        };
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        match given {
+            None => Err(unauthorized(
+                "missing token: send Authorization: Bearer <server.admin_token>",
+            )),
+            Some(token) if same_secret(token, expected) => Ok(Admin),
+            Some(_) => Err(unauthorized("wrong token")),
+        }
+    }
+}
+
+/// Compares digests rather than the tokens themselves, so neither the
+/// content nor the length of the expected token shows in the timing.
+fn same_secret(given: &str, expected: &str) -> bool {
+    let given = Sha256::digest(given.as_bytes());
+    let expected = Sha256::digest(expected.as_bytes());
+    given.as_slice().ct_eq(expected.as_slice()).into()
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut response = ApiError::Unauthorized(message.to_owned()).into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// Why a write endpoint refused its body.
+#[derive(Debug)]
+pub enum BodyError {
+    /// 413: over [`MAX_BODY`].
+    TooLarge,
+    /// 400: unreadable, not JSON, or not the expected shape; names the field.
+    Invalid(String),
+}
+
+impl IntoResponse for BodyError {
+    fn into_response(self) -> Response {
+        match self {
+            // ApiError has no 413; the body keeps the same `{"error"}` shape.
+            BodyError::TooLarge => {
+                let message = format!("body: larger than {} KiB", MAX_BODY / 1024);
+                let body = axum::Json(serde_json::json!({ "error": message }));
+                (StatusCode::PAYLOAD_TOO_LARGE, body).into_response()
+            }
+            BodyError::Invalid(message) => ApiError::BadRequest(message).into_response(),
+        }
+    }
+}
+
+/// Decodes a JSON body; a syntax or type error names the field it is in
+/// (`monitors[1]: invalid type...`). Any content type is accepted, since
+/// `curl -d` sends form-encoded by default and the body is JSON anyway.
+pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, BodyError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            BodyError::TooLarge
+        } else {
+            BodyError::Invalid(format!("body: {}", rejection.body_text()))
+        }
+    })?;
+    let mut decoder = serde_json::Deserializer::from_slice(&body);
+    serde_path_to_error::deserialize(&mut decoder).map_err(|err| {
+        let path = err.path().to_string();
+        // "." is the document itself and "?" a place serde could not name
+        // (a syntax error before the first key).
+        BodyError::Invalid(if path == "." || path.starts_with('?') {
+            format!("body: {}", err.inner())
+        } else {
+            format!("{path}: {}", err.inner())
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        text: String,
+        monitors: Option<Vec<String>>,
+    }
+
+    async fn error_of(body: &'static str) -> String {
+        let response = json_body::<Body>(Ok(Bytes::from_static(body.as_bytes())))
+            .expect_err("a bad body is refused")
+            .into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let bytes = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("body");
+        let json: serde_json::Value = serde_json::from_slice(&bytes).expect("json error");
+        json["error"].as_str().expect("error text").to_owned()
+    }
+
+    #[tokio::test]
+    async fn decoding_errors_name_the_field() {
+        assert!(
+            error_of(r#"{"text": 5}"#)
+                .await
+                .starts_with("text: invalid type")
+        );
+        assert!(
+            error_of(r#"{"text": "x", "monitors": ["a", 1]}"#)
+                .await
+                .starts_with("monitors[1]: ")
+        );
+        assert!(error_of(r#"{}"#).await.contains("missing field `text`"));
+        assert!(
+            error_of(r#"{"text": "x", "txet": 1}"#)
+                .await
+                .contains("txet")
+        );
+        let syntax = error_of("{not json").await;
+        assert!(syntax.starts_with("body: "), "{syntax}");
+    }
+
+    #[test]
+    fn tokens_compare_by_content() {
+        assert!(same_secret("s3cret", "s3cret"));
+        assert!(!same_secret("s3cret", "s3cre"));
+        assert!(!same_secret("", "s3cret"));
+    }
+}

@@ -1,0 +1,193 @@
+//! `GET /feed.atom`: the latest incidents, open and resolved, as an Atom 1.0
+//! feed (RFC 4287), for feed readers and chat integrations that poll one.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::api::mask_text;
+use super::badges::escape;
+use super::{ApiError, AppState};
+use crate::store::incidents::{Incident, IncidentState};
+
+/// Entries in the feed: the most recently started incidents.
+const ENTRIES: u32 = 50;
+
+/// The feed route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/feed.atom", get(feed))
+}
+
+async fn feed(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let config = state.config();
+    let server = &config.config.server;
+    let incidents = state.store.incidents(None, ENTRIES).await?;
+    let titles: HashMap<&str, &str> = config
+        .config
+        .monitors
+        .iter()
+        .map(|m| (m.name.as_str(), m.title.as_deref().unwrap_or(&m.name)))
+        .collect();
+    let site = Site {
+        title: server.title.as_deref().unwrap_or("hopwatch"),
+        base: server
+            .public_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/'))
+            .unwrap_or(""),
+    };
+    let body = render(&site, &incidents, &titles, SystemTime::now());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// What the feed says about the installation.
+struct Site<'a> {
+    /// `server.title`.
+    title: &'a str,
+    /// `server.public_url` without a trailing slash; empty for relative links.
+    base: &'a str,
+}
+
+fn rfc3339(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+/// The whole document. `titles` maps monitor names to their titles.
+fn render(
+    site: &Site,
+    incidents: &[Incident],
+    titles: &HashMap<&str, &str>,
+    now: SystemTime,
+) -> String {
+    let updated_of = |i: &Incident| i.resolved_at.unwrap_or(i.started_at);
+    // With nothing to report the feed is as new as the answer.
+    let updated = incidents.iter().map(updated_of).max().unwrap_or(now);
+    let mut xml = String::with_capacity(1024 + incidents.len() * 1024);
+    xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    xml.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
+    let feed_id = if site.base.is_empty() {
+        "urn:hopwatch:feed".to_owned()
+    } else {
+        format!("{}/feed.atom", site.base)
+    };
+    let _ = writeln!(xml, "  <id>{}</id>", escape(&feed_id));
+    let _ = writeln!(xml, "  <title>{} incidents</title>", escape(site.title));
+    let _ = writeln!(xml, "  <updated>{}</updated>", rfc3339(updated));
+    let _ = writeln!(
+        xml,
+        "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}/feed.atom\"/>",
+        escape(site.base)
+    );
+    let _ = writeln!(
+        xml,
+        "  <link rel=\"alternate\" type=\"text/html\" href=\"{}/\"/>",
+        escape(site.base)
+    );
+    xml.push_str("  <author><name>hopwatch</name></author>\n");
+    xml.push_str("  <generator>hopwatch</generator>\n");
+    for incident in incidents {
+        let title = titles
+            .get(incident.monitor.as_str())
+            .copied()
+            .unwrap_or(&incident.monitor);
+        entry(&mut xml, site, incident, title, updated_of(incident));
+    }
+    xml.push_str("</feed>\n");
+    xml
+}
+
+fn entry(
+    xml: &mut String,
+    site: &Site,
+    incident: &Incident,
+    monitor_title: &str,
+    updated: SystemTime,
+) {
+    let tag = match incident.state {
+        IncidentState::Open => "FIRING",
+        IncidentState::Resolved => "RESOLVED",
+    };
+    let headline = format!(
+        "[{tag}] {}: {} {} ({})",
+        incident.alert,
+        incident.monitor,
+        incident.cause,
+        incident.verdict.hop.as_str()
+    );
+    let summary = mask_text(&incident.verdict.summary);
+    let link = format!("{}/incidents/{}", site.base, incident.id);
+    xml.push_str("  <entry>\n");
+    let _ = writeln!(
+        xml,
+        "    <id>urn:hopwatch:incident:{}</id>",
+        escape(&incident.id)
+    );
+    let _ = writeln!(xml, "    <title>{}</title>", escape(&headline));
+    let _ = writeln!(xml, "    <updated>{}</updated>", rfc3339(updated));
+    let _ = writeln!(
+        xml,
+        "    <published>{}</published>",
+        rfc3339(incident.started_at)
+    );
+    let _ = writeln!(
+        xml,
+        "    <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>",
+        escape(&link)
+    );
+    let _ = writeln!(
+        xml,
+        "    <category term=\"{}\"/>",
+        incident.severity.as_str()
+    );
+    let _ = writeln!(xml, "    <summary>{}</summary>", escape(&summary));
+    // The content is HTML carried as escaped text: escaped once as HTML
+    // (the monitor's title is user text) and once more as XML.
+    let html = content_html(incident, monitor_title, &summary);
+    let _ = writeln!(
+        xml,
+        "    <content type=\"html\">{}</content>",
+        escape(&html)
+    );
+    xml.push_str("  </entry>\n");
+}
+
+fn content_html(incident: &Incident, monitor_title: &str, summary: &str) -> String {
+    let mut rows = vec![
+        ("Monitor", format!("{monitor_title} ({})", incident.monitor)),
+        (
+            "Alert",
+            format!("{} ({})", incident.alert, incident.severity.as_str()),
+        ),
+        ("Cause", incident.cause.to_string()),
+        ("Hop at fault", incident.verdict.hop.as_str().to_owned()),
+        ("Started", rfc3339(incident.started_at)),
+    ];
+    if let Some(resolved) = incident.resolved_at {
+        rows.push(("Resolved", rfc3339(resolved)));
+    }
+    if let Some(status) = incident.evidence.as_ref().and_then(|e| e.status) {
+        rows.push(("HTTP status", status.to_string()));
+    }
+    if incident.acknowledged {
+        rows.push(("Acknowledged", "yes".to_owned()));
+    }
+    let mut html = format!("<p>{}</p><table>", escape(summary));
+    for (label, value) in rows {
+        let _ = write!(html, "<tr><th>{label}</th><td>{}</td></tr>", escape(&value));
+    }
+    html.push_str("</table>");
+    html
+}

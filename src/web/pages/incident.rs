@@ -1,0 +1,193 @@
+//! `GET /incidents/{id}`: one incident's full record: what fired, the hop at
+//! fault, the measured value against its threshold, evidence and annotations.
+
+use std::time::SystemTime;
+
+use axum::extract::{Path, State};
+use maud::{Markup, html};
+
+use super::components::{responder, time, verdict, web_link};
+use super::layout::{self, Refresh};
+use super::{PageError, format, site_title, title_of};
+use crate::alert::AlertEvidence;
+use crate::config::Condition;
+use crate::store::incidents::{Incident, IncidentState};
+use crate::web::AppState;
+
+/// `GET /incidents/{id}`; an unknown id is a 404 page.
+pub async fn page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Markup, PageError> {
+    let incident = state
+        .store
+        .incident(&id)
+        .await?
+        .ok_or_else(|| PageError::NotFound(format!("There is no incident “{id}”.")))?;
+    let config = state.config();
+    let monitor = config
+        .config
+        .monitors
+        .iter()
+        .find(|m| m.name == incident.monitor);
+    let monitor_title = monitor.map_or(incident.monitor.as_str(), title_of);
+    let condition = config
+        .config
+        .alerts
+        .iter()
+        .find(|a| a.name == incident.alert)
+        .map(|a| &a.when);
+    let now = SystemTime::now();
+    let open = incident.state == IncidentState::Open;
+    let heading = format!("{} on {monitor_title}", incident.alert);
+
+    let body = html! {
+        p.crumbs { a href="/" { "Status" } " / " a href={ "/monitors/" (incident.monitor) } { (monitor_title) } }
+        h1 { (heading) }
+        p class={ "state " @if open { "s-down" } @else { "s-up" } } {
+            span.shape aria-hidden="true" { @if open { "✕" } @else { "✓" } }
+            @if open { " open" } @else { " resolved" }
+            @if incident.acknowledged { ", acknowledged" }
+        }
+        dl.facts {
+            dt { "Alert" } dd { (incident.alert) }
+            dt { "Monitor" } dd { a href={ "/monitors/" (incident.monitor) } { (monitor_title) } }
+            dt { "Severity" } dd { span class={ "sev sev-" (incident.severity.as_str()) } { (incident.severity.as_str()) } }
+            dt { "Started" } dd { (time(incident.started_at, Some(now))) }
+            @if let Some(resolved) = incident.resolved_at {
+                dt { "Resolved" } dd {
+                    (time(resolved, Some(now))) ", after "
+                    (format::span(resolved.duration_since(incident.started_at).unwrap_or_default()))
+                }
+            }
+            dt { "Cause" } dd { code { (incident.cause.as_str()) } }
+            @if let Some(who) = &incident.responder {
+                dt { "Answered by" } dd { (responder(who)) }
+            }
+            dt { "Verdict" } dd { (verdict(&incident.verdict)) }
+            @if let Some(text) = value_text(&incident, condition) {
+                dt { "Value" } dd { (text) }
+            }
+            @if let Some(into) = &incident.folded_into {
+                dt { "Folded into" } dd { (folded(into)) }
+            }
+            @if let Some(runbook) = monitor.and_then(|m| m.runbook.as_deref()) {
+                dt { "Runbook" } dd { (web_link(runbook)) }
+            }
+            dt { "Id" } dd { code { (incident.id) } }
+        }
+        section aria-labelledby="evidence-h" {
+            h2 #evidence-h { "Evidence" }
+            @match &incident.evidence {
+                Some(evidence) => (evidence_block(evidence)),
+                None => p.empty { "No HTTP answer was received, so there is no evidence to show." },
+            }
+        }
+        section aria-labelledby="notes-h" {
+            h2 #notes-h { "Changes in the hour before" }
+            @if incident.annotations.is_empty() {
+                p.empty { "No annotations." }
+            } @else {
+                ul.notes {
+                    @for note in &incident.annotations {
+                        li { (time(note.at, None)) ": " (note.text) }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout::page(
+        &site_title(&state),
+        Some(&heading),
+        Refresh::Static,
+        body,
+    ))
+}
+
+/// The measured value against the threshold, in the condition's own units
+/// (the store keeps bare numbers: a count, a share, milliseconds or days).
+fn value_text(incident: &Incident, condition: Option<&Condition>) -> Option<String> {
+    let value = incident.value?;
+    let threshold = incident.threshold;
+    let pair = |shown: String, how: &str, limit: Option<String>| match limit {
+        Some(limit) => format!("{shown} ({how} {limit})"),
+        None => shown,
+    };
+    let share = |v: f64| format!("{:.1}%", v * 100.0);
+    Some(match condition {
+        Some(Condition::ConsecutiveFailures(_)) => pair(
+            format!("{value:.0} failed checks in a row"),
+            "fires at",
+            threshold.map(|t| format!("{t:.0}")),
+        ),
+        Some(Condition::ErrorRate(_)) => pair(
+            format!("{} of checks failed", share(value)),
+            "threshold",
+            threshold.map(share),
+        ),
+        Some(Condition::Status5xxRate(_)) => pair(
+            format!("{} of answers were 5xx", share(value)),
+            "threshold",
+            threshold.map(share),
+        ),
+        Some(Condition::Latency(latency)) => pair(
+            format!(
+                "p{} latency {}",
+                latency.percentile.unwrap_or(95.0),
+                format::ms(value)
+            ),
+            "threshold",
+            threshold.map(format::ms),
+        ),
+        Some(Condition::CertExpiry(_)) => pair(
+            format!("{value:.1} days of certificate validity left"),
+            "alerts below",
+            threshold.map(|t| format!("{t:.0} days")),
+        ),
+        // The alert was removed from the config since: bare numbers.
+        None => pair(
+            format!("{value}"),
+            "threshold",
+            threshold.map(|t| t.to_string()),
+        ),
+    })
+}
+
+/// A link to the incident this one is folded into; a `monitor:NAME` marker
+/// means the upstream's incident had not opened yet.
+fn folded(into: &str) -> Markup {
+    html! {
+        @if let Some(upstream) = into.strip_prefix("monitor:") {
+            "the incident of " a href={ "/monitors/" (upstream) } { (upstream) } ", once it opens"
+        } @else {
+            a href={ "/incidents/" (into) } { (into) }
+        }
+    }
+}
+
+/// Status, request id, headers and the body excerpt of the first failing check.
+fn evidence_block(evidence: &AlertEvidence) -> Markup {
+    html! {
+        dl.facts {
+            @if let Some(status) = evidence.status { dt { "HTTP status" } dd { (status) } }
+            @if let Some(request_id) = &evidence.request_id { dt { "Request id" } dd { code { (request_id) } } }
+        }
+        @if !evidence.headers.is_empty() {
+            div.scroll {
+                table.headers {
+                    caption { "Response headers" }
+                    thead { tr { th scope="col" { "Header" } th scope="col" { "Value" } } }
+                    tbody {
+                        @for (name, value) in &evidence.headers {
+                            tr { td { code { (name) } } td { (value) } }
+                        }
+                    }
+                }
+            }
+        }
+        @if !evidence.body_excerpt.is_empty() {
+            h3 { "Body (first 2 KiB)" }
+            pre { (evidence.body_excerpt) }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! `GET /monitors/{name}`: one monitor's state, target (secrets masked), its
+//! chain of hops, latency and phase charts, recent checks and incidents.
+
+use std::time::SystemTime;
+
+use axum::extract::{Path, State};
+use maud::{Markup, html};
+
+use super::components::{incident_card, state_badge, time, verdict, web_link};
+use super::layout::{self, Refresh};
+use super::{PageError, bars, charts, format, site_title, title_of};
+use crate::config::{Config, MonitorConfig, MonitorKind};
+use crate::probe::CheckResult;
+use crate::store::history::{DAYS, HOURS};
+use crate::web::AppState;
+
+/// Checks in the phase chart and the table.
+const RECENT_CHECKS: u32 = 30;
+/// Incidents scanned for this monitor's: the store lists all monitors'
+/// (and reads each one's annotations), so the scan stays short.
+const INCIDENTS_SCANNED: u32 = 50;
+/// Incidents listed.
+const INCIDENTS_SHOWN: usize = 20;
+
+/// `GET /monitors/{name}`; an unknown name is a 404 page.
+pub async fn page(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Markup, PageError> {
+    let config = state.config();
+    let monitor = config
+        .config
+        .monitors
+        .iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| PageError::NotFound(format!("There is no monitor named “{name}”.")))?;
+    let now = SystemTime::now();
+    let now_ms = crate::store::unix_ms(now);
+    let (hour, day) = (crate::store::hour_of(now_ms), crate::store::day_of(now_ms));
+    let id = state.monitor_id(&name);
+    let (checks, hours, days) = match id {
+        Some(id) => (
+            state.store.checks(id, 0, RECENT_CHECKS).await?,
+            state.store.hourly_latency(id, hour - HOURS + 1).await?,
+            state.history.daily_bars(id, day, DAYS),
+        ),
+        None => Default::default(),
+    };
+    let checks: Vec<CheckResult> = checks
+        .into_iter()
+        .map(|row| row.into_result(&name))
+        .collect();
+    let incidents: Vec<_> = state
+        .store
+        .incidents(None, INCIDENTS_SCANNED)
+        .await?
+        .into_iter()
+        .filter(|i| i.monitor == name)
+        .take(INCIDENTS_SHOWN)
+        .collect();
+    let uptimes = id.map_or([None; 3], |id| {
+        [
+            state.history.last_hours(id, hour, 24).uptime(),
+            state.history.last_days(id, day, 7).uptime(),
+            state.history.last_days(id, day, 30).uptime(),
+        ]
+    });
+    let title = title_of(monitor);
+
+    let body = html! {
+        p.crumbs { a href="/" { "Status" } " / " (monitor.group.as_deref().unwrap_or("Other")) }
+        div.mon-head {
+            h1 { (title) }
+            (state_badge(state.pipeline.state(&name)))
+        }
+        dl.facts {
+            dt { "Name" } dd { code { (monitor.name) } }
+            dt { "Checks" } dd { (monitor.kind.as_str()) " " (target(monitor)) }
+            @if let Some(interval) = monitor.interval {
+                dt { "Every" } dd { (humantime::format_duration(interval)) }
+            }
+            @if let Some(last) = checks.first() {
+                dt { "Last check" } dd { (time(last.at, Some(now))) ", " code { (last.cause.as_str()) } ", " (format::ms(last.latency_ms)) }
+            }
+            @if let Some(runbook) = &monitor.runbook {
+                dt { "Runbook" } dd { (web_link(runbook)) }
+            }
+        }
+        (hops(&state, &config.config, monitor))
+        section aria-labelledby="uptime-h" {
+            h2 #uptime-h { "Uptime" }
+            dl.figs {
+                @for (window, share) in ["24 h", "7 d", "30 d"].into_iter().zip(uptimes) {
+                    div { dt { (window) } dd { (format::pct(share)) } }
+                }
+            }
+            @if !days.is_empty() { (bars::daily(&days)) }
+        }
+        section aria-labelledby="latency-h" {
+            h2 #latency-h { "Latency, last 48 hours" }
+            (charts::latency(&hours, hour - HOURS + 1, hour))
+        }
+        section aria-labelledby="phases-h" {
+            h2 #phases-h { "Where the time goes, last " (checks.len()) " checks" }
+            (charts::phases(&checks))
+        }
+        section aria-labelledby="checks-h" {
+            h2 #checks-h { "Recent checks" }
+            (checks_table(&checks))
+        }
+        section aria-labelledby="incidents-h" {
+            h2 #incidents-h { "Incidents" }
+            @if incidents.is_empty() { p.empty { "No incidents." } }
+            @for incident in &incidents { (incident_card(incident, title, now)) }
+        }
+    };
+    Ok(layout::page(
+        &site_title(&state),
+        Some(title),
+        Refresh::Live,
+        body,
+    ))
+}
+
+/// What the monitor checks, with credentials and tokens masked.
+fn target(monitor: &MonitorConfig) -> Markup {
+    html! {
+        @match monitor.kind {
+            MonitorKind::Http => code { (crate::mask::url(monitor.url.as_deref().unwrap_or(""))) },
+            MonitorKind::Tcp | MonitorKind::Tls => code { (monitor.target.as_deref().unwrap_or("")) },
+            MonitorKind::Dns => {
+                code { (monitor.record.map_or("A", |r| record_name(r))) " " (monitor.query.as_deref().unwrap_or("")) }
+                " via " (monitor.server.as_deref().unwrap_or("the system resolver"))
+            }
+            MonitorKind::Push => "heartbeats pushed to hopwatch",
+        }
+    }
+}
+
+fn record_name(record: crate::config::RecordKind) -> &'static str {
+    use crate::config::RecordKind;
+    match record {
+        RecordKind::A => "A",
+        RecordKind::Aaaa => "AAAA",
+        RecordKind::Cname => "CNAME",
+        RecordKind::Mx => "MX",
+        RecordKind::Txt => "TXT",
+        RecordKind::Ns => "NS",
+    }
+}
+
+/// This monitor, its upstream, the upstream's upstream...: the path a
+/// request takes, each hop with its state; and the monitors in front of it.
+fn hops(state: &AppState, config: &Config, monitor: &MonitorConfig) -> Markup {
+    let mut chain = vec![monitor];
+    while let Some(next) = chain.last().and_then(|m| m.upstream.as_deref()) {
+        // A cycle or a dangling name ends the chain (validation should
+        // prevent both; a page must not loop on a bad reload).
+        match config.monitors.iter().find(|m| m.name == next) {
+            Some(up) if !chain.iter().any(|m| m.name == up.name) => chain.push(up),
+            _ => break,
+        }
+    }
+    let fronts: Vec<&MonitorConfig> = config
+        .monitors
+        .iter()
+        .filter(|m| m.upstream.as_deref() == Some(monitor.name.as_str()))
+        .collect();
+    if chain.len() == 1 && fronts.is_empty() {
+        return html! {};
+    }
+    html! {
+        section aria-labelledby="hops-h" {
+            h2 #hops-h { "Hops" }
+            @if chain.len() > 1 {
+                ol.chain aria-label="From this monitor towards the origin" {
+                    @for hop in &chain {
+                        li {
+                            @if hop.name == monitor.name { strong { (title_of(hop)) } }
+                            @else { a href={ "/monitors/" (hop.name) } { (title_of(hop)) } }
+                            " " (state_badge(state.pipeline.state(&hop.name)))
+                        }
+                    }
+                }
+            }
+            @if !fronts.is_empty() {
+                p { "In front of this one: "
+                    @for (i, front) in fronts.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        a href={ "/monitors/" (front.name) } { (title_of(front)) }
+                        " " (state_badge(state.pipeline.state(&front.name)))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The recent checks, newest first.
+fn checks_table(checks: &[CheckResult]) -> Markup {
+    if checks.is_empty() {
+        return html! { p.empty { "No checks yet." } };
+    }
+    html! {
+        div.scroll {
+            table {
+                thead { tr { th scope="col" { "Time" } th scope="col" { "Cause" } th scope="col" { "Status" }
+                    th scope="col" { "Latency" } th scope="col" { "Verdict" } } }
+                tbody {
+                    @for check in checks {
+                        tr class=[(!check.ok).then_some("bad")] {
+                            td { time datetime=(format::rfc3339(check.at)) { (format::rfc3339(check.at)[5..19].replace('T', " ")) } }
+                            td { code { (check.cause.as_str()) } @if check.flaky == Some(true) { " (flaky)" } }
+                            td { (check.status.map(|s| s.to_string()).unwrap_or_else(|| "–".to_owned())) }
+                            td { (format::ms(check.latency_ms)) }
+                            td { (verdict(&check.verdict)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! The status, monitor and incident pages against a real daemon: escaping,
+//! masking, security headers, 404 pages and sizes over plain HTTP, then the
+//! same pages in headless Chromium (DOM, console, 375 px layout, screenshot).
+
+mod fixture;
+mod webdriver;
+
+use std::collections::HashMap;
+
+use fixture::{BAD_BODY, XSS, fetch, fixture};
+use webdriver::Driver;
+
+/// The contract's budget for one page, before compression.
+const MAX_PAGE_BYTES: usize = 60 * 1024;
+const XSS_ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;";
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
+
+#[track_caller]
+fn assert_secure_html(path: &str, headers: &HashMap<String, String>) {
+    assert_eq!(
+        headers.get("content-type").map(String::as_str),
+        Some("text/html; charset=utf-8"),
+        "{path}"
+    );
+    assert_secure(path, headers);
+}
+
+#[track_caller]
+fn assert_secure(path: &str, headers: &HashMap<String, String>) {
+    let csp = headers
+        .get("content-security-policy")
+        .map(String::as_str)
+        .unwrap_or("");
+    assert!(csp.starts_with(CSP), "{path}: CSP {csp:?}");
+    assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+    assert_eq!(
+        headers.get("x-content-type-options").map(String::as_str),
+        Some("nosniff"),
+        "{path}"
+    );
+    assert_eq!(
+        headers.get("referrer-policy").map(String::as_str),
+        Some("no-referrer"),
+        "{path}"
+    );
+}
+
+#[tokio::test]
+async fn pages_escape_mask_answer_404_and_stay_small() {
+    let f = fixture().await;
+    let addr = f.app.addr;
+    let incident_path = format!("/incidents/{}", f.incident.id);
+    let mut sizes = Vec::new();
+    for path in [
+        "/",
+        "/monitors/api",
+        "/monitors/shop-edge",
+        "/monitors/xss",
+        incident_path.as_str(),
+    ] {
+        let (status, headers, body) = fetch(addr, path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_secure_html(path, &headers);
+        assert!(
+            body.starts_with("<!DOCTYPE html><html lang=\"en\">"),
+            "{path}"
+        );
+        assert!(
+            !body.contains(XSS) && !body.contains("<script>alert"),
+            "{path}: raw script"
+        );
+        assert!(
+            !body.contains(" style="),
+            "{path}: inline style would break the CSP"
+        );
+        assert!(
+            !body.contains("hunter2") && !body.contains("sekrit"),
+            "{path}: a secret shows"
+        );
+        sizes.push((path.to_owned(), body.len()));
+        assert!(
+            body.len() < MAX_PAGE_BYTES,
+            "{path} is {} bytes",
+            body.len()
+        );
+    }
+    eprintln!("page sizes (bytes, uncompressed): {sizes:?}");
+
+    let (_, _, home) = fetch(addr, "/").await;
+    assert!(
+        home.contains(XSS_ESCAPED),
+        "the hostile title and group show escaped"
+    );
+    assert!(
+        home.contains("Some systems are degraded"),
+        "1 of 5 down is degraded"
+    );
+    assert!(home.contains("Open incidents") && home.contains(&incident_path));
+    assert!(home.contains("Resolved in the last 14 days") && home.contains("/monitors/flappy"));
+    assert!(
+        home.contains("&lt;h1&gt;502 Bad Gateway"),
+        "evidence excerpt, escaped"
+    );
+    let order: Vec<usize> = [
+        "<h2>Shop</h2>",
+        "<h2>API</h2>",
+        &format!("<h2>{XSS_ESCAPED}</h2>"),
+        "<h2>Other</h2>",
+    ]
+    .iter()
+    .map(|h| {
+        home.find(h)
+            .unwrap_or_else(|| panic!("no group heading {h}"))
+    })
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "groups in config order, Other last: {order:?}"
+    );
+    assert_eq!(home.matches("<svg class=\"bars\"").count(), 5);
+    assert_eq!(
+        home.matches("<rect ").count(),
+        5 * 90,
+        "one rect per day per monitor"
+    );
+    assert_eq!(
+        home.matches("<rect ").count(),
+        home.matches("<title>").count() - 1,
+        "a tooltip per day"
+    );
+    assert!(
+        home.contains("class=\"r\""),
+        "a red day from the filled history"
+    );
+
+    let (_, _, api) = fetch(addr, "/monitors/api").await;
+    assert!(
+        api.contains("http://***@127.0.0.1:"),
+        "the URL shows with its password masked"
+    );
+    assert!(
+        api.contains("<svg class=\"chart latency\""),
+        "latency chart"
+    );
+    assert!(api.contains("<svg class=\"chart phases\""), "phase chart");
+    assert!(api.contains("<code>http_502</code>") && api.contains(&incident_path));
+    let (_, _, origin) = fetch(addr, "/monitors/shop-origin").await;
+    assert!(origin.contains("token=***"), "query tokens are masked");
+    let (_, _, edge) = fetch(addr, "/monitors/shop-edge").await;
+    assert!(edge.contains("<ol class=\"chain\""), "the chain of hops");
+    assert!(edge.contains("href=\"/monitors/shop-origin\""));
+
+    let (_, _, incident) = fetch(addr, &incident_path).await;
+    for expected in [
+        "api-down on Public API",
+        "<code>http_502</code>",
+        "2 failed checks in a row (fires at 2)",
+        "&lt;h1&gt;502 Bad Gateway&lt;/h1&gt;&lt;script&gt;",
+        "deploy &lt;b&gt;v2&lt;/b&gt;",
+        "Response headers",
+    ] {
+        assert!(
+            incident.contains(expected),
+            "incident page lacks {expected:?}"
+        );
+    }
+
+    for path in ["/monitors/nope", "/incidents/nope"] {
+        let (status, headers, body) = fetch(addr, path).await;
+        assert_eq!(status, 404, "{path}");
+        assert_secure_html(path, &headers);
+        assert!(
+            body.contains("<h1>Not found</h1>") && body.contains("nope"),
+            "{path}: {body}"
+        );
+    }
+    for (path, kind) in [
+        ("/assets/style.css", "text/css"),
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/icon.svg", "image/svg+xml"),
+    ] {
+        let (status, headers, _) = fetch(addr, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(headers["content-type"].starts_with(kind), "{path}");
+        assert!(headers["cache-control"].contains("immutable"), "{path}");
+        assert_secure(path, &headers);
+    }
+    let (_, headers, _) = fetch(addr, "/api/v1/status").await;
+    assert_secure("/api/v1/status", &headers);
+    f.app.stop().await;
+}
+
+/// Fails on any console message at warning level or worse.
+#[track_caller]
+fn assert_quiet_console(page: &str, entries: &[serde_json::Value]) {
+    let loud: Vec<_> = entries
+        .iter()
+        .filter(|e| matches!(e["level"].as_str(), Some("SEVERE" | "WARNING")))
+        .collect();
+    assert!(loud.is_empty(), "{page}: console errors {loud:#?}");
+}
+
+/// Keeps a screenshot in the target folder for a person to look at.
+async fn save(browser: &webdriver::Session, name: &str) {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, browser.screenshot().await).expect("write a screenshot");
+}
+
+/// Whether the page fits the window: no horizontal scrolling.
+const FITS: &str = "return [document.documentElement.scrollWidth, window.innerWidth];";
+
+#[tokio::test]
+async fn pages_render_in_headless_chromium_at_375px_without_console_errors() {
+    let f = fixture().await;
+    let base = format!("http://{}", f.app.addr);
+    let driver = Driver::start().await;
+    let browser = driver.session(1280, 900).await;
+    browser.emulate_phone(375, 800).await;
+
+    browser.goto(&format!("{base}/")).await;
+    let home = browser
+        .eval(
+            "const bars = [...document.querySelectorAll('svg.bars')];
+             return {
+               monitors: document.querySelectorAll('.mon').length,
+               bars: bars.length,
+               labelled: bars.filter(s => s.getAttribute('aria-label')).length,
+               rects: document.querySelectorAll('svg.bars rect').length,
+               titled: document.querySelectorAll('svg.bars rect > title').length,
+               barWidth: bars[0].getBoundingClientRect().width,
+               incidents: document.querySelectorAll('article.incident').length,
+               xss: document.querySelector('a[href=\"/monitors/xss\"]').textContent,
+               scripts: document.scripts.length,
+               styled: getComputedStyle(document.querySelector('.banner')).borderLeftStyle,
+               banner: document.querySelector('.banner h1').textContent,
+             };",
+        )
+        .await;
+    assert_eq!(home["monitors"], 5, "{home}");
+    assert_eq!(home["bars"], 5, "{home}");
+    assert_eq!(home["labelled"], 5, "every bar has an aria-label: {home}");
+    assert_eq!(home["rects"], 450, "{home}");
+    assert_eq!(home["titled"], 450, "{home}");
+    assert!(
+        home["barWidth"].as_f64().unwrap_or(0.0) > 200.0,
+        "bars fill the row: {home}"
+    );
+    assert!(
+        home["incidents"].as_u64().unwrap_or(0) >= 2,
+        "open and resolved: {home}"
+    );
+    assert_eq!(home["xss"], XSS, "the title is text, not markup: {home}");
+    assert_eq!(home["scripts"], 1, "only /assets/app.js: {home}");
+    assert_eq!(
+        home["styled"], "solid",
+        "the stylesheet applied under the CSP: {home}"
+    );
+    assert!(
+        home["banner"].as_str().unwrap_or("").contains("degraded"),
+        "{home}"
+    );
+    let fits = browser.eval(FITS).await;
+    assert_eq!(fits[1], 375, "the window is 375 CSS px wide: {fits}");
+    assert!(
+        fits[0].as_u64() <= fits[1].as_u64(),
+        "/ scrolls sideways at 375 px: {fits}"
+    );
+    assert_quiet_console("/", &browser.console().await);
+    save(&browser, "status-375.png").await;
+
+    browser.goto(&format!("{base}/monitors/api")).await;
+    let monitor = browser
+        .eval(
+            "const p50 = document.querySelector('svg.chart.latency path.p50');
+             return {
+               p50: p50 ? p50.getAttribute('d').length : 0,
+               points: document.querySelectorAll('svg.chart.latency circle.p50').length,
+               phases: document.querySelectorAll('svg.chart.phases rect').length,
+               rows: document.querySelectorAll('tbody tr').length,
+               incidents: document.querySelectorAll('article.incident').length,
+             };",
+        )
+        .await;
+    assert!(
+        monitor["p50"].as_u64().unwrap_or(0) > 100,
+        "a drawn p50 line: {monitor}"
+    );
+    assert!(
+        monitor["points"].as_u64().unwrap_or(0) >= 47,
+        "a point per hour: {monitor}"
+    );
+    assert!(monitor["phases"].as_u64().unwrap_or(0) > 0, "{monitor}");
+    assert!(monitor["rows"].as_u64().unwrap_or(0) > 0, "{monitor}");
+    assert!(monitor["incidents"].as_u64().unwrap_or(0) >= 1, "{monitor}");
+    let fits = browser.eval(FITS).await;
+    assert!(
+        fits[0].as_u64() <= fits[1].as_u64(),
+        "monitor page scrolls sideways: {fits}"
+    );
+    assert_quiet_console("/monitors/api", &browser.console().await);
+    save(&browser, "monitor-375.png").await;
+
+    browser
+        .goto(&format!("{base}/incidents/{}", f.incident.id))
+        .await;
+    let incident = browser
+        .eval(
+            "return {
+               heading: document.querySelector('h1').textContent,
+               body: document.querySelector('pre').textContent,
+               headers: document.querySelectorAll('table.headers tbody tr').length,
+             };",
+        )
+        .await;
+    assert_eq!(incident["heading"], "api-down on Public API", "{incident}");
+    assert_eq!(
+        incident["body"], BAD_BODY,
+        "the body excerpt shows as text: {incident}"
+    );
+    assert!(incident["headers"].as_u64().unwrap_or(0) > 0, "{incident}");
+    let fits = browser.eval(FITS).await;
+    assert!(
+        fits[0].as_u64() <= fits[1].as_u64(),
+        "incident page scrolls sideways: {fits}"
+    );
+    assert_quiet_console("incident page", &browser.console().await);
+    save(&browser, "incident-375.png").await;
+
+    // Dark mode follows the system setting.
+    let background = "return getComputedStyle(document.body).backgroundColor;";
+    let light = browser.eval(background).await;
+    browser.color_scheme("dark").await;
+    browser.goto(&format!("{base}/")).await;
+    let dark = browser.eval(background).await;
+    assert_ne!(light, dark, "prefers-color-scheme: dark changes the page");
+    assert_eq!(dark, "rgb(13, 17, 23)", "the dark background");
+    save(&browser, "status-375-dark.png").await;
+    browser.color_scheme("light").await;
+
+    // The console check must be able to fail: an error logged now shows up.
+    browser
+        .eval("console.error('hopwatch console probe'); return null;")
+        .await;
+    let probe = browser.console().await;
+    assert!(
+        probe.iter().any(|e| e["level"] == "SEVERE"
+            && e["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("hopwatch console probe")),
+        "the console log does not report errors: {probe:#?}"
+    );
+
+    // The README's picture: the status page at desktop width.
+    browser.stop_emulation().await;
+    browser.resize(1280, 900).await;
+    browser.goto(&format!("{base}/monitors/shop-edge")).await;
+    save(&browser, "monitor-1280.png").await;
+    browser.goto(&format!("{base}/")).await;
+    let png = browser.screenshot().await;
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG screenshot");
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    std::fs::create_dir_all(&docs).expect("docs folder");
+    std::fs::write(docs.join("screenshot.png"), &png).expect("write docs/screenshot.png");
+    drop(browser);
+    drop(driver);
+    f.app.stop().await;
+}

@@ -1,0 +1,165 @@
+//! The daemon the page tests look at: real origins behind real monitors,
+//! real incidents, and three months of history filled in for full charts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use hopwatch::probe::Cause;
+use hopwatch::store::incidents::{Incident, IncidentState};
+use hopwatch::store::rollup::Rollup;
+use hopwatch::store::{Store, day_of, hour_of, unix_ms};
+
+use crate::daemon::{TestApp, spawn_app};
+use crate::helpers::{Mode, Origin, wait_until};
+
+/// A title and group that would run if a page forgot to escape them.
+pub const XSS: &str = "<script>alert(1)</script>";
+/// What the failing origin answers: markup that must show as text.
+pub const BAD_BODY: &str = "<h1>502 Bad Gateway</h1><script>alert(2)</script>";
+/// Every monitor of the fixture.
+pub const MONITORS: [&str; 5] = ["shop-edge", "shop-origin", "api", "flappy", "xss"];
+
+/// A daemon with a healthy two-hop chain, a failing monitor with an open
+/// incident, one whose incident resolved, and one with a hostile title.
+pub struct Fixture {
+    pub app: TestApp,
+    /// The open incident of `api`.
+    pub incident: Incident,
+    _origins: [Origin; 3],
+}
+
+/// Starts the fixture and waits until its incidents exist.
+pub async fn fixture() -> Fixture {
+    let healthy = Origin::spawn().await;
+    let broken = Origin::spawn().await;
+    broken
+        .set_mode(Mode::Status(502, BAD_BODY.to_owned()))
+        .await;
+    let flappy = Origin::spawn().await;
+    flappy.set_mode(Mode::Stopped).await;
+    let monitors = format!(
+        "  - {{ name: shop-edge, title: Shop, group: Shop, url: '{}', upstream: shop-origin, interval: 1s, timeout: 1s }}\n\
+         \x20 - {{ name: shop-origin, title: Shop origin, group: Shop, url: '{}', interval: 1s, timeout: 1s }}\n\
+         \x20 - {{ name: api, title: Public API, group: API, url: 'http://user:hunter2@{}/v1', interval: 1s, timeout: 1s, runbook: 'https://wiki.example.com/api' }}\n\
+         \x20 - {{ name: flappy, url: '{}', interval: 1s, timeout: 1s }}\n\
+         \x20 - {{ name: xss, title: '{XSS}', group: '{XSS}', url: '{}', interval: 1s, timeout: 1s }}\n\
+         alerts:\n\
+         \x20 - {{ name: api-down, monitors: [api, flappy], when: {{ consecutive_failures: 2 }}, notify: [hook] }}\n\
+         notifiers:\n\
+         \x20 - {{ name: hook, type: webhook, url: 'http://127.0.0.1:1/' }}\n",
+        healthy.url("/edge"),
+        healthy.url("/health?token=sekrit"),
+        broken.addr(),
+        flappy.url("/"),
+        healthy.url("/x"),
+    );
+    let app = spawn_app(&monitors).await;
+    let store = &app.state.store;
+    // A change marker in the hour before the incidents, with markup in it.
+    let ten_minutes_ago = SystemTime::now() - Duration::from_secs(600);
+    store
+        .add_annotation(ten_minutes_ago, "deploy <b>v2</b>", &["api".to_owned()])
+        .await
+        .expect("annotation");
+
+    let incident = incident_of(store, "api", IncidentState::Open).await;
+    incident_of(store, "flappy", IncidentState::Open).await;
+    flappy.start().await;
+    incident_of(store, "flappy", IncidentState::Resolved).await;
+    wait_until("every monitor has a result", || {
+        MONITORS
+            .iter()
+            .all(|m| app.state.pipeline.latest(m).is_some())
+    })
+    .await;
+    fill_history(&app).await;
+    Fixture {
+        app,
+        incident,
+        _origins: [healthy, broken, flappy],
+    }
+}
+
+/// Waits (at most 20 s) for an incident of `monitor` in `state`.
+async fn incident_of(store: &Store, monitor: &str, state: IncidentState) -> Incident {
+    for _ in 0..200 {
+        let incidents = store.incidents(Some(state), 50).await.expect("incidents");
+        if let Some(found) = incidents.into_iter().find(|i| i.monitor == monitor) {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{monitor} never had an incident in state {state:?}");
+}
+
+/// 89 past days of counts and 47 past hours of latency for every monitor,
+/// as a daemon that ran for three months would have: the bars and charts
+/// are full and the measured page sizes are the worst case.
+async fn fill_history(app: &TestApp) {
+    let now = unix_ms(SystemTime::now());
+    let (today, this_hour) = (day_of(now), hour_of(now));
+    for (m, name) in MONITORS.iter().enumerate() {
+        let id = app.state.monitor_id(name).expect("monitor id");
+        for back in 1..90 {
+            let failures = match (back * 7 + m as i64 * 13) % 29 {
+                0 => 90,
+                1 | 2 => 4,
+                _ => 0,
+            };
+            let mut day = Rollup::default();
+            for i in 0..1_440 {
+                let cause = if i < failures {
+                    Cause::Http502
+                } else {
+                    Cause::Ok
+                };
+                day.record(cause, 20_000);
+            }
+            app.state.history.set_day(id, today - back, &day);
+        }
+        let hours: Vec<Rollup> = (1..48)
+            .map(|back| {
+                let mut hour = Rollup::default();
+                let base = 20_000.0 + 8_000.0 * (back as f64 / 5.0 + m as f64).sin();
+                for i in 0..60u64 {
+                    hour.record(Cause::Ok, base as u64 + i * 400);
+                }
+                hour
+            })
+            .collect();
+        let rows: Vec<_> = hours
+            .iter()
+            .enumerate()
+            .map(|(i, rollup)| (id, this_hour - 1 - i as i64, rollup))
+            .collect();
+        app.state
+            .store
+            .write_batch(&[], &rows, &[], None)
+            .await
+            .expect("write hourly rollups");
+    }
+}
+
+/// A GET with the response head: (status, lower-cased headers, body).
+pub async fn fetch(addr: SocketAddr, path: &str) -> (u16, HashMap<String, String>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8(raw).expect("UTF-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}

@@ -6,6 +6,7 @@ pub mod app; // builds and wires the daemon, runs it, shuts it down
 pub mod commands; // what each CLI command does
 pub mod config; // the config file: schema, loading, validation
 pub mod demo; // `hopwatch demo`: built-in targets that break on a script
+pub mod escape; // escaping text for HTML and XML
 pub mod evaluate; // rules, maintenance and chain verdicts: the pure decisions
 pub mod mask; // hiding secrets in text shown to people
 pub mod metrics; // the Prometheus registry and every metric

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -41,33 +40,7 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Probe one URL now and print the phases, the cause and a verdict.
-    Check {
-        /// http:// or https:// URL.
-        url: String,
-        /// Connect to this ip:port, keeping Host and SNI from the URL.
-        #[arg(long, value_name = "ADDR")]
-        resolve: Option<String>,
-        /// Give up after this long.
-        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-        timeout: Duration,
-        /// Request method.
-        #[arg(
-            short = 'X',
-            long = "request",
-            default_value = "GET",
-            value_name = "METHOD"
-        )]
-        method: String,
-        /// Extra request header, 'Name: value'; repeatable.
-        #[arg(short = 'H', long = "header", value_name = "HEADER")]
-        headers: Vec<String>,
-        /// Skip certificate verification.
-        #[arg(short = 'k', long)]
-        insecure: bool,
-        /// Print the check result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Check(commands::check::Request),
 }
 
 // One thread runs every check: checks wait on the network, not the CPU, and
@@ -82,25 +55,6 @@ async fn main() -> ExitCode {
         Command::Run { config } => commands::run::run(config.as_deref()).await,
         Command::Demo { listen } => commands::demo(listen).await,
         Command::Validate { config } => commands::validate::run(config.as_deref()),
-        Command::Check {
-            url,
-            resolve,
-            timeout,
-            method,
-            headers,
-            insecure,
-            json,
-        } => {
-            let request = commands::check::Request {
-                url,
-                resolve,
-                timeout,
-                method,
-                headers,
-                insecure,
-                json,
-            };
-            commands::check::run(request).await
-        }
+        Command::Check(request) => commands::check::run(request).await,
     }
 }

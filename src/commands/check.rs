@@ -10,21 +10,32 @@ use crate::config::MonitorConfig;
 use crate::probe::{self, CheckResult, ProbeSpec};
 
 /// What the command line asked for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Request {
-    /// The URL to probe.
+    /// http:// or https:// URL.
     pub url: String,
-    /// `--resolve ip:port`.
+    /// Connect to this ip:port, keeping Host and SNI from the URL.
+    #[arg(long, value_name = "ADDR")]
     pub resolve: Option<String>,
-    /// `--timeout`.
+    /// Give up after this long.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
-    /// `-X`.
+    /// Request method.
+    #[arg(
+        short = 'X',
+        long = "request",
+        default_value = "GET",
+        value_name = "METHOD"
+    )]
     pub method: String,
-    /// `-H 'K: V'`, repeatable.
+    /// Extra request header, 'Name: value'; repeatable.
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
-    /// `--insecure`.
+    /// Skip certificate verification.
+    #[arg(short = 'k', long)]
     pub insecure: bool,
-    /// `--json`.
+    /// Print the check result as JSON.
+    #[arg(long)]
     pub json: bool,
 }
 

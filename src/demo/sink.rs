@@ -3,6 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::escape::markup as escape;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Html;
@@ -99,12 +101,4 @@ async fn page(State(sink): State<Sink>) -> Html<String> {
          <tbody>{rows}</tbody></table></body></html>",
         escape(&scene)
     ))
-}
-
-/// HTML text escaping for the few strings this page shows.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

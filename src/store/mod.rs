@@ -9,7 +9,7 @@ pub mod rollup;
 mod write;
 pub mod writer;
 
-pub use query::{CheckRow, DayStat, HourLatency, Run};
+pub use query::{DayStat, HourLatency, Run};
 pub use write::StoredCheck;
 
 use std::collections::HashMap;

@@ -4,28 +4,7 @@
 use sqlx::Row;
 
 use super::rollup::{Histogram, Rollup};
-use super::{Store, StoreError};
-
-/// One stored check, as read back.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CheckRow {
-    /// Monitor id.
-    pub monitor_id: i64,
-    /// Start, unix ms.
-    pub at_ms: i64,
-    /// Cause code.
-    pub cause: u8,
-    /// HTTP status.
-    pub status: Option<u16>,
-    /// Whole check, µs.
-    pub latency_us: i64,
-    /// dns, connect, tls, ttfb, transfer, µs.
-    pub phases_us: [i64; 5],
-    /// Flags (flaky...).
-    pub flags: i64,
-    /// JSON detail of a failure.
-    pub detail: Option<String>,
-}
+use super::{Store, StoreError, StoredCheck};
 
 /// One day of one monitor, for uptime bars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +82,7 @@ impl Store {
         monitor_id: i64,
         since_ms: i64,
         limit: u32,
-    ) -> Result<Vec<CheckRow>, StoreError> {
+    ) -> Result<Vec<StoredCheck>, StoreError> {
         let rows = sqlx::query(
             "SELECT c.monitor_id, c.at_ms, c.cause, c.status, c.latency_us, c.dns_us, c.connect_us, \
              c.tls_us, c.ttfb_us, c.transfer_us, c.flags, d.detail \
@@ -117,7 +96,7 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                Ok(CheckRow {
+                Ok(StoredCheck {
                     monitor_id: row.try_get("monitor_id")?,
                     at_ms: row.try_get("at_ms")?,
                     cause: row.try_get::<i64, _>("cause")?.clamp(0, 255) as u8,
@@ -283,7 +262,7 @@ struct StoredDetail {
     tls: Option<crate::probe::result::CertFacts>,
 }
 
-impl CheckRow {
+impl StoredCheck {
     /// The CHECK object of the API for this row.
     pub fn into_result(self, monitor: &str) -> crate::probe::CheckResult {
         use crate::probe::{Cause, CheckResult, Hop, Phases, Verdict};

@@ -16,7 +16,7 @@ pub const FLAG_FLAKY: i64 = 1;
 /// variable limit while saving most per-statement overhead.
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// A check result as it is stored.
+/// A check result as it is stored (and read back).
 #[derive(Debug, Clone)]
 pub struct StoredCheck {
     /// Monitor id.

@@ -156,7 +156,11 @@ pub fn render(label: &str, value: &str, fill: &str, about: &str) -> String {
     let width = label_w + value_w;
     let label_x = f64::from(label_w) / 2.0;
     let value_x = f64::from(label_w) + f64::from(value_w) / 2.0;
-    let (title, label, value) = (escape(&title), escape(&label), escape(&value));
+    let (title, label, value) = (
+        crate::escape::markup(&title),
+        crate::escape::markup(&label),
+        crate::escape::markup(&value),
+    );
     let mut svg = String::with_capacity(1024);
     let _ = write!(
         svg,
@@ -209,24 +213,6 @@ fn text_width(text: &str) -> u32 {
         })
         .sum();
     tenths.div_ceil(10)
-}
-
-/// XML-escapes text for element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Control characters are not allowed in XML 1.0 at all.
-            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

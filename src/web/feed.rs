@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::api::mask_text;
-use super::badges::escape;
 use super::{ApiError, AppState};
+use crate::escape::markup as escape;
 use crate::store::incidents::{Incident, IncidentState};
 
 /// Entries in the feed: the most recently started incidents.

@@ -1,6 +1,7 @@
 //! Email: the subject line and the text and HTML parts, carrying the same
 //! facts as the JSON body. Every user-provided string in HTML is escaped.
 
+use crate::escape::markup as escape;
 use std::fmt::Write;
 
 use super::{responder_text, tag, time, title, value_text, web_link};
@@ -133,22 +134,6 @@ pub fn email_text(events: &[AlertEvent]) -> String {
             out.push_str("\n----------------------------------------\n\n");
         }
         event_text(event, &mut out);
-    }
-    out
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
     }
     out
 }

@@ -117,19 +117,15 @@ async fn pages_escape_mask_answer_404_and_stay_small() {
         order.windows(2).all(|w| w[0] < w[1]),
         "groups in config order, Other last: {order:?}"
     );
-    assert_eq!(home.matches("<svg class=\"bars\"").count(), 5);
-    assert_eq!(
-        home.matches("<rect ").count(),
-        5 * 90,
-        "one rect per day per monitor"
-    );
-    assert_eq!(
-        home.matches("<rect ").count(),
-        home.matches("<title>").count() - 1,
-        "a tooltip per day"
+    let bars = bar_svgs(&home);
+    assert_eq!(bars.len(), 5);
+    let failing: usize = bars.iter().map(|svg| assert_bars(svg)).sum();
+    assert!(
+        failing >= 5 * 5,
+        "the filled history has failing days: {failing}"
     );
     assert!(
-        home.contains("class=\"r\""),
+        home.contains("<path class=\"r\""),
         "a red day from the filled history"
     );
 
@@ -190,6 +186,109 @@ async fn pages_escape_mask_answer_404_and_stay_small() {
     f.app.stop().await;
 }
 
+/// Every 90-day bar (`<svg class="bars" ...</svg>`) of a page.
+fn bar_svgs(html: &str) -> Vec<&str> {
+    html.match_indices("<svg class=\"bars\"")
+        .map(|(at, _)| {
+            let end = html[at..].find("</svg>").expect("a closed svg");
+            &html[at..at + end]
+        })
+        .collect()
+}
+
+/// The value of `name="..."` in the tag starting `tag`.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = tag[start..].find('"')?;
+    Some(&tag[start..start + len])
+}
+
+/// Whether a tooltip gives failures (not `none failed`).
+fn tells_failures(title: &str) -> bool {
+    title
+        .split(", ")
+        .any(|part| part.ends_with(" failed") && part != "none failed")
+}
+
+/// Checks one 90-day bar: its summary, a bar per day drawn in one path per
+/// colour, tooltip areas covering every day once, a titled area of its own
+/// for each failing day and healthy days merged. Returns the failing days.
+#[track_caller]
+fn assert_bars(svg: &str) -> usize {
+    let label = attribute(svg, "aria-label").expect("an aria-label");
+    assert!(label.starts_with("90 days of uptime: "), "{label}");
+    let (mut days, mut failing) = (0, 0);
+    for path in svg.split("<path").skip(1) {
+        let d = attribute(path, "d").expect("path data");
+        let bars = d.matches(['m', 'M']).count();
+        days += bars;
+        if matches!(attribute(path, "class"), Some("w" | "r")) {
+            failing += bars;
+        }
+    }
+    assert_eq!(days, 90, "a bar per day: {svg}");
+    let (mut covered, mut titled_failing, mut merged) = (0, 0, 0);
+    for rect in svg.split("<rect").skip(1) {
+        let width: usize = attribute(rect, "width")
+            .and_then(|w| w.parse().ok())
+            .expect("a width");
+        covered += width;
+        let title = rect
+            .split_once("<title>")
+            .and_then(|(_, t)| t.split_once("</title>"))
+            .map(|(t, _)| t)
+            .unwrap_or_else(|| panic!("a tooltip area without a title: {rect}"));
+        if tells_failures(title) {
+            assert_eq!(width, 3, "a failing day is one day wide: {title}");
+            assert!(!title.contains(" – "), "one date: {title}");
+            titled_failing += 1;
+        }
+        merged += usize::from(width > 3 && title.contains(" – "));
+    }
+    assert_eq!(covered, 90 * 3, "the tooltip areas cover every day once");
+    assert_eq!(titled_failing, failing, "each failing day has its tooltip");
+    assert!(merged > 0, "healthy days share a tooltip: {svg}");
+    failing
+}
+
+#[tokio::test]
+async fn a_status_page_of_20_monitors_with_full_history_stays_under_budget() {
+    let (app, _origin) = fixture::crowd(20).await;
+    let (status, _, home) = fetch(app.addr, "/").await;
+    assert_eq!(status, 200);
+    let bars = bar_svgs(&home);
+    assert_eq!(bars.len(), 20);
+    for svg in &bars {
+        assert_bars(svg);
+    }
+    // A row runs from its `<div class="mon">` to the next row or the end
+    // of its group.
+    let mut rows: Vec<usize> = home
+        .split("<div class=\"mon\">")
+        .skip(1)
+        .map(|row| row.find("</section>").unwrap_or(row.len()) + "<div class=\"mon\">".len())
+        .collect();
+    assert_eq!(rows.len(), 20);
+    rows.sort_unstable();
+    let typical = rows[rows.len() / 2];
+    eprintln!(
+        "status page of 20 monitors: {} bytes; a row {typical} bytes typically, {} to {}",
+        home.len(),
+        rows[0],
+        rows[rows.len() - 1],
+    );
+    assert!(
+        typical <= 2_048,
+        "a typical row is {typical} bytes: {rows:?}"
+    );
+    assert!(
+        home.len() < MAX_PAGE_BYTES,
+        "/ with 20 monitors is {} bytes",
+        home.len()
+    );
+    app.stop().await;
+}
+
 /// Fails on any console message at warning level or worse.
 #[track_caller]
 fn assert_quiet_console(page: &str, entries: &[serde_json::Value]) {
@@ -221,13 +320,33 @@ async fn pages_render_in_headless_chromium_at_375px_without_console_errors() {
     let home = browser
         .eval(
             "const bars = [...document.querySelectorAll('svg.bars')];
+             const count = (paths) => paths
+               .map(p => (p.getAttribute('d').match(/m/gi) || []).length)
+               .reduce((a, b) => a + b, 0);
+             const first = bars[0].getBoundingClientRect();
+             const hit = document.elementFromPoint(first.x + first.width / 2, first.y + first.height / 2);
              return {
                monitors: document.querySelectorAll('.mon').length,
                bars: bars.length,
                labelled: bars.filter(s => s.getAttribute('aria-label')).length,
-               rects: document.querySelectorAll('svg.bars rect').length,
-               titled: document.querySelectorAll('svg.bars rect > title').length,
-               barWidth: bars[0].getBoundingClientRect().width,
+               perBar: bars.map(svg => {
+                 const areas = [...svg.querySelectorAll('rect')];
+                 const titles = areas.map(r => r.querySelector(':scope > title')?.textContent ?? '');
+                 return {
+                   days: count([...svg.querySelectorAll('path')]),
+                   failing: count([...svg.querySelectorAll('path.w, path.r')]),
+                   failingTitled: areas.filter((r, i) => r.getAttribute('width') === '3'
+                     && /(^|, )[1-9][0-9,]* failed/.test(titles[i])).length,
+                   merged: titles.filter(t => / – .*: all [0-9,]+ checks passed$/.test(t)).length,
+                   untitled: titles.filter(t => !t).length,
+                   covered: areas.reduce((n, r) => n + Number(r.getAttribute('width')), 0),
+                 };
+               }),
+               okStroke: getComputedStyle(document.querySelector('svg.bars path:not([class])')).stroke,
+               redStroke: getComputedStyle(document.querySelector('svg.bars path.r')).stroke,
+               areaFill: getComputedStyle(document.querySelector('svg.bars rect')).fill,
+               hit: hit.tagName + ':' + (hit.querySelector('title')?.textContent ?? ''),
+               barWidth: first.width,
                incidents: document.querySelectorAll('article.incident').length,
                xss: document.querySelector('a[href=\"/monitors/xss\"]').textContent,
                scripts: document.scripts.length,
@@ -239,8 +358,31 @@ async fn pages_render_in_headless_chromium_at_375px_without_console_errors() {
     assert_eq!(home["monitors"], 5, "{home}");
     assert_eq!(home["bars"], 5, "{home}");
     assert_eq!(home["labelled"], 5, "every bar has an aria-label: {home}");
-    assert_eq!(home["rects"], 450, "{home}");
-    assert_eq!(home["titled"], 450, "{home}");
+    for bar in home["perBar"].as_array().expect("bars") {
+        assert_eq!(bar["days"], 90, "a bar per day: {bar}");
+        assert!(bar["failing"].as_u64() > Some(0), "failing days: {bar}");
+        assert_eq!(
+            bar["failingTitled"], bar["failing"],
+            "each failing day has its own tooltip: {bar}"
+        );
+        assert!(
+            bar["merged"].as_u64() > Some(0),
+            "healthy days share one: {bar}"
+        );
+        assert_eq!(bar["untitled"], 0, "every area has a tooltip: {bar}");
+        assert_eq!(bar["covered"], 270, "the areas cover every day once: {bar}");
+    }
+    assert_eq!(home["okStroke"], "rgb(45, 164, 78)", "green bars: {home}");
+    assert_eq!(home["redStroke"], "rgb(207, 34, 46)", "red bars: {home}");
+    assert_eq!(
+        home["areaFill"], "rgba(0, 0, 0, 0)",
+        "the tooltip areas are see-through: {home}"
+    );
+    let hit = home["hit"].as_str().unwrap_or("");
+    assert!(
+        hit.starts_with("rect:") && hit.contains(" checks"),
+        "the pointer over a bar finds its tooltip: {home}"
+    );
     assert!(
         home["barWidth"].as_f64().unwrap_or(0.0) > 200.0,
         "bars fill the row: {home}"

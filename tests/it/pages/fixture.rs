@@ -93,31 +93,25 @@ async fn incident_of(store: &Store, monitor: &str, state: IncidentState) -> Inci
     panic!("{monitor} never had an incident in state {state:?}");
 }
 
+/// Failed checks (of 1,440) on the day `back` days ago of the `m`-th
+/// monitor: about one day in ten with failures, some of them red.
+fn failures_of_fixture(m: usize, back: i64) -> u32 {
+    match (back * 7 + m as i64 * 13) % 29 {
+        0 => 90,
+        1 | 2 => 4,
+        _ => 0,
+    }
+}
+
 /// 89 past days of counts and 47 past hours of latency for every monitor,
 /// as a daemon that ran for three months would have: the bars and charts
 /// are full and the measured page sizes are the worst case.
 async fn fill_history(app: &TestApp) {
+    fill_days(app, &MONITORS, failures_of_fixture);
     let now = unix_ms(SystemTime::now());
-    let (today, this_hour) = (day_of(now), hour_of(now));
+    let this_hour = hour_of(now);
     for (m, name) in MONITORS.iter().enumerate() {
         let id = app.state.monitor_id(name).expect("monitor id");
-        for back in 1..90 {
-            let failures = match (back * 7 + m as i64 * 13) % 29 {
-                0 => 90,
-                1 | 2 => 4,
-                _ => 0,
-            };
-            let mut day = Rollup::default();
-            for i in 0..1_440 {
-                let cause = if i < failures {
-                    Cause::Http502
-                } else {
-                    Cause::Ok
-                };
-                day.record(cause, 20_000);
-            }
-            app.state.history.set_day(id, today - back, &day);
-        }
         let hours: Vec<Rollup> = (1..48)
             .map(|back| {
                 let mut hour = Rollup::default();
@@ -139,6 +133,68 @@ async fn fill_history(app: &TestApp) {
             .await
             .expect("write hourly rollups");
     }
+}
+
+/// 89 past days of 1,440 checks for each of `monitors` in the in-memory
+/// history, `failures(m, back)` of them failed on the day `back` days ago.
+fn fill_days<S: AsRef<str>>(app: &TestApp, monitors: &[S], failures: impl Fn(usize, i64) -> u32) {
+    let today = day_of(unix_ms(SystemTime::now()));
+    for (m, name) in monitors.iter().enumerate() {
+        let id = app.state.monitor_id(name.as_ref()).expect("monitor id");
+        for back in 1..90 {
+            let failures = failures(m, back);
+            let mut day = Rollup::default();
+            for i in 0..1_440 {
+                let cause = if i < failures {
+                    Cause::Http502
+                } else {
+                    Cause::Ok
+                };
+                day.record(cause, 20_000);
+            }
+            app.state.history.set_day(id, today - back, &day);
+        }
+    }
+}
+
+/// A status page the size of a real one: `count` healthy monitors in four
+/// groups, each with 89 days of history and a typical record of a few bad
+/// days a quarter (one in six days for every fifth monitor); the origin
+/// they check comes along.
+pub async fn crowd(count: usize) -> (TestApp, Origin) {
+    const GROUPS: [&str; 4] = ["Storefront", "Public API", "Internal tools", "Edge"];
+    let origin = Origin::spawn().await;
+    let names: Vec<String> = (0..count).map(|m| format!("service-{m:02}")).collect();
+    let monitors: String = names
+        .iter()
+        .enumerate()
+        .map(|(m, name)| {
+            format!(
+                "  - {{ name: {name}, title: 'Service {m:02} (eu-west-1)', group: '{}', url: '{}', interval: 1s, timeout: 1s }}\n",
+                GROUPS[m % GROUPS.len()],
+                origin.url(&format!("/{name}")),
+            )
+        })
+        .collect();
+    let app = spawn_app(&monitors).await;
+    wait_until("every monitor has a result", || {
+        names.iter().all(|m| app.state.pipeline.latest(m).is_some())
+    })
+    .await;
+    fill_days(&app, &names, |m, back| match m % 5 {
+        // A troubled one: a failing day in six, a bad one now and then.
+        4 => match (back + m as i64) % 6 {
+            0 if back % 4 == 0 => 60,
+            0 => 3,
+            _ => 0,
+        },
+        // Typical: two or three days a quarter with failures.
+        _ => match (back * 11 + m as i64 * 5) % 37 {
+            0 => 30,
+            _ => 0,
+        },
+    });
+    (app, origin)
 }
 
 /// A GET with the response head: (status, lower-cased headers, body).

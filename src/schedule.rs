@@ -45,8 +45,7 @@ impl Scheduled {
 }
 
 struct Running {
-    /// What the task was started with; a reload compares against it.
-    fingerprint: String,
+    /// What the task was started with; a reload compares its config.
     monitor: Arc<Scheduled>,
     stop: CancellationToken,
 }
@@ -84,7 +83,7 @@ impl Scheduler {
         self.tasks.retain(|name, running| {
             let keep = wanted
                 .get(name)
-                .is_some_and(|m| fingerprint(&m.config) == running.fingerprint);
+                .is_some_and(|m| m.config == running.monitor.config);
             if keep {
                 wanted.remove(name);
             } else {
@@ -101,7 +100,6 @@ impl Scheduler {
             let monitor = Arc::new(monitor);
             let stop = self.shutdown.child_token();
             let running = Running {
-                fingerprint: fingerprint(&monitor.config),
                 monitor: monitor.clone(),
                 stop: stop.clone(),
             };
@@ -136,11 +134,6 @@ impl Scheduler {
         self.tracker.close();
         self.tracker.wait().await;
     }
-}
-
-/// Monitors restart only when something that affects checking changed.
-fn fingerprint(config: &MonitorConfig) -> String {
-    format!("{config:?}")
 }
 
 /// A stable offset in `[0, interval)` from the monitor's name, so first

@@ -163,7 +163,7 @@ pub enum RecordKind {
 
 /// One entry of `monitors:`. Fields not used by the monitor's `type` are
 /// rejected by validation, so a misplaced key is never silently ignored.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorConfig {
     /// Unique id, `[a-z0-9._-]`, used in URLs and metric labels.
@@ -263,7 +263,7 @@ impl MonitorConfig {
 }
 
 /// `expect:` of a monitor. Everything optional; the default is "status 2xx".
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Accepted statuses, codes or classes (`"2xx"`). Default `["2xx"]`.

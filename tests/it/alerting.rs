@@ -303,3 +303,111 @@ async fn nothing_is_lost_or_doubled_across_a_sigkill_and_a_receiver_outage() {
     );
     assert_unique_deliveries(&receiver);
 }
+
+#[tokio::test]
+async fn an_alert_storm_reaches_a_notifier_as_one_grouped_message() {
+    use hopwatch::alert::{AlertEvent, EventKind, MonitorRef};
+    use hopwatch::store::incidents::NewDelivery;
+
+    let receiver = Receiver::start(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = hopwatch::store::Store::open(&dir.path().join("storm.db"))
+        .await
+        .expect("open");
+    let event = |i: usize| AlertEvent {
+        kind: EventKind::Firing,
+        incident_id: format!("inc-{i}"),
+        alert: "down".to_owned(),
+        severity: hopwatch::config::Severity::Critical,
+        monitor: MonitorRef {
+            name: format!("m{i}"),
+            group: None,
+            url: None,
+        },
+        cause: hopwatch::probe::Cause::ConnectRefused,
+        responder: None,
+        verdict: hopwatch::probe::Verdict {
+            hop: hopwatch::probe::Hop::Origin,
+            summary: "down".to_owned(),
+        },
+        value: Some(3.0),
+        threshold: Some(3.0),
+        started_at: std::time::SystemTime::now(),
+        resolved_at: None,
+        evidence: None,
+        annotations: Vec::new(),
+        runbook: None,
+        url: None,
+    };
+    // Six incidents opened at once, each queueing a message to the hook.
+    for i in 0..6 {
+        let incident = hopwatch::store::incidents::Incident {
+            id: format!("inc-{i}"),
+            alert: "down".to_owned(),
+            monitor: format!("m{i}"),
+            severity: hopwatch::config::Severity::Critical,
+            state: hopwatch::store::incidents::IncidentState::Open,
+            cause: hopwatch::probe::Cause::ConnectRefused,
+            verdict: event(i).verdict,
+            responder: None,
+            evidence: None,
+            value: Some(3.0),
+            threshold: Some(3.0),
+            started_at: std::time::SystemTime::now(),
+            resolved_at: None,
+            acknowledged: false,
+            folded_into: None,
+            annotations: Vec::new(),
+            notified_at: None,
+        };
+        let delivery = NewDelivery {
+            id: format!("inc-{i}.hook.firing.0"),
+            notifier: "hook".to_owned(),
+            events: vec![event(i)],
+        };
+        store
+            .open_incident(&incident, &[delivery])
+            .await
+            .expect("queue");
+    }
+    let config = hopwatch::config::parse(
+        &format!(
+            "monitors: [{{ name: m0, url: 'http://127.0.0.1:1/' }}]\nnotifiers:\n  - {{ name: hook, type: webhook, url: '{}', secret: {SECRET} }}\n",
+            receiver.url()
+        ),
+        hopwatch::config::Format::Yaml,
+        "storm.yaml",
+    )
+    .expect("valid");
+    let notifiers = hopwatch::alert::build_notifiers(&config.config.notifiers).expect("notifiers");
+    let dispatcher = hopwatch::alert::outbox::Dispatcher::new(
+        store.clone(),
+        &notifiers,
+        std::sync::Arc::new(hopwatch::metrics::Metrics::new()),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
+    dispatcher.deliver_due().await.expect("deliver");
+    let accepted = receiver.accepted();
+    assert_eq!(
+        accepted.len(),
+        1,
+        "one grouped message, not six: {accepted:#?}"
+    );
+    assert_eq!(accepted[0].body["event"], "grouped");
+    assert_eq!(accepted[0].body["events"].as_array().map(Vec::len), Some(6));
+    // Delivered once: another round sends nothing again.
+    dispatcher.deliver_due().await.expect("deliver");
+    assert_eq!(receiver.accepted().len(), 1);
+    let states: Vec<String> = store
+        .deliveries()
+        .await
+        .expect("rows")
+        .into_iter()
+        .map(|d| d.2)
+        .collect();
+    assert_eq!(
+        states,
+        vec!["sent".to_owned()],
+        "the six rows became one sent delivery"
+    );
+}

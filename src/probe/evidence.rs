@@ -76,10 +76,13 @@ fn masked_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
             let value = if CREDENTIAL_HEADERS.contains(&name) || crate::mask::is_secret_name(name) {
                 MASK.to_owned()
             } else {
+                // A Location or Link may carry a token in its query string:
+                // URL values are masked here, once, for every place that
+                // shows evidence (pages, API, alerts).
                 let values: Vec<_> = headers
                     .get_all(name)
                     .iter()
-                    .map(|v| String::from_utf8_lossy(v.as_bytes()))
+                    .map(|v| crate::mask::url(&String::from_utf8_lossy(v.as_bytes())))
                     .collect();
                 cut(values.join(", "), HEADER_VALUE_MAX)
             };
@@ -131,6 +134,16 @@ mod tests {
             );
         }
         map
+    }
+
+    #[test]
+    fn tokens_in_url_headers_are_masked() {
+        let map = headers(&[("Location", "https://example.com/next?token=s3cret&page=2")]);
+        let evidence = capture(&map, b"");
+        assert_eq!(
+            evidence.headers["location"],
+            "https://example.com/next?token=***&page=2"
+        );
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub async fn spawn_app(monitors: &str) -> TestApp {
 async fn spawn_app_in(dir: TempDir, db_path: PathBuf, monitors: &str) -> TestApp {
     let config_path = dir.path().join("hopwatch.yaml");
     std::fs::write(&config_path, config_text(monitors, &db_path)).expect("write config");
+    start_from_file(dir, config_path, db_path).await
+}
+
+/// Starts a daemon from a config file already written in `dir`.
+pub async fn start_from_file(dir: TempDir, config_path: PathBuf, db_path: PathBuf) -> TestApp {
     let loaded = config::load(&config_path).unwrap_or_else(|e| panic!("test config invalid: {e}"));
     let app = Application::build(loaded).await.expect("daemon starts");
     let addr = app.local_addr();

@@ -6,17 +6,12 @@ mod json;
 mod machine;
 mod openapi;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use hopwatch::app::Application;
-use hopwatch::web::AppState;
 use http_body_util::{BodyExt, Full};
-use tempfile::TempDir;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
+use crate::daemon::TestApp;
 use crate::helpers::{Origin, Peer, spawn_status, wait_until};
 
 /// The admin token of [`Fixture`]'s daemon.
@@ -30,11 +25,15 @@ pub const EVIL_TITLE: &str = "<script>alert(1)</script>";
 
 /// A daemon in this process, built from a whole config file.
 pub struct Daemon {
-    pub addr: SocketAddr,
-    pub state: AppState,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
-    _dir: TempDir,
+    app: TestApp,
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
 }
 
 /// An answer: status, lower-case headers, body.
@@ -80,23 +79,8 @@ impl Daemon {
             db.display()
         );
         std::fs::write(&path, text).expect("write config");
-        let loaded = hopwatch::config::load(&path).unwrap_or_else(|e| panic!("bad config: {e}"));
-        let app = Application::build(loaded).await.expect("daemon starts");
-        let (addr, state) = (app.local_addr(), app.state().clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            app.run_until(async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("daemon runs and stops cleanly");
-        });
         Daemon {
-            addr,
-            state,
-            stop: Some(stop),
-            task,
-            _dir: dir,
+            app: crate::daemon::start_from_file(dir, path, db).await,
         }
     }
 
@@ -167,11 +151,8 @@ impl Daemon {
         panic!("no {state} incidents for all of {monitors:?}");
     }
 
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task).await.expect("daemon task");
+    pub async fn stop(self) {
+        self.app.stop().await;
     }
 }
 

@@ -184,6 +184,13 @@ async fn api_rejects_bad_parameters_and_unknown_monitors() {
     assert!(body.contains("since"), "{body}");
     let (status, _) = app.get("/api/v1/monitors/nope/checks").await;
     assert_eq!(status, 404);
+    // Outside /api/, an unknown path is a page, with the path escaped.
+    let (status, body) = app.get("/no/such/%3Cpage%3E").await;
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("Not found") && !body.contains("<page>"),
+        "{body}"
+    );
     app.stop().await;
 }
 

@@ -29,6 +29,13 @@ pub fn router() -> Router<AppState> {
         .route("/monitors/{name}", get(monitor::page))
         .route("/incidents/{id}", get(incident::page))
         .merge(assets::router())
+        // Any other path outside /api/ (which answers JSON itself) gets the
+        // same HTML 404 page as an unknown monitor.
+        .fallback(not_found)
+}
+
+async fn not_found(uri: axum::http::Uri) -> PageError {
+    PageError::NotFound(format!("nothing at {}", uri.path()))
 }
 
 /// Why a page could not be shown; answered as an HTML page, never JSON.

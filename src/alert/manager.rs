@@ -175,13 +175,20 @@ impl Manager {
 
     fn track(&mut self, monitor: &str, result: &Arc<CheckResult>) {
         if result.cause.is_failure() {
-            self.first_failure
-                .entry(monitor.to_owned())
-                .or_insert_with(|| result.clone());
+            if !self.first_failure.contains_key(monitor) {
+                self.first_failure
+                    .insert(monitor.to_owned(), result.clone());
+            }
         } else if result.ok {
             self.first_failure.remove(monitor);
         }
-        self.latest.insert(monitor.to_owned(), result.clone());
+        // Every check passes here: replace in place, allocate a key once.
+        match self.latest.get_mut(monitor) {
+            Some(slot) => *slot = result.clone(),
+            None => {
+                self.latest.insert(monitor.to_owned(), result.clone());
+            }
+        }
     }
 
     async fn on_check(

@@ -41,15 +41,6 @@ impl Failure {
     }
 }
 
-/// Where in an HTTP exchange an error happened.
-#[derive(Debug, Clone, Copy)]
-pub enum Phase {
-    /// Waiting for the response head.
-    Head,
-    /// Reading the body.
-    Body,
-}
-
 /// Milliseconds as a float, the unit of every figure in a result.
 pub fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0

@@ -2,7 +2,7 @@
 //! phase is measured), redirects followed by hand, bodies read up to a cap.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, HOST, LOCATION, USER_AGENT};
@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use tokio::time::timeout_at;
 use url::Url;
 
-use super::connect::{self, Failure, Phase, ms};
+use super::connect::{self, Failure, ms};
 use super::expect;
 use super::result::{CertFacts, CheckResult, Phases};
 use super::spec::{HttpSpec, MAX_REDIRECTS};
@@ -206,16 +206,13 @@ where
         .map_err(|err| classify_hyper(&err))?;
     let mut connection = std::pin::pin!(connection);
     let head_and_body = async {
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|err| (Phase::Head, err))?;
+        let response = sender.send_request(request).await?;
         let head_at = Instant::now();
         let (parts, mut incoming) = response.into_parts();
         let mut body = BytesMut::new();
         let mut truncated = false;
         while let Some(frame) = incoming.frame().await {
-            let frame = frame.map_err(|err| (Phase::Body, err))?;
+            let frame = frame?;
             if let Ok(data) = frame.into_data() {
                 let room = body_limit - body.len();
                 if data.len() > room {
@@ -228,7 +225,7 @@ where
                 body.extend_from_slice(&data);
             }
         }
-        Ok::<_, (Phase, hyper::Error)>((parts, body.freeze(), truncated, head_at))
+        Ok::<_, hyper::Error>((parts, body.freeze(), truncated, head_at))
     };
     let mut head_and_body = std::pin::pin!(head_and_body);
     let outcome = timeout_at(deadline, async {
@@ -245,13 +242,10 @@ where
     match outcome {
         Err(_elapsed) => Err(Failure::new(
             Cause::Timeout,
-            format!(
-                "no complete response within the {} timeout",
-                humantime::format_duration(round(deadline_budget(deadline, sent)))
-            ),
+            "no complete response (head and body) within the check's timeout",
         )
         .at(remote)),
-        Ok(Err((_phase, err))) => Err(classify_hyper(&err).at(remote)),
+        Ok(Err(err)) => Err(classify_hyper(&err).at(remote)),
         Ok(Ok((parts, body, truncated, head_at))) => {
             phases.ttfb += ms(head_at - sent);
             phases.transfer += ms(finished - head_at);
@@ -265,14 +259,6 @@ where
             })
         }
     }
-}
-
-fn deadline_budget(deadline: tokio::time::Instant, sent: Instant) -> Duration {
-    deadline.into_std().saturating_duration_since(sent)
-}
-
-fn round(duration: Duration) -> Duration {
-    Duration::from_millis(duration.as_millis() as u64)
 }
 
 /// A hyper error's cause, from its typed predicates and the I/O error inside.

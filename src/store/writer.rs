@@ -67,6 +67,9 @@ pub struct Writer {
     health: Arc<StoreHealth>,
     metrics: Arc<Metrics>,
     history: Arc<History>,
+    /// The oldest hour and day results still count into, refreshed each
+    /// flush, so adding a result reads no clock.
+    open: (i64, i64),
 }
 
 impl Writer {
@@ -103,6 +106,7 @@ impl Writer {
             health,
             metrics,
             history,
+            open: Self::open_buckets(now),
         };
         Ok((writer, tx))
     }
@@ -179,7 +183,7 @@ impl Writer {
         let day = (check.monitor_id, day_of(check.at_ms));
         // A result for a bucket already closed would replace its stored
         // totals with its own: it is kept raw but left out of rollups.
-        let (open_hour, open_day) = Self::open_buckets(unix_ms(SystemTime::now()));
+        let (open_hour, open_day) = self.open;
         if hour.1 >= open_hour && day.1 >= open_day {
             self.hourly.entry(hour).or_default().record(cause, latency);
             self.daily.entry(day).or_default().record(cause, latency);
@@ -202,6 +206,9 @@ impl Writer {
     /// Writes what is pending; true when the database took it.
     async fn flush(&mut self) -> bool {
         let now = unix_ms(SystemTime::now());
+        // Refreshed on every try, written or not, so a long store outage
+        // still closes buckets as hours pass.
+        self.open = Self::open_buckets(now);
         let hourly: Vec<_> = self
             .dirty_hours
             .iter()
@@ -234,7 +241,7 @@ impl Writer {
                 self.pending.clear();
                 self.dirty_hours.clear();
                 self.dirty_days.clear();
-                self.forget_old(now);
+                self.forget_old();
                 if self.health.status().is_err() {
                     tracing::info!("database writes work again");
                 }
@@ -255,8 +262,8 @@ impl Writer {
     /// Rollups of hours and days that are over stay in the database only;
     /// the previous bucket is kept for two minutes for checks that started
     /// before the boundary and finish after it.
-    fn forget_old(&mut self, now: i64) {
-        let (hour, day) = Self::open_buckets(now);
+    fn forget_old(&mut self) {
+        let (hour, day) = self.open;
         self.hourly.retain(|(_, bucket), _| *bucket >= hour);
         self.daily.retain(|(_, bucket), _| *bucket >= day);
     }

@@ -1,11 +1,14 @@
 //! Hides secrets in text shown to people: credentials in URLs and
-//! token-like query parameters. Used by config errors, pages, API and alerts.
+//! token-like query parameters. Works on the text itself, not on a parsed
+//! URL, so a URL that does not parse is masked as well as one that does.
 
-use url::Url;
+use std::borrow::Cow;
 
-/// Query parameter names whose values are treated as secrets.
-const SECRET_PARAMS: [&str; 10] = [
+/// Query parameter names whose values are treated as secrets (any case;
+/// also as the last part of a name such as `x_api_key` or `auth-token`).
+const SECRET_PARAMS: [&str; 12] = [
     "token",
+    "access_token",
     "key",
     "apikey",
     "api_key",
@@ -15,52 +18,133 @@ const SECRET_PARAMS: [&str; 10] = [
     "auth",
     "signature",
     "sig",
+    "credential",
 ];
 
-/// Masks `user:password@` and secret-looking query values in a URL; text
-/// that is not a URL is returned unchanged.
+const MASK: &str = "***";
+
+/// Masks `user:password@` and secret-looking query values in one URL.
+/// Text that is not a URL comes back unchanged.
 pub fn url(text: &str) -> String {
-    let Ok(mut parsed) = Url::parse(text) else {
-        return text.to_owned();
-    };
-    let mut changed = false;
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        let _ = parsed.set_username("***");
-        let _ = parsed.set_password(None);
-        changed = true;
+    text_cow(text).into_owned()
+}
+
+/// Masks every URL inside free text (a body excerpt, an error message): a
+/// URL runs from its scheme to the next space, quote or bracket.
+pub fn text(text: &str) -> String {
+    text_cow(text).into_owned()
+}
+
+/// [`text`] without a copy when nothing needs masking.
+pub fn text_cow(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
     }
-    if parsed.query().is_some() {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(k, v)| {
-                let secret = is_secret_name(&k);
-                changed |= secret;
-                (
-                    k.into_owned(),
-                    if secret {
-                        "***".to_owned()
-                    } else {
-                        v.into_owned()
-                    },
-                )
-            })
-            .collect();
-        if changed {
-            parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut changed = false;
+    while let Some(found) = rest.find("://") {
+        let start = rest[..found]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || "+-.".contains(*c))
+            .last()
+            .map_or(found, |(i, _)| i);
+        // An IPv6 literal's brackets belong to the URL.
+        let host = found + 3;
+        let from = match rest[host..].strip_prefix('[') {
+            Some(v6) => v6.find(']').map_or(host, |i| host + i + 2),
+            None => host,
+        };
+        let end = rest[from..].find(url_ends).map_or(rest.len(), |i| from + i);
+        out.push_str(&rest[..start]);
+        changed |= mask_one(&rest[start..end], found - start, &mut out);
+        rest = &rest[end..];
+    }
+    if !changed {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+fn url_ends(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || "\"'<>()[]{}`\\".contains(c)
+}
+
+/// Appends one URL (`scheme_end` is the offset of its `://`) with its
+/// secrets masked; tells whether anything was.
+fn mask_one(url: &str, scheme_end: usize, out: &mut String) -> bool {
+    let authority_start = scheme_end + 3;
+    let after = &url[authority_start..];
+    let authority_len = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let authority = &after[..authority_len];
+    let mut changed = false;
+    out.push_str(&url[..authority_start]);
+    match authority.rfind('@') {
+        Some(at) if at > 0 => {
+            out.push_str(MASK);
+            out.push_str(&authority[at..]);
+            changed = true;
+        }
+        _ => out.push_str(authority),
+    }
+    let tail = &after[authority_len..];
+    let Some(query_at) = tail.find('?') else {
+        out.push_str(tail);
+        return changed;
+    };
+    // A '#' before the '?' means the '?' is inside the fragment.
+    if tail[..query_at].contains('#') {
+        out.push_str(tail);
+        return changed;
+    }
+    out.push_str(&tail[..=query_at]);
+    let query_and_fragment = &tail[query_at + 1..];
+    let query_len = query_and_fragment
+        .find('#')
+        .unwrap_or(query_and_fragment.len());
+    for (i, pair) in query_and_fragment[..query_len].split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match pair.split_once('=') {
+            Some((name, value)) if !value.is_empty() && is_secret_name(&decode_name(name)) => {
+                out.push_str(name);
+                out.push('=');
+                out.push_str(MASK);
+                changed = true;
+            }
+            _ => out.push_str(pair),
         }
     }
-    if changed {
-        parsed.to_string()
-    } else {
-        text.to_owned()
+    out.push_str(&query_and_fragment[query_len..]);
+    changed
+}
+
+/// A query parameter's name with `%XX` and `+` decoded, so `%74oken` is
+/// still a token.
+fn decode_name(name: &str) -> Cow<'_, str> {
+    if !name.contains(['%', '+']) {
+        return Cow::Borrowed(name);
     }
+    let spaced = name.replace('+', " ");
+    Cow::Owned(
+        url::form_urlencoded::parse(format!("{spaced}=").as_bytes())
+            .next()
+            .map(|(k, _)| k.into_owned())
+            .unwrap_or(spaced),
+    )
 }
 
 /// Whether a parameter or header name looks like it carries a secret.
 pub fn is_secret_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     SECRET_PARAMS.iter().any(|p| {
-        lower == *p || lower.ends_with(&format!("_{p}")) || lower.ends_with(&format!("-{p}"))
+        lower == *p
+            || lower
+                .strip_suffix(p)
+                .is_some_and(|head| head.ends_with(['_', '-']))
     }) || lower.contains("token")
         || lower.contains("secret")
         || lower.contains("password")
@@ -81,5 +165,79 @@ mod tests {
             "http://example.com/health"
         );
         assert_eq!(url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn every_listed_parameter_is_masked_in_any_case() {
+        for name in [
+            "token",
+            "ACCESS_TOKEN",
+            "api_key",
+            "ApiKey",
+            "key",
+            "Secret",
+            "password",
+            "sig",
+            "Signature",
+            "x-api-key",
+            "%74oken",
+        ] {
+            let masked = url(&format!("https://a.example/?{name}=s3cr3t&page=2"));
+            assert_eq!(
+                masked,
+                format!("https://a.example/?{name}=***&page=2"),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            url("https://a.example/?monkey=1&keyboard=2"),
+            "https://a.example/?monkey=1&keyboard=2"
+        );
+    }
+
+    #[test]
+    fn urls_that_do_not_parse_are_masked_too() {
+        assert_eq!(
+            url("postgres://admin:hunter2@db:notaport/x"),
+            "postgres://***@db:notaport/x"
+        );
+        assert_eq!(
+            url("https://bob:pw@exa mple.com"),
+            "https://***@exa mple.com"
+        );
+        assert_eq!(
+            url("http://[::1:bad]/?token=abc"),
+            "http://[::1:bad]/?token=***"
+        );
+    }
+
+    #[test]
+    fn urls_inside_text_are_masked() {
+        assert_eq!(
+            text("redirected to (https://a.example/x?token=abc&page=2) twice"),
+            "redirected to (https://a.example/x?token=***&page=2) twice"
+        );
+        assert_eq!(
+            text("see http://bob:pw@b.example/ and ftp://c.example"),
+            "see http://***@b.example/ and ftp://c.example"
+        );
+        assert_eq!(
+            text(r#"{"next":"https://u:p@c.example/cb?sig=xyz#top"}"#),
+            r#"{"next":"https://***@c.example/cb?sig=***#top"}"#
+        );
+        assert_eq!(text("no link here"), "no link here");
+        assert_eq!(text("odd ://x"), "odd ://x");
+        assert_eq!(
+            text("frag http://a.example/#x?token=1"),
+            "frag http://a.example/#x?token=1"
+        );
+    }
+
+    #[test]
+    fn unchanged_text_is_not_copied() {
+        assert!(matches!(
+            text_cow("see https://a.example/x?page=2"),
+            Cow::Borrowed(_)
+        ));
     }
 }

@@ -11,7 +11,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::api::mask_text;
 use super::{ApiError, AppState};
 use crate::escape::markup as escape;
 use crate::store::incidents::{Incident, IncidentState};
@@ -127,7 +126,7 @@ fn entry(
         incident.cause,
         incident.verdict.hop.as_str()
     );
-    let summary = mask_text(&incident.verdict.summary);
+    let summary = crate::mask::text(&incident.verdict.summary);
     let link = format!("{}/incidents/{}", site.base, incident.id);
     xml.push_str("  <entry>\n");
     let _ = writeln!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::values::{Percent, StatusMatcher, duration, opt_duration};
+use super::values::{FollowRedirects, Percent, StatusMatcher, duration, opt_duration};
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -187,8 +187,10 @@ pub struct MonitorConfig {
     /// http: connect to this `ip:port` instead of resolving the URL's host,
     /// keeping Host and SNI (like curl `--resolve`).
     pub resolve: Option<String>,
-    /// http: follow up to 10 redirects. Default true.
-    pub follow_redirects: Option<bool>,
+    /// http: follow up to 10 redirects (`true`), never (`false`), or
+    /// wherever they lead (`any`, lifting the refusals of unsafe hops).
+    /// Default true.
+    pub follow_redirects: Option<FollowRedirects>,
     /// http/tls: skip certificate verification. Default false.
     #[serde(default)]
     pub insecure: bool,

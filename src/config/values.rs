@@ -176,6 +176,55 @@ impl<'de> Deserialize<'de> for StatusMatcher {
     }
 }
 
+/// `follow_redirects`: `true` follows redirects under the safety rules of
+/// the contract (no https -> http, no hop into link-local or from a public
+/// into a private address), `false` never, `any` lifts those refusals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FollowRedirects {
+    /// Never follow; a redirect is judged as the answer.
+    Never,
+    /// Follow up to 10 redirects, refusing unsafe hops. The default.
+    #[default]
+    Safe,
+    /// Follow up to 10 redirects wherever they lead.
+    Any,
+}
+
+struct FollowRedirectsVisitor;
+
+impl Visitor<'_> for FollowRedirectsVisitor {
+    type Value = FollowRedirects;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("true, false or \"any\"")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<FollowRedirects, E> {
+        Ok(if v {
+            FollowRedirects::Safe
+        } else {
+            FollowRedirects::Never
+        })
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<FollowRedirects, E> {
+        match v {
+            "any" => Ok(FollowRedirects::Any),
+            "true" => Ok(FollowRedirects::Safe),
+            "false" => Ok(FollowRedirects::Never),
+            other => Err(E::custom(format!(
+                "invalid follow_redirects {other:?} (expected true, false or \"any\")"
+            ))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FollowRedirects {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FollowRedirectsVisitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +255,15 @@ mod tests {
             "invalid duration \"5 sec\" (expected e.g. 30s, 5m)"
         );
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn follow_redirects_takes_a_bool_or_any() {
+        let parse = |text: &str| serde_json::from_str::<FollowRedirects>(text);
+        assert_eq!(parse("true").unwrap(), FollowRedirects::Safe);
+        assert_eq!(parse("false").unwrap(), FollowRedirects::Never);
+        assert_eq!(parse("\"any\"").unwrap(), FollowRedirects::Any);
+        let err = parse("\"all\"").unwrap_err().to_string();
+        assert!(err.contains("expected true, false or \"any\""), "{err}");
     }
 }

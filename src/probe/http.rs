@@ -16,8 +16,9 @@ use super::connect::{self, Failure, ms};
 use super::expect;
 use super::result::{CertFacts, CheckResult, Phases};
 use super::spec::{HttpSpec, MAX_REDIRECTS};
-use super::{Cause, evidence, fingerprint};
+use super::{Cause, evidence, fingerprint, redirect};
 use crate::config::schema::AddressMode;
+use crate::config::values::FollowRedirects;
 
 /// What one HTTP exchange (one hop of a redirect chain) returned.
 struct Exchange {
@@ -79,10 +80,10 @@ async fn check_address(
         };
         let location = redirect_target(spec, &url, &exchange);
         let Some(next) = location else {
-            return evaluate(spec, started, clock, phases, exchange);
+            return evaluate(spec, started, clock, phases, exchange, None);
         };
         if redirects == MAX_REDIRECTS {
-            let mut result = evaluate(spec, started, clock, phases, exchange);
+            let mut result = evaluate(spec, started, clock, phases, exchange, None);
             if result.ok || result.cause == Cause::HttpStatus {
                 result.set_cause(Cause::HttpStatus);
                 result.error = Some(format!(
@@ -99,8 +100,7 @@ async fn check_address(
             body = Bytes::new();
         }
         let (host, port) = host_port(&next);
-        let same_origin = host_port(&spec.url) == (host, port);
-        addr = if same_origin {
+        let next_addr = if host_port(&spec.url) == (host, port) {
             first_addr
         } else {
             match connect::resolve(host, port, deadline, &mut phases).await {
@@ -108,13 +108,27 @@ async fn check_address(
                 Err(failure) => return connect::failed(started, clock, phases, failure),
             }
         };
+        // Judged on the address about to be connected to, so a DNS answer
+        // cannot lead around it.
+        if let Some(why) = redirect::refusal(
+            spec.follow_redirects,
+            &url,
+            addr.ip(),
+            &next,
+            next_addr.ip(),
+        ) {
+            return evaluate(spec, started, clock, phases, exchange, Some(why));
+        }
+        addr = next_addr;
         url = next;
     }
 }
 
 /// The next URL when the response is a redirect we should follow.
 fn redirect_target(spec: &HttpSpec, url: &Url, exchange: &Exchange) -> Option<Url> {
-    if !spec.follow_redirects || !matches!(exchange.status, 301..=303 | 307 | 308) {
+    if spec.follow_redirects == FollowRedirects::Never
+        || !matches!(exchange.status, 301..=303 | 307 | 308)
+    {
         return None;
     }
     let location = exchange.headers.get(LOCATION)?.to_str().ok()?;
@@ -169,8 +183,14 @@ fn build_request(
             Failure::new(Cause::ProtocolError, format!("cannot build request: {err}"))
         })?;
     let headers = request.headers_mut();
-    for (name, value) in &spec.headers {
-        headers.insert(name, value.clone());
+    if redirect::same_origin(url, &spec.url) {
+        for (name, value) in &spec.headers {
+            headers.insert(name, value.clone());
+        }
+    } else if let Some(agent) = spec.headers.get(USER_AGENT) {
+        // Another origin gets no configured credentials or API keys (what
+        // curl does since CVE-2018-1000007); the User-Agent is no secret.
+        headers.insert(USER_AGENT, agent.clone());
     }
     let host = HeaderValue::from_str(&host)
         .map_err(|_| Failure::new(Cause::ProtocolError, "invalid Host header"))?;
@@ -290,18 +310,22 @@ fn describe_hyper(err: &hyper::Error, cause: Cause) -> String {
     }
 }
 
-/// Judges a complete response against the expectations.
+/// Judges a complete response against the expectations; a `refused`
+/// redirect fails the check as `http_status` whatever the status.
 fn evaluate(
     spec: &HttpSpec,
     started: SystemTime,
     clock: Instant,
     phases: Phases,
     exchange: Exchange,
+    refused: Option<String>,
 ) -> CheckResult {
     let latency = clock.elapsed();
     let expect = &spec.expect;
     let status_ok = expect.status.iter().any(|m| m.matches(exchange.status));
-    let (cause, error) = if !status_ok {
+    let (cause, error) = if let Some(why) = refused {
+        (Cause::HttpStatus, Some(why))
+    } else if !status_ok {
         let reason = StatusCode::from_u16(exchange.status)
             .ok()
             .and_then(|s| s.canonical_reason())

@@ -8,6 +8,7 @@ pub mod evidence;
 mod expect;
 pub mod fingerprint;
 pub mod http;
+pub mod redirect;
 pub mod resolve;
 pub mod result;
 pub mod spec;

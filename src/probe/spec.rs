@@ -12,7 +12,7 @@ use serde_json_path::JsonPath;
 use url::Url;
 
 use crate::config::schema::{AddressMode, MonitorConfig, MonitorKind, RecordKind};
-use crate::config::values::StatusMatcher;
+use crate::config::values::{FollowRedirects, StatusMatcher};
 
 use super::tls;
 
@@ -107,8 +107,8 @@ pub struct HttpSpec {
     pub body: Bytes,
     /// Connect here instead of resolving the URL's host.
     pub resolve: Option<SocketAddr>,
-    /// Follow redirects (up to [`MAX_REDIRECTS`]).
-    pub follow_redirects: bool,
+    /// Whether and where redirects are followed (up to [`MAX_REDIRECTS`]).
+    pub follow_redirects: FollowRedirects,
     /// TLS client settings (trust, verification).
     pub tls: tls::TlsSettings,
     /// What counts as healthy.
@@ -377,19 +377,45 @@ fn build_http(
     if errors.len() > before {
         return None;
     }
+    let mut url = url?;
+    basic_auth_from_url(&mut url, &mut headers);
     Some(HttpSpec {
-        url: url?,
+        url,
         method: method?,
         headers,
         body: Bytes::from(m.body.clone().unwrap_or_default()),
         resolve,
-        follow_redirects: m.follow_redirects.unwrap_or(true),
+        follow_redirects: m.follow_redirects.unwrap_or_default(),
         tls: tls?,
         expect: expect?,
         addresses: m.addresses,
         timeout,
         body_limit: DEFAULT_BODY_LIMIT,
     })
+}
+
+/// Credentials in the URL become a Basic `Authorization` header (unless one
+/// is configured) and leave the URL, so that they travel with the other
+/// headers, only to the monitor's own origin.
+fn basic_auth_from_url(url: &mut Url, headers: &mut HeaderMap) {
+    use base64::Engine;
+    if url.username().is_empty() && url.password().is_none() {
+        return;
+    }
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let user = decode(url.username());
+    let password = decode(url.password().unwrap_or_default());
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    if let Ok(mut value) = HeaderValue::from_str(&format!("Basic {encoded}")) {
+        value.set_sensitive(true);
+        headers.entry(http::header::AUTHORIZATION).or_insert(value);
+    }
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
 }
 
 fn build_http_expect(m: &MonitorConfig, errors: &mut Vec<FieldError>) -> Option<HttpExpect> {

@@ -919,6 +919,19 @@ impl Drop for TlsPeer {
 
 /// Starts a TLS peer presenting a certificate of `kind`.
 pub async fn spawn_tls(kind: CertKind) -> TlsPeer {
+    spawn_tls_answering(kind, healthy_response()).await
+}
+
+/// A TLS peer answering `code` with these headers and body.
+pub async fn spawn_tls_status(kind: CertKind, code: u16, headers: &[(&str, &str)]) -> TlsPeer {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    spawn_tls_answering(kind, response(code, &headers, b"")).await
+}
+
+async fn spawn_tls_answering(kind: CertKind, answer: Vec<u8>) -> TlsPeer {
     let (chain, key, ca_pem) = make_certs(kind);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -940,8 +953,9 @@ pub async fn spawn_tls(kind: CertKind) -> TlsPeer {
     let addr = listener.local_addr().expect("the TLS peer's address");
     let handshakes = Arc::new(AtomicUsize::new(0));
     let counter = handshakes.clone();
+    let answer = Arc::new(answer);
     let task = accept_loop(listener, move |stream| {
-        let (acceptor, counter) = (acceptor.clone(), counter.clone());
+        let (acceptor, counter, answer) = (acceptor.clone(), counter.clone(), answer.clone());
         async move {
             // A client that rejects the certificate aborts the handshake: fine.
             let Ok(mut tls) = acceptor.accept(stream).await else {
@@ -949,7 +963,7 @@ pub async fn spawn_tls(kind: CertKind) -> TlsPeer {
             };
             counter.fetch_add(1, Ordering::SeqCst);
             if read_request(&mut tls).await.is_some() {
-                let _ = tls.write_all(&healthy_response()).await;
+                let _ = tls.write_all(&answer).await;
             }
             let _ = tls.shutdown().await;
         }

@@ -12,4 +12,5 @@ mod pages;
 mod probe_dns;
 mod probe_gateways;
 mod probe_peers;
+mod probe_redirects;
 mod probe_tls;

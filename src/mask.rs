@@ -53,7 +53,12 @@ pub fn text_cow(text: &str) -> Cow<'_, str> {
         // An IPv6 literal's brackets belong to the URL.
         let host = found + 3;
         let from = match rest[host..].strip_prefix('[') {
-            Some(v6) => v6.find(']').map_or(host, |i| host + i + 2),
+            Some(v6) => match v6.find(|c| c == ']' || (c != '[' && url_ends(c))) {
+                Some(i) if v6[i..].starts_with(']') => host + i + 2,
+                // Unclosed: the bracket still starts the authority, whose
+                // credentials are masked like any other's.
+                _ => host + 1,
+            },
             None => host,
         };
         let end = rest[from..].find(url_ends).map_or(rest.len(), |i| from + i);
@@ -90,16 +95,13 @@ fn mask_one(url: &str, scheme_end: usize, out: &mut String) -> bool {
         _ => out.push_str(authority),
     }
     let tail = &after[authority_len..];
-    let Some(query_at) = tail.find('?') else {
-        out.push_str(tail);
-        return changed;
+    // A URL may carry another in its path or query (`?next=https://...`);
+    // those are masked as text of their own.
+    let query_at = tail.find('?').filter(|at| !tail[..*at].contains('#'));
+    let Some(query_at) = query_at else {
+        return push_masked(tail, out) | changed;
     };
-    // A '#' before the '?' means the '?' is inside the fragment.
-    if tail[..query_at].contains('#') {
-        out.push_str(tail);
-        return changed;
-    }
-    out.push_str(&tail[..=query_at]);
+    changed |= push_masked(&tail[..=query_at], out);
     let query_and_fragment = &tail[query_at + 1..];
     let query_len = query_and_fragment
         .find('#')
@@ -115,11 +117,18 @@ fn mask_one(url: &str, scheme_end: usize, out: &mut String) -> bool {
                 out.push_str(MASK);
                 changed = true;
             }
-            _ => out.push_str(pair),
+            _ => changed |= push_masked(pair, out),
         }
     }
-    out.push_str(&query_and_fragment[query_len..]);
-    changed
+    push_masked(&query_and_fragment[query_len..], out) | changed
+}
+
+/// Appends text that may hold URLs of its own, masked; tells whether
+/// anything was.
+fn push_masked(part: &str, out: &mut String) -> bool {
+    let masked = text_cow(part);
+    out.push_str(&masked);
+    matches!(masked, Cow::Owned(_))
 }
 
 /// A query parameter's name with `%XX` and `+` decoded, so `%74oken` is
@@ -231,6 +240,21 @@ mod tests {
             text("frag http://a.example/#x?token=1"),
             "frag http://a.example/#x?token=1"
         );
+        assert_eq!(
+            text("http://a.example/?next=https://u:p@b.example/&page=2"),
+            "http://a.example/?next=https://***@b.example/&page=2"
+        );
+        assert_eq!(
+            text("http://a.example/web/https://u:p@b.example/"),
+            "http://a.example/web/https://***@b.example/"
+        );
+        for odd in [
+            "x://[E@y/ z ://***@w://[q@r/ ]",
+            "\n://[+E@\u{fffd}//-//://[+E@\u{fffd}//-//]//z//]//z:",
+        ] {
+            assert_eq!(text(&text(odd)), text(odd), "masking twice changes nothing");
+            assert!(!text(odd).contains("[+E@"), "{odd:?}");
+        }
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub fn firing() -> AlertEvent {
             headers: BTreeMap::from([("server".into(), "nginx".into())]),
             body_excerpt: "<html>502 Bad Gateway</html>".into(),
             request_id: Some("req-7".into()),
+            ..AlertEvidence::default()
         }),
         annotations: vec![Annotation {
             at: at(1_767_322_445_678),

@@ -1,8 +1,8 @@
 //! Notifiers against real receivers: an axum webhook endpoint that records
 //! what it gets and answers as told, and aiosmtpd as the SMTP server.
 
-mod email;
-mod webhook;
+pub(crate) mod email;
+pub(crate) mod webhook;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

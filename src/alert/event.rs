@@ -64,12 +64,14 @@ pub struct AlertEvidence {
 
 impl AlertEvidence {
     /// What a reader without the right to see response content gets: the
-    /// status and request id, not the headers and body excerpt. The one
-    /// place that decides what such a reader sees of an incident's evidence.
+    /// status, request id and count of dropped headers, not the headers and
+    /// body excerpt. The one place that decides what such a reader sees of
+    /// an incident's evidence.
     pub fn public(&self) -> AlertEvidence {
         AlertEvidence {
             status: self.status,
             request_id: self.request_id.clone(),
+            headers_dropped: self.headers_dropped,
             withheld: true,
             ..AlertEvidence::default()
         }
@@ -91,7 +93,7 @@ impl Serialize for AlertEvidence {
             out.serialize_field("body_excerpt", &self.body_excerpt)?;
         }
         out.serialize_field("request_id", &self.request_id)?;
-        if self.headers_dropped > 0 && !self.withheld {
+        if self.headers_dropped > 0 {
             out.serialize_field("headers_dropped", &self.headers_dropped)?;
         } else {
             out.skip_field("headers_dropped")?;

@@ -137,11 +137,12 @@ pub struct Evidence {
 
 impl Evidence {
     /// What a reader without the right to see response content gets
-    /// (`server.public_evidence: false`): the request id, but neither
-    /// headers nor body excerpt. The one place that decides what such a
-    /// reader sees of a check's evidence.
+    /// (`server.public_evidence: false`): the request id and the count of
+    /// dropped headers, but neither headers nor body excerpt. The one
+    /// place that decides what such a reader sees of a check's evidence.
     pub fn public(&self) -> Evidence {
         Evidence {
+            headers_dropped: self.headers_dropped,
             request_id: self.request_id.clone(),
             withheld: true,
             ..Evidence::default()
@@ -166,7 +167,7 @@ impl Serialize for Evidence {
             Some(id) => out.serialize_field("request_id", id)?,
             None => out.skip_field("request_id")?,
         }
-        if self.headers_dropped > 0 && !self.withheld {
+        if self.headers_dropped > 0 {
             out.serialize_field("headers_dropped", &self.headers_dropped)?;
         } else {
             out.skip_field("headers_dropped")?;
@@ -322,7 +323,7 @@ mod tests {
     fn the_public_view_keeps_the_object_without_headers_and_body() {
         assert_eq!(
             serde_json::to_string(&evidence(3).public()).unwrap(),
-            r#"{"request_id":"req-7"}"#
+            r#"{"request_id":"req-7","headers_dropped":3}"#
         );
         let bare = Evidence::default().public();
         assert_eq!(serde_json::to_string(&bare).unwrap(), "{}");

@@ -19,7 +19,8 @@ pub enum EvidenceView {
     /// Headers and body excerpt included.
     Whole,
     /// Cause, status, responder, verdict and request id; the `evidence`
-    /// object stays, without `headers` and `body_excerpt`.
+    /// object stays, without `headers` and `body_excerpt` (contract
+    /// section 10).
     Public,
 }
 

@@ -114,6 +114,26 @@ async fn a_target_with_huge_headers_costs_a_bounded_amount_per_check() {
         let excerpt = evidence["body_excerpt"].as_str().expect("an excerpt");
         assert!(excerpt.len() <= MAX_EXCERPT && !excerpt.is_empty());
     }
+
+    // Without the token the headers and body stay home: a visitor's answer
+    // is small however much the target sends.
+    let public = daemon
+        .get("/api/v1/monitors/hostile/checks?limit=1000")
+        .await;
+    let checks = public.json();
+    let checks = checks.as_array().expect("a list");
+    eprintln!(
+        "tokenless API answer: {} bytes for {} checks",
+        public.body.len(),
+        checks.len()
+    );
+    assert!(public.body.len() <= checks.len() * 2_048, "{}", public.body);
+    for check in checks {
+        assert!(
+            check["evidence"]["headers_dropped"].as_u64() > Some(0),
+            "{check}"
+        );
+    }
     daemon.stop().await;
 }
 

@@ -190,7 +190,7 @@ fn evidence_block(evidence: &AlertEvidence) -> Markup {
             h3 { "Body (first 2 KiB)" }
             pre { (evidence.body_excerpt) }
         }
-        @if evidence.headers_dropped > 0 {
+        @if evidence.headers_dropped > 0 && !evidence.withheld {
             p.empty { (evidence.headers_dropped) " more headers were not kept." }
         }
         @if evidence.withheld {

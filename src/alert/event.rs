@@ -40,17 +40,66 @@ pub struct MonitorRef {
     pub url: Option<String>,
 }
 
-/// The evidence quoted in an alert.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The evidence quoted in an alert and kept with the incident: a check's
+/// [`crate::probe::result::Evidence`] (bounded and masked at capture) with
+/// its HTTP status.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct AlertEvidence {
     /// HTTP status, if any.
     pub status: Option<u16>,
     /// Response headers (secrets masked).
     pub headers: BTreeMap<String, String>,
-    /// First 2 KiB of the body.
+    /// First 2 KiB of the body, URLs masked.
     pub body_excerpt: String,
     /// A request id header, if any.
     pub request_id: Option<String>,
+    /// Headers the capture's bounds left out; serialized only when not 0.
+    #[serde(default)]
+    pub headers_dropped: usize,
+    /// Headers and body excerpt are withheld from this reader: they are
+    /// empty and left out of the JSON. Never stored; see [`AlertEvidence::public`].
+    #[serde(skip)]
+    pub withheld: bool,
+}
+
+impl AlertEvidence {
+    /// What a reader without the right to see response content gets: the
+    /// status, request id and count of dropped headers, not the headers and
+    /// body excerpt. The one place that decides what such a reader sees of
+    /// an incident's evidence.
+    pub fn public(&self) -> AlertEvidence {
+        AlertEvidence {
+            status: self.status,
+            request_id: self.request_id.clone(),
+            headers_dropped: self.headers_dropped,
+            withheld: true,
+            ..AlertEvidence::default()
+        }
+    }
+}
+
+/// Written by hand to leave out what a public view withholds; alerts and
+/// the store get what a derived implementation would write.
+impl Serialize for AlertEvidence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("AlertEvidence", 5)?;
+        out.serialize_field("status", &self.status)?;
+        if self.withheld {
+            out.skip_field("headers")?;
+            out.skip_field("body_excerpt")?;
+        } else {
+            out.serialize_field("headers", &self.headers)?;
+            out.serialize_field("body_excerpt", &self.body_excerpt)?;
+        }
+        out.serialize_field("request_id", &self.request_id)?;
+        if self.headers_dropped > 0 {
+            out.serialize_field("headers_dropped", &self.headers_dropped)?;
+        } else {
+            out.skip_field("headers_dropped")?;
+        }
+        out.end()
+    }
 }
 
 /// A deploy or change marker quoted in alerts that start soon after it.

@@ -518,5 +518,7 @@ fn alert_evidence(result: &CheckResult) -> AlertEvidence {
         headers: evidence.headers,
         body_excerpt: evidence.body_excerpt,
         request_id: evidence.request_id,
+        headers_dropped: evidence.headers_dropped,
+        withheld: false,
     }
 }

@@ -45,7 +45,8 @@ pub struct ServerConfig {
     pub listen: String,
     /// Base URL used for links in alerts. Default: none.
     pub public_url: Option<String>,
-    /// Bearer token for write endpoints; none disables writes.
+    /// Bearer token for write endpoints, and for the whole evidence in API
+    /// answers; none disables writes. Default: none.
     pub admin_token: Option<String>,
     /// Status page title. Default `hopwatch`.
     pub title: Option<String>,
@@ -53,6 +54,12 @@ pub struct ServerConfig {
     pub connectivity_check: Option<String>,
     /// Checks allowed to run at once. Default 256.
     pub max_concurrent_checks: Option<usize>,
+    /// Show the response headers and body excerpts of evidence to everyone:
+    /// on the pages, in the feed and in the API without a token. Default
+    /// `false`: those show cause, status, responder, verdict and request
+    /// id, and the whole evidence is for the admin token and alerts.
+    #[serde(default)]
+    pub public_evidence: bool,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +71,7 @@ impl Default for ServerConfig {
             title: None,
             connectivity_check: None,
             max_concurrent_checks: None,
+            public_evidence: false,
         }
     }
 }

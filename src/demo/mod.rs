@@ -125,6 +125,7 @@ fn demo_config(
         r#"server:
   listen: {listen}
   title: hopwatch demo
+  public_evidence: true
 storage:
   path: {db}
 monitors:

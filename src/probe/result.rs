@@ -114,16 +114,66 @@ pub struct Verdict {
     pub summary: String,
 }
 
-/// What a failed HTTP check saw, kept for incidents and alerts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// What a failed HTTP check saw, kept for incidents and alerts. Bounded and
+/// masked when captured ([`super::evidence::capture`]); rows stored before
+/// the bounds may be larger, and are shown as they are.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Evidence {
-    /// Response headers, secrets masked.
+    /// Response headers, secrets masked, at most
+    /// [`super::evidence::HEADERS_MAX`] of them.
     pub headers: BTreeMap<String, String>,
-    /// The first 2 KiB of the body (lossy UTF-8).
+    /// Headers the bounds left out; serialized only when not 0.
+    #[serde(default)]
+    pub headers_dropped: usize,
+    /// The first 2 KiB of the body (lossy UTF-8), URLs masked.
     pub body_excerpt: String,
     /// A request id header, when the response carried one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Headers and body excerpt are withheld from this reader: they are
+    /// empty and left out of the JSON. Never stored; see [`Evidence::public`].
+    #[serde(skip)]
+    pub withheld: bool,
+}
+
+impl Evidence {
+    /// What a reader without the right to see response content gets
+    /// (`server.public_evidence: false`): the request id and the count of
+    /// dropped headers, but neither headers nor body excerpt. The one
+    /// place that decides what such a reader sees of a check's evidence.
+    pub fn public(&self) -> Evidence {
+        Evidence {
+            headers_dropped: self.headers_dropped,
+            request_id: self.request_id.clone(),
+            withheld: true,
+            ..Evidence::default()
+        }
+    }
+}
+
+/// Written by hand to leave out what a public view withholds; the stored
+/// JSON of evidence is the same as a derived implementation would write.
+impl Serialize for Evidence {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("Evidence", 4)?;
+        if self.withheld {
+            out.skip_field("headers")?;
+            out.skip_field("body_excerpt")?;
+        } else {
+            out.serialize_field("headers", &self.headers)?;
+            out.serialize_field("body_excerpt", &self.body_excerpt)?;
+        }
+        match &self.request_id {
+            Some(id) => out.serialize_field("request_id", id)?,
+            None => out.skip_field("request_id")?,
+        }
+        if self.headers_dropped > 0 {
+            out.serialize_field("headers_dropped", &self.headers_dropped)?;
+        } else {
+            out.skip_field("headers_dropped")?;
+        }
+        out.end()
+    }
 }
 
 /// The result for one address under `addresses: all`.
@@ -241,4 +291,53 @@ fn rfc3339<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
 fn from_rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
     let text = String::deserialize(d)?;
     humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence(headers_dropped: usize) -> Evidence {
+        Evidence {
+            headers: BTreeMap::from([("server".to_owned(), "nginx".to_owned())]),
+            headers_dropped,
+            body_excerpt: "<h1>502</h1>".to_owned(),
+            request_id: Some("req-7".to_owned()),
+            withheld: false,
+        }
+    }
+
+    #[test]
+    fn headers_dropped_shows_only_when_some_were() {
+        assert_eq!(
+            serde_json::to_string(&evidence(0)).unwrap(),
+            r#"{"headers":{"server":"nginx"},"body_excerpt":"<h1>502</h1>","request_id":"req-7"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&evidence(3)).unwrap(),
+            r#"{"headers":{"server":"nginx"},"body_excerpt":"<h1>502</h1>","request_id":"req-7","headers_dropped":3}"#
+        );
+    }
+
+    #[test]
+    fn the_public_view_keeps_the_object_without_headers_and_body() {
+        assert_eq!(
+            serde_json::to_string(&evidence(3).public()).unwrap(),
+            r#"{"request_id":"req-7","headers_dropped":3}"#
+        );
+        let bare = Evidence::default().public();
+        assert_eq!(serde_json::to_string(&bare).unwrap(), "{}");
+    }
+
+    #[test]
+    fn stored_rows_read_back_whole_also_from_before_headers_dropped() {
+        let json = serde_json::to_string(&evidence(3)).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Evidence>(&json).unwrap(),
+            evidence(3)
+        );
+        let old =
+            r#"{"headers":{"server":"nginx"},"body_excerpt":"<h1>502</h1>","request_id":"req-7"}"#;
+        assert_eq!(serde_json::from_str::<Evidence>(old).unwrap(), evidence(0));
+    }
 }

@@ -11,7 +11,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, EvidenceView};
 use crate::escape::markup as escape;
 use crate::store::incidents::{Incident, IncidentState};
 
@@ -26,7 +26,16 @@ pub fn router() -> Router<AppState> {
 async fn feed(State(state): State<AppState>) -> Result<Response, ApiError> {
     let config = state.config();
     let server = &config.config.server;
-    let incidents = state.store.incidents(None, ENTRIES).await?;
+    // The feed quotes no headers or body today; passing it through the
+    // view keeps it so if an entry ever grows to show more evidence.
+    let view = EvidenceView::visitor(server);
+    let incidents: Vec<Incident> = state
+        .store
+        .incidents(None, ENTRIES)
+        .await?
+        .into_iter()
+        .map(|i| view.incident(i))
+        .collect();
     let titles: HashMap<&str, &str> = config
         .config
         .monitors

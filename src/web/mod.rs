@@ -4,12 +4,14 @@
 mod api;
 mod badges;
 mod error;
+mod evidence;
 mod feed;
 mod health;
 mod pages;
 mod push;
 
 pub use error::ApiError;
+pub use evidence::EvidenceView;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

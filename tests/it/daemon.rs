@@ -30,17 +30,34 @@ pub struct TestApp {
 
 /// The config text for `monitors` (a YAML list body), storing in `db`.
 pub fn config_text(monitors: &str, db: &Path) -> String {
+    config_text_with("", monitors, db)
+}
+
+/// [`config_text`] with more `server:` keys (`public_evidence: true`).
+fn config_text_with(server: &str, monitors: &str, db: &Path) -> String {
+    let server = if server.is_empty() {
+        String::new()
+    } else {
+        format!(", {server}")
+    };
     format!(
-        "server: {{ listen: 127.0.0.1:0 }}\nstorage: {{ path: {} }}\nmonitors:\n{monitors}",
+        "server: {{ listen: 127.0.0.1:0{server} }}\nstorage: {{ path: {} }}\nmonitors:\n{monitors}",
         db.display()
     )
 }
 
 /// Starts a daemon with these monitors (YAML list items, indented by two).
 pub async fn spawn_app(monitors: &str) -> TestApp {
+    spawn_app_with("", monitors).await
+}
+
+/// [`spawn_app`] with more `server:` keys, as YAML flow entries.
+pub async fn spawn_app_with(server: &str, monitors: &str) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("data").join("hopwatch.db");
-    spawn_app_in(dir, db, monitors).await
+    let config_path = dir.path().join("hopwatch.yaml");
+    std::fs::write(&config_path, config_text_with(server, monitors, &db)).expect("write config");
+    start_from_file(dir, config_path, db).await
 }
 
 async fn spawn_app_in(dir: TempDir, db_path: PathBuf, monitors: &str) -> TestApp {

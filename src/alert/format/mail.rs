@@ -94,6 +94,11 @@ fn evidence_line(status: Option<u16>, request_id: Option<&str>) -> String {
     line
 }
 
+/// The line for headers the capture's bounds left out.
+fn dropped(count: usize) -> String {
+    format!("{count} more headers not kept")
+}
+
 fn event_text(event: &AlertEvent, out: &mut String) {
     let _ = writeln!(out, "{}\n{}\n", title(event), event.verdict.summary);
     for (label, value) in rows(event) {
@@ -104,6 +109,9 @@ fn event_text(event: &AlertEvent, out: &mut String) {
         let _ = writeln!(out, "\n{line}");
         for (name, value) in &evidence.headers {
             let _ = writeln!(out, "  {name}: {value}");
+        }
+        if evidence.headers_dropped > 0 {
+            let _ = writeln!(out, "  ({})", dropped(evidence.headers_dropped));
         }
         if !evidence.body_excerpt.is_empty() {
             out.push_str("  ---\n");
@@ -174,6 +182,9 @@ fn event_html(event: &AlertEvent, out: &mut String) {
                 escape(name),
                 escape(value)
             );
+        }
+        if evidence.headers_dropped > 0 {
+            let _ = writeln!(out, "<li>{}</li>", dropped(evidence.headers_dropped));
         }
         out.push_str("</ul>\n");
         if !evidence.body_excerpt.is_empty() {
@@ -337,6 +348,22 @@ Incident:     inc-43
         assert!(html.contains(
             "<a href=\"https://status.example.com/incidents/&quot;&gt;&lt;script&gt;\">"
         ));
+    }
+
+    #[test]
+    fn headers_left_out_at_capture_are_counted_in_both_parts() {
+        let mut event = fixture::firing();
+        event.evidence.as_mut().expect("evidence").headers_dropped = 36;
+        let text = email_text(std::slice::from_ref(&event));
+        assert!(
+            text.contains("  server: nginx\n  (36 more headers not kept)\n"),
+            "{text}"
+        );
+        let html = email_html(&[event]);
+        assert!(
+            html.contains("<li>36 more headers not kept</li>\n</ul>"),
+            "{html}"
+        );
     }
 
     #[test]

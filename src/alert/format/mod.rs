@@ -153,6 +153,7 @@ pub(crate) mod fixture {
                 headers: BTreeMap::from([("server".into(), "nginx".into())]),
                 body_excerpt: "<html>502 Bad Gateway</html>".into(),
                 request_id: Some("req-7".into()),
+                ..AlertEvidence::default()
             }),
             annotations: vec![Annotation {
                 at: ms(STARTED - 600_000),

@@ -1,5 +1,6 @@
 //! What write endpoints check before acting: the bearer token
-//! (`server.admin_token`, compared in constant time) and a bounded JSON body.
+//! (`server.admin_token`, compared in constant time; it also opens the
+//! whole evidence to readers) and a bounded JSON body.
 
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;
@@ -24,32 +25,55 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let config = state.config();
-        let Some(expected) = config
-            .config
-            .server
-            .admin_token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-        else {
-            return Err(unauthorized(
+        match bearer(parts, state) {
+            Bearer::Admin => Ok(Admin),
+            Bearer::Disabled => Err(unauthorized(
                 "writes are disabled: set server.admin_token to enable them",
-            ));
-        };
-        let given = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        match given {
-            None => Err(unauthorized(
+            )),
+            Bearer::Missing => Err(unauthorized(
                 "missing token: send Authorization: Bearer <server.admin_token>",
             )),
-            Some(token) if same_secret(token, expected) => Ok(Admin),
-            Some(_) => Err(unauthorized("wrong token")),
+            Bearer::Wrong => Err(unauthorized("wrong token")),
         }
+    }
+}
+
+/// What a request's `Authorization: Bearer` says about its sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bearer {
+    /// It carries `server.admin_token`.
+    Admin,
+    /// No admin token is configured.
+    Disabled,
+    /// No bearer token was sent.
+    Missing,
+    /// Another token was sent.
+    Wrong,
+}
+
+/// Checks the request's bearer token against `server.admin_token`.
+pub fn bearer(parts: &Parts, state: &AppState) -> Bearer {
+    let config = state.config();
+    let Some(expected) = config
+        .config
+        .server
+        .admin_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+    else {
+        return Bearer::Disabled;
+    };
+    let given = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match given {
+        None => Bearer::Missing,
+        Some(token) if same_secret(token, expected) => Bearer::Admin,
+        Some(_) => Bearer::Wrong,
     }
 }
 

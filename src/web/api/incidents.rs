@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::auth::Admin;
 use super::{masked, parse_limit};
 use crate::store::incidents::IncidentState;
-use crate::web::{ApiError, AppState};
+use crate::web::{ApiError, AppState, EvidenceView};
 
 /// Incident routes.
 pub fn router() -> Router<AppState> {
@@ -30,6 +30,7 @@ struct ListQuery {
 /// `GET /api/v1/incidents?state=open|resolved&limit=N`: without `state`,
 /// both kinds.
 async fn list(
+    view: EvidenceView,
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -44,12 +45,19 @@ async fn list(
         }
     };
     let limit = parse_limit(query.limit.as_deref())?;
-    let incidents = state.store.incidents(wanted, limit).await?;
+    let incidents: Vec<_> = state
+        .store
+        .incidents(wanted, limit)
+        .await?
+        .into_iter()
+        .map(|incident| view.incident(incident))
+        .collect();
     Ok(Json(masked(&incidents)))
 }
 
 /// `GET /api/v1/incidents/{id}`.
 async fn one(
+    view: EvidenceView,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -58,7 +66,7 @@ async fn one(
         .incident(&id)
         .await?
         .ok_or_else(|| no_incident(&id))?;
-    Ok(Json(masked(&incident)))
+    Ok(Json(masked(&view.incident(incident))))
 }
 
 /// `POST /api/v1/incidents/{id}/ack` (admin): the alert manager reads the

@@ -2,7 +2,7 @@
 //! annotations and acknowledgements, and the OpenAPI document describing them.
 
 mod annotations;
-mod auth;
+pub(super) mod auth;
 mod incidents;
 
 use axum::extract::{Path, Query, State};
@@ -12,7 +12,7 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, EvidenceView};
 
 /// Most rows one request returns.
 const MAX_LIMIT: u32 = 1_000;
@@ -37,7 +37,7 @@ pub fn router() -> Router<AppState> {
 /// `GET /api/v1/status`: overall state, and each monitor's state, uptimes
 /// (fractions of checks that passed; unknown and downtime of hopwatch
 /// itself count as not up; `null` without data) and last check.
-async fn status(State(state): State<AppState>) -> Json<serde_json::Value> {
+async fn status(view: EvidenceView, State(state): State<AppState>) -> Json<serde_json::Value> {
     let config = state.config();
     let now = crate::store::unix_ms(std::time::SystemTime::now());
     let (hour, day) = (crate::store::hour_of(now), crate::store::day_of(now));
@@ -60,7 +60,10 @@ async fn status(State(state): State<AppState>) -> Json<serde_json::Value> {
                 "30d": state.history.last_days(id, day, 30).uptime(),
             })
         });
-        let last_check = state.pipeline.latest(&monitor.name).map(|r| masked(&*r));
+        let last_check = state
+            .pipeline
+            .latest(&monitor.name)
+            .map(|r| masked(&view.check((*r).clone())));
         monitors.push(serde_json::json!({
             "name": monitor.name,
             "title": monitor.title.as_deref().unwrap_or(&monitor.name),
@@ -91,6 +94,7 @@ struct ChecksQuery {
 
 /// `GET /api/v1/monitors/{name}/checks?since=&limit=`: newest first.
 async fn checks(
+    view: EvidenceView,
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(query): Query<ChecksQuery>,
@@ -110,7 +114,10 @@ async fn checks(
             })?,
     };
     let rows = state.store.checks(id, since, limit).await?;
-    let results: Vec<_> = rows.into_iter().map(|row| row.into_result(&name)).collect();
+    let results: Vec<_> = rows
+        .into_iter()
+        .map(|row| view.check(row.into_result(&name)))
+        .collect();
     Ok(Json(masked(&results)))
 }
 
@@ -137,9 +144,9 @@ fn parse_limit(text: Option<&str>) -> Result<u32, ApiError> {
         })
 }
 
-/// `value` as JSON with every URL in every string masked: error texts,
-/// evidence headers (`Location`) and summaries may quote a URL that
-/// carries a token.
+/// `value` as JSON with every URL in its strings masked: error texts and
+/// summaries may quote a URL that carries a token. `evidence` objects are
+/// left as they are: evidence is masked once, when it is captured.
 pub(super) fn masked<T: Serialize>(value: &T) -> serde_json::Value {
     let mut json = serde_json::to_value(value).unwrap_or_default();
     mask_strings(&mut json);
@@ -150,7 +157,10 @@ fn mask_strings(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::String(text) if text.contains("://") => *text = crate::mask::text(text),
         serde_json::Value::Array(items) => items.iter_mut().for_each(mask_strings),
-        serde_json::Value::Object(fields) => fields.values_mut().for_each(mask_strings),
+        serde_json::Value::Object(fields) => fields
+            .iter_mut()
+            .filter(|(key, _)| *key != "evidence")
+            .for_each(|(_, field)| mask_strings(field)),
         _ => {}
     }
 }
@@ -158,6 +168,23 @@ fn mask_strings(value: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_masked_outside_evidence_only() {
+        let url = "https://u:p@a.example/?token=t";
+        let json = masked(&serde_json::json!({
+            "error": url,
+            "verdict": {"summary": url},
+            "evidence": {"body_excerpt": url},
+        }));
+        assert_eq!(json["error"], "https://***@a.example/?token=***");
+        assert_eq!(
+            json["verdict"]["summary"],
+            "https://***@a.example/?token=***"
+        );
+        // Captured evidence is masked already; nothing renders it twice.
+        assert_eq!(json["evidence"]["body_excerpt"], url);
+    }
 
     #[test]
     fn limits_are_capped_and_bad_ones_name_the_field() {

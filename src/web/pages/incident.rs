@@ -12,19 +12,20 @@ use super::{PageError, format, site_title, title_of};
 use crate::alert::AlertEvidence;
 use crate::config::Condition;
 use crate::store::incidents::{Incident, IncidentState};
-use crate::web::AppState;
+use crate::web::{AppState, EvidenceView};
 
 /// `GET /incidents/{id}`; an unknown id is a 404 page.
 pub async fn page(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Markup, PageError> {
+    let config = state.config();
     let incident = state
         .store
         .incident(&id)
         .await?
         .ok_or_else(|| PageError::NotFound(format!("There is no incident “{id}”.")))?;
-    let config = state.config();
+    let incident = EvidenceView::visitor(&config.config.server).incident(incident);
     let monitor = config
         .config
         .monitors
@@ -188,6 +189,12 @@ fn evidence_block(evidence: &AlertEvidence) -> Markup {
         @if !evidence.body_excerpt.is_empty() {
             h3 { "Body (first 2 KiB)" }
             pre { (evidence.body_excerpt) }
+        }
+        @if evidence.headers_dropped > 0 && !evidence.withheld {
+            p.empty { (evidence.headers_dropped) " more headers were not kept." }
+        }
+        @if evidence.withheld {
+            p.empty { "Response headers and body are not public here; the API shows them with the admin token." }
         }
     }
 }

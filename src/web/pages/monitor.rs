@@ -12,7 +12,7 @@ use super::{PageError, bars, charts, format, site_title, title_of};
 use crate::config::{Config, MonitorConfig, MonitorKind};
 use crate::probe::CheckResult;
 use crate::store::history::{DAYS, HOURS};
-use crate::web::AppState;
+use crate::web::{AppState, EvidenceView};
 
 /// Checks in the phase chart and the table.
 const RECENT_CHECKS: u32 = 30;
@@ -46,9 +46,10 @@ pub async fn page(
         ),
         None => Default::default(),
     };
+    let view = EvidenceView::visitor(&config.config.server);
     let checks: Vec<CheckResult> = checks
         .into_iter()
-        .map(|row| row.into_result(&name))
+        .map(|row| view.check(row.into_result(&name)))
         .collect();
     let incidents: Vec<_> = state
         .store
@@ -57,6 +58,7 @@ pub async fn page(
         .into_iter()
         .filter(|i| i.monitor == name)
         .take(INCIDENTS_SHOWN)
+        .map(|i| view.incident(i))
         .collect();
     let uptimes = id.map_or([None; 3], |id| {
         [

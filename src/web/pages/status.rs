@@ -13,7 +13,7 @@ use super::{PageError, bars, format, site_title, title_of};
 use crate::config::MonitorConfig;
 use crate::store::history::DAYS;
 use crate::store::incidents::{Incident, IncidentState};
-use crate::web::AppState;
+use crate::web::{AppState, EvidenceView};
 
 /// How far back resolved incidents are listed.
 const RESOLVED_WINDOW: Duration = Duration::from_secs(14 * 86_400);
@@ -63,16 +63,21 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
     let config = state.config();
     let site = site_title(&state);
     let now = SystemTime::now();
-    let open = state
+    let view = EvidenceView::visitor(&config.config.server);
+    let open: Vec<Incident> = state
         .store
         .incidents(Some(IncidentState::Open), MAX_INCIDENTS)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|i| view.incident(i))
+        .collect();
     let resolved: Vec<Incident> = state
         .store
         .incidents(Some(IncidentState::Resolved), MAX_INCIDENTS)
         .await?
         .into_iter()
         .filter(|i| i.resolved_at.is_some_and(|at| at + RESOLVED_WINDOW >= now))
+        .map(|i| view.incident(i))
         .collect();
     let monitors = &config.config.monitors;
     let states: Vec<&str> = monitors

@@ -97,6 +97,39 @@ fn cases(incident: &str, push_token: &str) -> Vec<Case> {
             none(),
             200,
         ),
+        // With the admin token the evidence is whole: the same schemas.
+        (
+            "get",
+            "/api/v1/status",
+            s("/api/v1/status"),
+            Some(TOKEN),
+            none(),
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/monitors/{name}/checks",
+            s("/api/v1/monitors/shop-edge/checks?limit=5"),
+            Some(TOKEN),
+            none(),
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/incidents",
+            s("/api/v1/incidents"),
+            Some(TOKEN),
+            none(),
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/incidents/{id}",
+            format!("/api/v1/incidents/{incident}"),
+            Some(TOKEN),
+            none(),
+            200,
+        ),
         (
             "get",
             "/api/v1/incidents/{id}",
@@ -369,7 +402,18 @@ async fn the_schemas_refuse_what_the_contract_forbids() {
     bad_cause["cause"] = json!("http_418");
     let mut bad_time = good_check.clone();
     bad_time["at"] = json!("yesterday");
-    for bad in [no_verdict, bad_cause, bad_time] {
+    let mut with_evidence = good_check.clone();
+    with_evidence["evidence"] = json!({"request_id": "req-7"});
+    assert!(
+        validator(&doc, &check).is_valid(&with_evidence),
+        "the public view of evidence"
+    );
+    with_evidence["evidence"]["headers_dropped"] = json!(3);
+    assert!(validator(&doc, &check).is_valid(&with_evidence));
+    // Absent when no header was dropped, never 0.
+    let mut zero_dropped = with_evidence.clone();
+    zero_dropped["evidence"]["headers_dropped"] = json!(0);
+    for bad in [no_verdict, bad_cause, bad_time, zero_dropped] {
         assert!(!validator(&doc, &check).is_valid(&bad), "accepted {bad:#}");
     }
     assert!(!validator(&doc, &incident).is_valid(&json!({"id": "x", "state": "open"})));

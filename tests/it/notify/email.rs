@@ -14,7 +14,7 @@ use super::{build, firing};
 use crate::helpers::{LOCALHOST, free_port};
 
 /// An aiosmtpd process on loopback, killed on drop.
-struct SmtpServer {
+pub(crate) struct SmtpServer {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
@@ -40,7 +40,7 @@ class Defer:
 impl SmtpServer {
     /// Starts aiosmtpd with its Mailbox handler (a maildir in a temp dir);
     /// `defer` uses a handler that refuses every recipient with 451 instead.
-    async fn start(extra: &[&str], defer: bool) -> SmtpServer {
+    pub(crate) async fn start(extra: &[&str], defer: bool) -> SmtpServer {
         let dir = tempfile::tempdir().expect("a temp dir");
         std::fs::write(dir.path().join("defer_handler.py"), DEFER_HANDLER).expect("handler");
         let maildir = dir.path().join("mail");
@@ -95,13 +95,17 @@ impl SmtpServer {
         }))
     }
 
-    fn maildir(&self) -> PathBuf {
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub(crate) fn maildir(&self) -> PathBuf {
         self.dir.path().join("mail")
     }
 }
 
 /// Every message of a maildir, parsed by Python's own email package.
-fn read_maildir(maildir: &Path) -> Value {
+pub(crate) fn read_maildir(maildir: &Path) -> Value {
     const PARSE: &str = r#"
 import email, email.policy, json, pathlib, sys
 out = []

@@ -1,8 +1,8 @@
 //! Notifiers against real receivers: an axum webhook endpoint that records
 //! what it gets and answers as told, and aiosmtpd as the SMTP server.
 
-mod email;
-mod webhook;
+pub(crate) mod email;
+pub(crate) mod webhook;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -46,6 +46,7 @@ pub fn firing() -> AlertEvent {
             headers: BTreeMap::from([("server".into(), "nginx".into())]),
             body_excerpt: "<html>502 Bad Gateway</html>".into(),
             request_id: Some("req-7".into()),
+            ..AlertEvidence::default()
         }),
         annotations: vec![Annotation {
             at: at(1_767_322_445_678),

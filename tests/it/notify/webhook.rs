@@ -23,7 +23,7 @@ use crate::helpers::{LOCALHOST, free_port};
 
 /// How the receiver answers.
 #[derive(Debug, Clone, Copy)]
-enum Answer {
+pub(crate) enum Answer {
     Status(u16),
     /// Never answers in time.
     Hang,
@@ -42,7 +42,7 @@ struct Shared {
 }
 
 /// A webhook endpoint on loopback, stopped on drop.
-struct Receiver {
+pub(crate) struct Receiver {
     shared: Shared,
     port: u16,
     task: JoinHandle<()>,
@@ -75,7 +75,7 @@ async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
 }
 
 impl Receiver {
-    async fn start(answer: Answer) -> Receiver {
+    pub(crate) async fn start(answer: Answer) -> Receiver {
         let shared = Shared {
             seen: Arc::default(),
             answer: Arc::new(Mutex::new(answer)),
@@ -93,11 +93,11 @@ impl Receiver {
         Receiver { shared, port, task }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{LOCALHOST}:{}/hook", self.port)
     }
 
-    fn seen(&self) -> Vec<(HeaderMap, Bytes)> {
+    pub(crate) fn seen(&self) -> Vec<(HeaderMap, Bytes)> {
         let seen = self.shared.seen.lock().expect("receiver lock");
         seen.iter()
             .map(|s| (s.headers.clone(), s.body.clone()))

@@ -10,7 +10,7 @@ use hopwatch::store::incidents::{Incident, IncidentState};
 use hopwatch::store::rollup::Rollup;
 use hopwatch::store::{Store, day_of, hour_of, unix_ms};
 
-use crate::daemon::{TestApp, spawn_app};
+use crate::daemon::{TestApp, spawn_app, spawn_app_with};
 use crate::helpers::{Mode, Origin, wait_until};
 
 /// A title and group that would run if a page forgot to escape them.
@@ -54,7 +54,9 @@ pub async fn fixture() -> Fixture {
         flappy.url("/"),
         healthy.url("/x"),
     );
-    let app = spawn_app(&monitors).await;
+    // These tests look at how evidence is shown (escaped, the headers
+    // table); who may see it is tested in `hostile_targets`.
+    let app = spawn_app_with("public_evidence: true", &monitors).await;
     let store = &app.state.store;
     // A change marker in the hour before the incidents, with markup in it.
     let ten_minutes_ago = SystemTime::now() - Duration::from_secs(600);

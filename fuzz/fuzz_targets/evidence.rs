@@ -33,6 +33,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let captured = evidence::capture(&headers, body);
     check_bounds(&captured);
+    // Whatever comes before it, a URL's credentials never survive capture.
+    if body.len() < 1024 {
+        let mut planted = body.to_vec();
+        planted.extend_from_slice(b" https://bob:Planted1@h.example/?token=Planted2 ");
+        let excerpt = evidence::capture(&headers, &planted).body_excerpt;
+        assert!(!excerpt.contains("Planted"), "{excerpt}");
+    }
     let _ = fingerprint::identify(status, &headers, body);
     let text = String::from_utf8_lossy(body);
     let masked = hopwatch::mask::text(&text);
@@ -45,4 +52,12 @@ fuzz_target!(|data: &[u8]| {
 
 fn check_bounds(captured: &hopwatch::probe::result::Evidence) {
     assert!(captured.body_excerpt.len() <= evidence::BODY_EXCERPT_MAX);
+    assert!(captured.headers.len() <= evidence::HEADERS_MAX);
+    let mut total = 0;
+    for (name, value) in &captured.headers {
+        assert!(name.len() <= evidence::HEADER_NAME_MAX, "{name}");
+        assert!(value.len() <= evidence::HEADER_VALUE_MAX, "{value}");
+        total += name.len() + value.len();
+    }
+    assert!(total <= evidence::HEADER_BYTES_MAX);
 }

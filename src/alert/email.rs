@@ -116,7 +116,10 @@ impl EmailNotifier {
         });
         let mut builder = builder.port(port).timeout(Some(DEFAULT_TIMEOUT));
         if let Some(username) = &smtp.username {
-            let password = smtp.password.clone().unwrap_or_default();
+            let password = smtp
+                .password
+                .as_ref()
+                .map_or_else(String::new, |p| p.expose().to_owned());
             builder = builder.credentials(Credentials::new(username.clone(), password));
         }
         Ok(Self {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::secret::Secret;
 use super::values::{Percent, StatusMatcher, duration, opt_duration};
 
 /// The whole config file.
@@ -21,7 +22,7 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Monitor keys applied to every monitor that does not set them.
     #[serde(default)]
-    pub defaults: serde_json::Map<String, serde_json::Value>,
+    pub defaults: Defaults,
     /// What to check. At least one.
     #[serde(default)]
     pub monitors: Vec<MonitorConfig>,
@@ -36,6 +37,29 @@ pub struct Config {
     pub maintenance: Vec<MaintenanceConfig>,
 }
 
+/// `defaults:`, as written. Loading has already merged it into every
+/// monitor, so it is kept for reference only.
+#[derive(Clone, Default, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct Defaults(pub serde_json::Map<String, serde_json::Value>);
+
+impl std::ops::Deref for Defaults {
+    type Target = serde_json::Map<String, serde_json::Value>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+// By hand: these are raw values, not typed ones, so a default `token` or
+// header would print as written. The keys are enough; the values show in
+// each monitor, where secrets are typed and hidden.
+impl std::fmt::Debug for Defaults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 /// `server:` section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,8 +69,8 @@ pub struct ServerConfig {
     pub listen: String,
     /// Base URL used for links in alerts. Default: none.
     pub public_url: Option<String>,
-    /// Bearer token for write endpoints; none disables writes.
-    pub admin_token: Option<String>,
+    /// Bearer token for write endpoints. Default: none, which disables writes.
+    pub admin_token: Option<Secret>,
     /// Status page title. Default `hopwatch`.
     pub title: Option<String>,
     /// `host:port` whose reachability proves the monitor's own network works.
@@ -224,8 +248,8 @@ pub struct MonitorConfig {
     /// push: extra time after `interval` before a missing push counts as down.
     #[serde(default, deserialize_with = "opt_duration")]
     pub grace: Option<Duration>,
-    /// push: the token a heartbeat must carry.
-    pub token: Option<String>,
+    /// push: the token a heartbeat must carry. Required for push monitors.
+    pub token: Option<Secret>,
 }
 
 impl MonitorConfig {
@@ -393,7 +417,7 @@ pub struct CertExpiryCondition {
 }
 
 /// One entry of `notifiers:`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifierConfig {
     /// Unique name referenced by alerts.
@@ -405,10 +429,10 @@ pub struct NotifierConfig {
     pub url: Option<String>,
     /// webhook: body format. Default `json`.
     pub format: Option<WebhookFormat>,
-    /// webhook (json): HMAC-SHA256 signing secret.
-    pub secret: Option<String>,
-    /// webhook (pagerduty): Events API v2 routing key.
-    pub routing_key: Option<String>,
+    /// webhook: HMAC-SHA256 signing secret. Default: none (bodies unsigned).
+    pub secret: Option<Secret>,
+    /// webhook (pagerduty): Events API v2 routing key. Required for that format.
+    pub routing_key: Option<Secret>,
     /// email: the SMTP server.
     pub smtp: Option<SmtpConfig>,
     /// email: sender.
@@ -444,7 +468,7 @@ pub enum WebhookFormat {
 }
 
 /// `smtp:` of an email notifier.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     /// Server host name.
@@ -454,10 +478,10 @@ pub struct SmtpConfig {
     /// Default `starttls`.
     #[serde(default)]
     pub security: SmtpSecurity,
-    /// Login name.
+    /// Login name. Default: none (no login).
     pub username: Option<String>,
-    /// Login password.
-    pub password: Option<String>,
+    /// Login password. Default: none.
+    pub password: Option<Secret>,
 }
 
 /// SMTP transport security.

@@ -131,7 +131,7 @@ fn server(draft: &mut Draft, problems: &mut Vec<Problem>) {
     }
     // `${HOPWATCH_ADMIN_TOKEN:-}` is the natural way to make the token
     // optional; an empty token must mean "writes disabled", not "no password".
-    if server.admin_token.as_deref() == Some("") {
+    if server.admin_token.as_ref().is_some_and(|t| t.is_empty()) {
         server.admin_token = None;
     }
 }

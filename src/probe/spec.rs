@@ -204,7 +204,7 @@ impl ProbeSpec {
             }
             MonitorKind::Dns => build_dns(monitor, timeout, &mut errors).map(ProbeSpec::Dns),
             MonitorKind::Push => {
-                if monitor.token.as_deref().is_none_or(str::is_empty) {
+                if monitor.token.as_ref().is_none_or(|t| t.is_empty()) {
                     errors.push(FieldError::new("token", "a push monitor needs a token"));
                 }
                 Some(ProbeSpec::Push)

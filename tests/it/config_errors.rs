@@ -466,7 +466,12 @@ fn variables_come_from_the_lookup_with_defaults() {
     let loaded = yaml(text).unwrap();
     let monitor = &loaded.config.monitors[0];
     assert_eq!(
-        loaded.config.server.admin_token.as_deref(),
+        loaded
+            .config
+            .server
+            .admin_token
+            .as_ref()
+            .map(|t| t.expose()),
         Some("tok-9f8e7d")
     );
     assert_eq!(monitor.url.as_deref(), Some("https://x/health"));

@@ -29,7 +29,8 @@ impl FromRequestParts<AppState> for Admin {
             .config
             .server
             .admin_token
-            .as_deref()
+            .as_ref()
+            .map(|t| t.expose())
             .filter(|t| !t.is_empty())
         else {
             return Err(unauthorized(

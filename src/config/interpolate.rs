@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::secret::is_secret_path;
 use super::{Problem, join_index, join_key};
 
 /// Where variables are read from: the process environment, or a test's map.
@@ -21,6 +22,9 @@ pub(crate) struct Interpolated {
     pub whole: BTreeSet<String>,
     /// Key paths whose interpolation failed; later errors there are noise.
     pub failed: BTreeSet<String>,
+    /// The values of secret keys (`password`, `token`, ...), as expanded,
+    /// with their key path: no error line may show them.
+    pub secret_values: Vec<(String, String)>,
 }
 
 /// One expanded string.
@@ -64,6 +68,11 @@ fn walk(
                 for secret in expansion.from_env {
                     found.secrets.push((path.to_owned(), secret));
                 }
+                if is_secret_path(path) && !expansion.text.is_empty() {
+                    found
+                        .secret_values
+                        .push((path.to_owned(), expansion.text.clone()));
+                }
                 *text = expansion.text;
             }
             Err(message) => {
@@ -80,6 +89,13 @@ fn walk(
             for (key, item) in map.iter_mut() {
                 walk(item, &join_key(path, key), lookup, found, problems);
             }
+        }
+        // A secret written as a number is refused by its type, and that
+        // error never quotes it; it is recorded all the same.
+        Value::Number(number) if is_secret_path(path) => {
+            found
+                .secret_values
+                .push((path.to_owned(), number.to_string()));
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }

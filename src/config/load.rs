@@ -75,8 +75,11 @@ pub fn parse_with_env(
     file_label: &str,
     lookup: Lookup<'_>,
 ) -> Result<LoadedConfig, ConfigErrors> {
-    let mut tree = read_tree(text, format).map_err(|message| ConfigErrors {
-        errors: vec![format!("{file_label}: {}", one_line(&message))],
+    let mut tree = read_tree(text, format).map_err(|message| {
+        let message = super::secret::mask_syntax_error(&one_line(&message), text);
+        ConfigErrors {
+            errors: vec![format!("{file_label}: {message}")],
+        }
     })?;
     let mut problems = Vec::new();
     let found = interpolate::interpolate_tree(&mut tree, lookup, &mut problems);

@@ -97,8 +97,9 @@ pub(crate) fn is_within(path: &str, ancestor: &str) -> bool {
 }
 
 /// Turns problems into error lines: drops repeats and the echoes of a failed
-/// `${...}`, and masks values that came from the environment, which may be
-/// secrets, in messages about the keys that hold them.
+/// `${...}`, masks values that came from the environment, which may be
+/// secrets, in messages about the keys that hold them, the values of secret
+/// keys, and credentials in any URL a message quotes.
 pub(crate) fn error_lines(
     problems: Vec<Problem>,
     label: &str,
@@ -126,6 +127,15 @@ pub(crate) fn error_lines(
                 message = message.replace(secret.as_str(), "***");
             }
         }
+        // Secret keys' values are refused without being quoted; this is
+        // the net under that. A short value is masked only in lines about
+        // its own key: everywhere, "on" or "a" would eat ordinary words.
+        for (path, value) in &found.secret_values {
+            if value.chars().count() >= 4 || is_within(path, &problem.path) {
+                message = secret::mask_value(&message, value);
+            }
+        }
+        let message = crate::mask::text(&message);
         let line = match problem.path.as_str() {
             "" => format!("{label}: {message}"),
             path => format!("{label}: {path}: {message}"),

@@ -19,6 +19,116 @@ pub const SECRET_KEYS: [&str; 6] = [
 /// What is shown instead of a secret.
 const MASK: &str = "***";
 
+/// Whether `key` (one key, not a path) holds a secret.
+pub fn is_secret_key(key: &str) -> bool {
+    SECRET_KEYS.contains(&key)
+}
+
+/// Whether the last key of a key path (`notifiers[0].smtp.password`) holds a secret.
+pub fn is_secret_path(path: &str) -> bool {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let last = last.split('[').next().unwrap_or(last);
+    is_secret_key(last)
+}
+
+/// `text` with every standing occurrence of `value` replaced by `***`. An
+/// occurrence glued to letters or digits on a side where the value itself
+/// has one is part of another word and stays.
+pub(crate) fn mask_value(text: &str, value: &str) -> String {
+    if value.is_empty() || !text.contains(value) {
+        return text.to_owned();
+    }
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let (first, last) = (value.chars().next(), value.chars().next_back());
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(value) {
+        let before = rest[..at]
+            .chars()
+            .next_back()
+            .or_else(|| out.chars().next_back());
+        let after = rest[at + value.len()..].chars().next();
+        let glued = (word(first) && word(before)) || (word(last) && word(after));
+        out.push_str(&rest[..at]);
+        out.push_str(if glued { value } else { MASK });
+        rest = &rest[at + value.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The values written after a secret key in config text, read from the
+/// text itself: a file that does not parse has no tree to read them from,
+/// and its syntax error may quote them (`invalid value: string "..."`).
+/// Reads `key: value` and `key = value`, quoted or not, in block and flow
+/// style; a value over several lines is not found, nor quoted by parsers.
+pub(crate) fn values_in_text(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in text.lines() {
+        for key in SECRET_KEYS {
+            let mut from = 0;
+            while let Some(at) = line[from..].find(key) {
+                let start = from + at;
+                from = start + key.len();
+                // `token` inside `admin_token` or `tokens` is another key.
+                let before = line[..start].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let rest = line[from..].trim_start_matches(['"', '\'']).trim_start();
+                if let Some(value) = rest.strip_prefix([':', '=']).and_then(scalar) {
+                    found.push(value);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The scalar at the start of `text` (after `key:`), without quotes, a
+/// YAML tag (`!!int`) or an anchor (`&a`).
+fn scalar(text: &str) -> Option<String> {
+    let mut text = text.trim_start();
+    // Each pass drops one tag or anchor; a value has at most one of each.
+    for _ in 0..2 {
+        if text.starts_with(['!', '&']) {
+            let end = text.find(char::is_whitespace).unwrap_or(text.len());
+            text = text[end..].trim_start();
+        }
+    }
+    let value = match text.chars().next()? {
+        quote @ ('"' | '\'') => {
+            let inner = &text[1..];
+            let mut end = inner.len();
+            let mut escaped = false;
+            for (i, c) in inner.char_indices() {
+                if c == quote && !(quote == '"' && escaped) {
+                    end = i;
+                    break;
+                }
+                escaped = quote == '"' && c == '\\' && !escaped;
+            }
+            &inner[..end]
+        }
+        '|' | '>' => return None,
+        _ => {
+            let end = text.find([',', '}', ']', '#']).unwrap_or(text.len());
+            text[..end].trim()
+        }
+    };
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+/// A syntax error's message with the values of secret keys written in
+/// `text` masked, and credentials in any URL it quotes.
+pub(crate) fn mask_syntax_error(message: &str, text: &str) -> String {
+    let mut message = message.to_owned();
+    for value in values_in_text(text) {
+        message = mask_value(&message, &value);
+    }
+    crate::mask::text(&message)
+}
+
 /// A secret string from the config. `Debug` and `Display` print `***`; the
 /// value is reached only through [`Secret::expose`], so a `{:?}` of a config
 /// or a notifier in a log line cannot leak it.
@@ -211,5 +321,44 @@ mod tests {
             );
             assert!(!err.contains("12345") && !err.contains("12.345"), "{err}");
         }
+    }
+
+    #[test]
+    fn values_are_masked_where_they_stand_alone() {
+        assert_eq!(
+            mask_value("found \"hunter2\" here", "hunter2"),
+            "found \"***\" here"
+        );
+        assert_eq!(mask_value("hunter2, hunter2", "hunter2"), "***, ***");
+        assert_eq!(mask_value("expected a value", "a"), "expected *** value");
+        assert_eq!(mask_value("ab1234cd", "1234"), "ab1234cd");
+        assert_eq!(mask_value("x-pw-", "-pw-"), "x***");
+        assert_eq!(mask_value("nothing", ""), "nothing");
+    }
+
+    #[test]
+    fn values_are_read_after_secret_keys_in_any_spelling() {
+        let text = "server: { admin_token: !!int hunter1, title: x }\n\
+                    password: \"hun\\\"ter2\"   # comment\n\
+                    - { token: 'hunter3' }\n\
+                    routing_key = \"hunter4\"\n\
+                    \"secret\" : hunter5 # comment\n\
+                    tokens: not-this, my_token: nor-this, password: |\n\
+                    access_key:\n";
+        assert_eq!(
+            values_in_text(text),
+            ["hunter1", "hun\\\"ter2", "hunter3", "hunter4", "hunter5"]
+        );
+    }
+
+    #[test]
+    fn secret_keys_are_found_at_the_end_of_a_path() {
+        assert!(is_secret_path("server.admin_token"));
+        assert!(is_secret_path("notifiers[0].smtp.password"));
+        assert!(is_secret_path("monitors[3].token"));
+        assert!(is_secret_path("token"));
+        assert!(!is_secret_path("notifiers[0].secret.x"));
+        assert!(!is_secret_path("monitors[0].url"));
+        assert!(!is_secret_path("tokens"));
     }
 }

@@ -284,7 +284,7 @@ fn is_http_url(text: &str) -> bool {
 
 /// The message for a url that is not http(s); credentials in it are masked.
 fn bad_url(text: &str) -> String {
-    let shown = crate::mask::url(text);
+    let shown = crate::mask::lone_url(text);
     format!("invalid url {shown:?} (expected http:// or https://)")
 }
 

@@ -313,7 +313,7 @@ fn build_http(
                     "url",
                     format!(
                         "invalid url {:?} (expected http:// or https:// with a host)",
-                        crate::mask::url(text)
+                        crate::mask::lone_url(text)
                     ),
                 ));
                 None
@@ -321,7 +321,7 @@ fn build_http(
             Err(err) => {
                 errors.push(FieldError::new(
                     "url",
-                    format!("invalid url {:?}: {err}", crate::mask::url(text)),
+                    format!("invalid url {:?}: {err}", crate::mask::lone_url(text)),
                 ));
                 None
             }

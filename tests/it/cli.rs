@@ -149,6 +149,61 @@ async fn validate_prints_a_summary_or_every_error_with_its_path() {
 }
 
 #[tokio::test]
+async fn validate_never_prints_a_secret_of_a_broken_config() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // (file name, text, the secret it must not show)
+    let cases = [
+        (
+            "number.yaml",
+            "server: { admin_token: 8675309 }\nmonitors: [{ name: a, url: 'http://127.0.0.1:1/' }]\n",
+            "8675309",
+        ),
+        (
+            "number.toml",
+            "[server]\nadmin_token = 8675309\n\n[[monitors]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/\"\n",
+            "8675309",
+        ),
+        (
+            "password.yaml",
+            "monitors: [{ name: a, url: 'http://127.0.0.1:1/' }]\nnotifiers:\n  - { name: m, type: email, smtp: { host: 127.0.0.1, username: u, password: 20260101 }, from: a@example.com, to: [b@example.com] }\n",
+            "20260101",
+        ),
+        (
+            "monitor-url.yaml",
+            "monitors: [{ name: a, url: 'https://bob:hun/ter2@127.0.0.1:99999/' }]\n",
+            "hun/ter2",
+        ),
+        (
+            "webhook-url.yaml",
+            "monitors: [{ name: a, url: 'http://127.0.0.1:1/' }]\nnotifiers:\n  - { name: h, type: webhook, url: 'https://hook:s3c#r3t@127.0.0.1/x y' }\n",
+            "s3c#r3t",
+        ),
+        (
+            "syntax.yaml",
+            "server:\n  admin_token: !!int s3cr3t-t0ken\nmonitors: [{ name: a, url: 'http://127.0.0.1:1/' }]\n",
+            "s3cr3t-t0ken",
+        ),
+        (
+            "syntax.toml",
+            "[server]\nadmin_token = !s3cr3t-t0ken\n",
+            "s3cr3t-t0ken",
+        ),
+    ];
+    for (name, text, secret) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let output = hopwatch(&["validate", "-c", path.to_str().expect("utf-8 path")]).await;
+        let shown = format!("{}{}", stdout(&output), stderr(&output));
+        assert_eq!(output.status.code(), Some(1), "{name}: {shown}");
+        assert!(
+            shown.contains(name),
+            "{name}: the error names the file: {shown}"
+        );
+        assert!(!shown.contains(secret), "{name} shows its secret: {shown}");
+    }
+}
+
+#[tokio::test]
 async fn run_with_a_bad_config_exits_1_and_creates_no_database() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("data").join("hopwatch.db");

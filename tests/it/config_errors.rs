@@ -337,6 +337,38 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
             r#"hopwatch.yaml: maintenance[2].start: invalid time "next tuesday" (expected RFC 3339, e.g. 2026-12-01T02:00:00Z)"#,
         ],
     ),
+    (
+        "a secret written as a number is refused without its value",
+        "server: { admin_token: 8675309 }\nmonitors:\n  - { name: a, url: http://x }\n  - { name: b, type: push, token: 4242424 }\n",
+        &[
+            "hopwatch.yaml: server.admin_token: expected a string, found a number (put it in quotes; a secret's value is never shown)",
+            "hopwatch.yaml: monitors[1].token: expected a string, found a number (put it in quotes; a secret's value is never shown)",
+        ],
+    ),
+    (
+        "wrongly typed notifier secrets are refused without their values",
+        "monitors: [{ name: a, url: http://x }]\nnotifiers:\n  - { name: mail, type: email, smtp: { host: smtp.example.com, username: u, password: [hunter2] }, from: a@example.com, to: [b@example.com] }\n  - { name: pd, type: webhook, url: http://hook, format: pagerduty, secret: true, routing_key: 31337 }\n",
+        &[
+            "hopwatch.yaml: notifiers[0].smtp.password: expected a string, found a list (a secret's value is never shown)",
+            "hopwatch.yaml: notifiers[1].routing_key: expected a string, found a number (put it in quotes; a secret's value is never shown)",
+            "hopwatch.yaml: notifiers[1].secret: expected a string, found a boolean (put it in quotes; a secret's value is never shown)",
+        ],
+    ),
+    (
+        "a url that does not parse shows no password, even one with a slash",
+        "monitors: [{ name: a, url: \"https://bob:hun/ter2@example.com:99999/\" }]\nnotifiers:\n  - { name: hook, type: webhook, url: \"https://hook:s3c#r3t@hooks.example.com/x y\" }\n",
+        &[
+            r#"hopwatch.yaml: monitors[0].url: invalid url "https://***@example.com:99999/": invalid port number"#,
+            r#"hopwatch.yaml: notifiers[0].url: invalid url "https://***@hooks.example.com/x y" (expected http:// or https://)"#,
+        ],
+    ),
+    (
+        "a yaml error on a line holding a secret does not quote it",
+        "server: { admin_token: !!int s3cr3t-t0ken }\nmonitors: [{ name: a, url: http://x }]\n",
+        &[
+            r#"hopwatch.yaml: line 1 column 24: server.admin_token: invalid value: string "***", expected an integer"#,
+        ],
+    ),
 ];
 
 #[test]

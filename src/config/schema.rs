@@ -482,6 +482,21 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     /// Login password. Default: none.
     pub password: Option<Secret>,
+    /// Log in even with `security: none`, which sends `username` and
+    /// `password` in clear text: only for a relay on a trusted network.
+    /// Default false, so that such a config is an error.
+    #[serde(default)]
+    pub allow_plaintext_auth: bool,
+}
+
+impl SmtpConfig {
+    /// Whether this would log in over an unencrypted connection without
+    /// `allow_plaintext_auth`: a config error, and refused by the notifier.
+    pub fn sends_login_in_clear(&self) -> bool {
+        self.security == SmtpSecurity::None
+            && (self.username.is_some() || self.password.is_some())
+            && !self.allow_plaintext_auth
+    }
 }
 
 /// SMTP transport security.

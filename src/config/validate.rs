@@ -336,6 +336,11 @@ fn notifier_needs(base: &str, n: &NotifierConfig, problems: &mut Vec<Problem>) {
                     "an email notifier needs smtp (host, port, security, ...)",
                 ),
                 Some(smtp) if smtp.host.trim().is_empty() => need("smtp.host", "must not be empty"),
+                Some(smtp) if smtp.sends_login_in_clear() => need(
+                    "smtp.security",
+                    "none would send the username and password in clear text: use starttls or tls, \
+                     or set smtp.allow_plaintext_auth: true for a relay on a trusted network",
+                ),
                 Some(_) => {}
             }
             match &n.from {

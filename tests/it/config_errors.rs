@@ -369,6 +369,14 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
             r#"hopwatch.yaml: line 1 column 24: server.admin_token: invalid value: string "***", expected an integer"#,
         ],
     ),
+    (
+        "an smtp login in clear text without the opt-in",
+        "monitors: [{ name: a, url: http://x }]\nnotifiers:\n  - { name: mail, type: email, smtp: { host: smtp.example.com, security: none, username: u, password: \"${API_TOKEN}\" }, from: a@example.com, to: [b@example.com] }\n  - { name: relay, type: email, smtp: { host: smtp.example.com, security: none, username: u }, from: a@example.com, to: [b@example.com] }\n",
+        &[
+            "hopwatch.yaml: notifiers[0].smtp.security: none would send the username and password in clear text: use starttls or tls, or set smtp.allow_plaintext_auth: true for a relay on a trusted network",
+            "hopwatch.yaml: notifiers[1].smtp.security: none would send the username and password in clear text: use starttls or tls, or set smtp.allow_plaintext_auth: true for a relay on a trusted network",
+        ],
+    ),
 ];
 
 #[test]
@@ -513,6 +521,26 @@ fn variables_come_from_the_lookup_with_defaults() {
     );
     assert_eq!(monitor.title.as_deref(), Some("Shop"));
     assert_eq!(monitor.body.as_deref(), Some("${literal}"));
+}
+
+#[test]
+fn an_smtp_login_in_clear_text_loads_with_the_opt_in_and_without_a_login() {
+    let notifier = |smtp: &str| {
+        format!(
+            "monitors: [{{ name: a, url: http://x }}]\nnotifiers:\n  - {{ name: mail, type: email, smtp: {smtp}, from: a@example.com, to: [b@example.com] }}\n"
+        )
+    };
+    let opted_in = yaml(&notifier(
+        "{ host: relay.internal, security: none, username: u, password: p, allow_plaintext_auth: true }",
+    ))
+    .expect("the opt-in allows a login in clear text");
+    let smtp = opted_in.config.notifiers[0].smtp.as_ref().expect("smtp");
+    assert!(smtp.allow_plaintext_auth && !smtp.sends_login_in_clear());
+    yaml(&notifier("{ host: relay.internal, security: none }")).expect("no login, no secret sent");
+    yaml(&notifier(
+        "{ host: smtp.example.com, username: u, password: p }",
+    ))
+    .expect("starttls by default");
 }
 
 #[test]

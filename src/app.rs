@@ -359,6 +359,9 @@ async fn reload(
             return;
         }
     };
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
     let previous = state.config();
     if previous.config.server.listen != loaded.config.server.listen
         || previous.config.storage.path != loaded.config.storage.path

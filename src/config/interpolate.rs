@@ -25,6 +25,9 @@ pub(crate) struct Interpolated {
     /// The values of secret keys (`password`, `token`, ...), as expanded,
     /// with their key path: no error line may show them.
     pub secret_values: Vec<(String, String)>,
+    /// Key paths of secret keys whose value is written in the file itself,
+    /// wholly or in part, rather than all read from the environment.
+    pub literal_secrets: Vec<String>,
 }
 
 /// One expanded string.
@@ -36,6 +39,9 @@ pub(crate) struct Expansion {
     pub from_env: Vec<String>,
     /// The input was exactly one `${...}` and nothing else.
     pub whole: bool,
+    /// Some of the text came from the file: written outside `${...}`, or
+    /// a `${VAR:-default}`'s default.
+    pub from_file: bool,
 }
 
 /// Replaces `${...}` in every string value of `tree` (keys are left alone),
@@ -72,6 +78,9 @@ fn walk(
                     found
                         .secret_values
                         .push((path.to_owned(), expansion.text.clone()));
+                    if expansion.from_file {
+                        found.literal_secrets.push(path.to_owned());
+                    }
                 }
                 *text = expansion.text;
             }
@@ -106,12 +115,15 @@ pub(crate) fn expand(text: &str, lookup: Lookup<'_>) -> Result<Expansion, String
     let mut out = String::with_capacity(text.len());
     let mut from_env = Vec::new();
     let mut expressions = 0;
+    let mut from_file = false;
     let mut rest = text;
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
+        from_file |= at > 0;
         let after = &rest[at..];
         if let Some(tail) = after.strip_prefix("$${") {
             out.push_str("${");
+            from_file = true;
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("${") {
             let Some(end) = tail.find('}') else {
@@ -129,14 +141,20 @@ pub(crate) fn expand(text: &str, lookup: Lookup<'_>) -> Result<Expansion, String
             }
             // `:-` follows the shell: an empty variable also takes the default.
             match (lookup(name), default) {
-                (Some(value), Some(default)) if value.is_empty() => out.push_str(default),
+                (Some(value), Some(default)) if value.is_empty() => {
+                    out.push_str(default);
+                    from_file |= !default.is_empty();
+                }
                 (Some(value), _) => {
                     out.push_str(&value);
                     if !value.is_empty() {
                         from_env.push(value);
                     }
                 }
-                (None, Some(default)) => out.push_str(default),
+                (None, Some(default)) => {
+                    out.push_str(default);
+                    from_file |= !default.is_empty();
+                }
                 (None, None) => {
                     return Err(format!(
                         "environment variable {name} is not set (use ${{{name}:-default}} for a default)"
@@ -147,15 +165,18 @@ pub(crate) fn expand(text: &str, lookup: Lookup<'_>) -> Result<Expansion, String
             rest = &tail[end + 1..];
         } else {
             out.push('$');
+            from_file = true;
             rest = &after[1..];
         }
     }
     out.push_str(rest);
+    from_file |= !rest.is_empty();
     let whole = expressions == 1 && text.starts_with("${") && text.ends_with('}');
     Ok(Expansion {
         text: out,
         from_env,
         whole,
+        from_file,
     })
 }
 
@@ -248,6 +269,40 @@ mod tests {
         );
         assert!(!expand("${HOST}:${TOKEN}", &env).unwrap().whole);
         assert!(!expand("x${HOST}", &env).unwrap().whole);
+    }
+
+    #[test]
+    fn text_from_the_file_is_told_from_text_from_the_environment() {
+        let from_file = |text: &str| expand(text, &env).unwrap().from_file;
+        assert!(from_file("hunter2"));
+        assert!(from_file("x${TOKEN}"));
+        assert!(from_file("${TOKEN}x"));
+        assert!(from_file("${MISSING:-change-me}"));
+        assert!(from_file("${EMPTY:-change-me}"));
+        assert!(from_file("$${TOKEN}"));
+        assert!(!from_file("${TOKEN}"));
+        assert!(!from_file("${TOKEN:-unused}"));
+        assert!(!from_file("${MISSING:-}"));
+        assert!(!from_file("${TOKEN}${HOST}"));
+    }
+
+    #[test]
+    fn literal_secrets_are_found_by_key() {
+        let mut tree = serde_json::json!({
+            "server": {"admin_token": "hunter2", "title": "plain text"},
+            "monitors": [{"token": "${TOKEN}"}, {"token": "${MISSING:-change-me}"}],
+            "notifiers": [{"smtp": {"password": "pre-${TOKEN}"}, "secret": "${TOKEN}"}]
+        });
+        let mut problems = Vec::new();
+        let found = interpolate_tree(&mut tree, &env, &mut problems);
+        assert_eq!(
+            found.literal_secrets,
+            [
+                "monitors[1].token",
+                "notifiers[0].smtp.password",
+                "server.admin_token"
+            ]
+        );
     }
 
     #[test]

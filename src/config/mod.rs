@@ -27,6 +27,11 @@ pub struct LoadedConfig {
     /// The config. Every monitor already has `defaults` merged in and its
     /// `interval` and `timeout` filled, so readers never apply defaults again.
     pub config: Config,
+    /// Lines to show the operator that do not stop the config from loading
+    /// (`<file>: <key path>: warning: ...`); [`load`] fills them.
+    pub warnings: Vec<String>,
+    /// Key paths of secrets written in the file itself, not only `${VAR}`.
+    pub(crate) literal_secrets: Vec<String>,
 }
 
 impl LoadedConfig {

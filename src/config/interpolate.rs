@@ -66,7 +66,7 @@ fn walk(
     problems: &mut Vec<Problem>,
 ) {
     match value {
-        Value::String(text) => match expand(text, lookup) {
+        Value::String(text) => match expand(text, lookup, is_secret_path(path)) {
             Ok(expansion) => {
                 if expansion.whole {
                     found.whole.insert(path.to_owned());
@@ -110,8 +110,10 @@ fn walk(
     }
 }
 
-/// Expands one string. The error is the message for the string's key path.
-pub(crate) fn expand(text: &str, lookup: Lookup<'_>) -> Result<Expansion, String> {
+/// Expands one string. The error is the message for the string's key path;
+/// for the value of a `secret` key it quotes nothing of the text but a
+/// variable's name.
+pub(crate) fn expand(text: &str, lookup: Lookup<'_>, secret: bool) -> Result<Expansion, String> {
     let mut out = String::with_capacity(text.len());
     let mut from_env = Vec::new();
     let mut expressions = 0;
@@ -135,9 +137,15 @@ pub(crate) fn expand(text: &str, lookup: Lookup<'_>) -> Result<Expansion, String
                 None => (inner, None),
             };
             if !is_var_name(name) {
-                return Err(format!(
-                    "invalid variable name {name:?} in \"${{{inner}}}\" (expected letters, digits and _)"
-                ));
+                // In a password, "${" is more likely meant literally, and
+                // what follows it is part of the password.
+                return Err(if secret {
+                    r#"invalid variable name in "${...}" (expected letters, digits and _; write "$${" for a literal "${")"#.to_owned()
+                } else {
+                    format!(
+                        "invalid variable name {name:?} in \"${{{inner}}}\" (expected letters, digits and _)"
+                    )
+                });
             }
             // `:-` follows the shell: an empty variable also takes the default.
             match (lookup(name), default) {
@@ -202,7 +210,7 @@ mod tests {
     }
 
     fn run(text: &str) -> Result<String, String> {
-        expand(text, &env).map(|e| e.text)
+        expand(text, &env, false).map(|e| e.text)
     }
 
     #[test]
@@ -233,7 +241,7 @@ mod tests {
     fn a_value_is_not_expanded_twice() {
         let lookup = |name: &str| (name == "A").then(|| "${B}".to_owned());
         assert_eq!(
-            expand("${A}", &lookup).map(|e| e.text).as_deref(),
+            expand("${A}", &lookup, false).map(|e| e.text).as_deref(),
             Ok("${B}")
         );
     }
@@ -257,23 +265,44 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_expression_in_a_secret_is_not_quoted() {
+        let mut tree =
+            serde_json::json!({"server": {"admin_token": "pa55${w-rd}", "title": "${a-b}"}});
+        let mut problems = Vec::new();
+        interpolate_tree(&mut tree, &env, &mut problems);
+        assert_eq!(
+            problems,
+            vec![
+                Problem::new(
+                    "server.admin_token",
+                    r#"invalid variable name in "${...}" (expected letters, digits and _; write "$${" for a literal "${")"#
+                ),
+                Problem::new(
+                    "server.title",
+                    r#"invalid variable name "a-b" in "${a-b}" (expected letters, digits and _)"#
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn whole_expressions_and_env_values_are_recorded() {
-        let e = expand("${TOKEN}", &env).unwrap();
+        let e = expand("${TOKEN}", &env, false).unwrap();
         assert!(e.whole);
         assert_eq!(e.from_env, vec!["s3cr3t".to_owned()]);
-        let e = expand("${MISSING:-5}", &env).unwrap();
+        let e = expand("${MISSING:-5}", &env, false).unwrap();
         assert!(e.whole);
         assert!(
             e.from_env.is_empty(),
             "defaults come from the file, not the environment"
         );
-        assert!(!expand("${HOST}:${TOKEN}", &env).unwrap().whole);
-        assert!(!expand("x${HOST}", &env).unwrap().whole);
+        assert!(!expand("${HOST}:${TOKEN}", &env, false).unwrap().whole);
+        assert!(!expand("x${HOST}", &env, false).unwrap().whole);
     }
 
     #[test]
     fn text_from_the_file_is_told_from_text_from_the_environment() {
-        let from_file = |text: &str| expand(text, &env).unwrap().from_file;
+        let from_file = |text: &str| expand(text, &env, false).unwrap().from_file;
         assert!(from_file("hunter2"));
         assert!(from_file("x${TOKEN}"));
         assert!(from_file("${TOKEN}x"));

@@ -359,13 +359,18 @@ async fn reload(
             return;
         }
     };
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
     let previous = state.config();
     if previous.config.server.listen != loaded.config.server.listen
         || previous.config.storage.path != loaded.config.storage.path
     {
         tracing::warn!("server.listen and storage.path changes take effect at the next restart");
     }
-    if format!("{:?}", previous.config.notifiers) != format!("{:?}", loaded.config.notifiers) {
+    // Compared as values: their Debug hides secrets, so a changed password
+    // would not show in it.
+    if previous.config.notifiers != loaded.config.notifiers {
         tracing::warn!("notifier changes take effect at the next restart");
     }
     let maintenance = match Maintenance::new(&loaded.config.maintenance, &loaded.config.monitors) {

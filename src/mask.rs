@@ -29,6 +29,20 @@ pub fn url(text: &str) -> String {
     text_cow(text).into_owned()
 }
 
+/// Masks a value that is meant to be one URL (a config value, a command
+/// line argument) for an error message about it. Everything before its last
+/// `@` may be a credential: a password holding `/`, `?`, `#` or a space
+/// ends the authority early when read as text, and such a URL does not
+/// parse, so a URL alone loses all of it. Over-masking an `@` in a path
+/// costs only detail in a message that is about the URL being wrong.
+pub fn lone_url(text: &str) -> String {
+    let start = text.find("://").map_or(0, |at| at + 3);
+    match text[start..].rfind('@') {
+        Some(at) if at > 0 => url(&format!("{}{MASK}{}", &text[..start], &text[start + at..])),
+        _ => url(text),
+    }
+}
+
 /// Masks every URL inside free text (a body excerpt, an error message): a
 /// URL runs from its scheme to the next space, quote or bracket.
 pub fn text(text: &str) -> String {
@@ -218,6 +232,24 @@ mod tests {
             url("http://[::1:bad]/?token=abc"),
             "http://[::1:bad]/?token=***"
         );
+    }
+
+    #[test]
+    fn a_lone_url_loses_everything_before_its_last_at() {
+        assert_eq!(
+            lone_url("https://bob:hun/ter2@example.com:99999/"),
+            "https://***@example.com:99999/"
+        );
+        assert_eq!(
+            lone_url("https://bob:p w#x@example.com/?token=abc"),
+            "https://***@example.com/?token=***"
+        );
+        assert_eq!(
+            lone_url("bob:hunter2@example.com/health"),
+            "***@example.com/health"
+        );
+        assert_eq!(lone_url("htp://x/?t=1"), "htp://x/?t=1");
+        assert_eq!(lone_url("not a url"), "not a url");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Secret;
 use crate::pipeline::Pipeline;
 use crate::probe::{Cause, CheckResult, verdict};
 use crate::schedule::Scheduled;
@@ -35,7 +36,7 @@ pub enum PushError {
 }
 
 struct Inbox {
-    token: String,
+    token: Secret,
     sender: mpsc::Sender<Push>,
 }
 
@@ -47,7 +48,7 @@ pub struct PushBoard {
 
 impl PushBoard {
     /// Opens the inbox of a push monitor.
-    pub fn register(&self, name: &str, token: String) -> mpsc::Receiver<Push> {
+    pub fn register(&self, name: &str, token: Secret) -> mpsc::Receiver<Push> {
         let (sender, receiver) = mpsc::channel(16);
         if let Ok(mut inboxes) = self.inboxes.lock() {
             inboxes.insert(name.to_owned(), Inbox { token, sender });
@@ -72,7 +73,7 @@ impl PushBoard {
             let inbox = inboxes
                 .get(name)
                 .ok_or_else(|| PushError::UnknownMonitor(name.to_owned()))?;
-            if !bool::from(inbox.token.as_bytes().ct_eq(token.as_bytes())) {
+            if !bool::from(inbox.token.expose().as_bytes().ct_eq(token.as_bytes())) {
                 return Err(PushError::WrongToken);
             }
             inbox.sender.clone()

@@ -33,6 +33,11 @@ pub enum EmailSetupError {
     /// No recipients.
     #[error("no recipients")]
     NoRecipients,
+    /// A login over `security: none` without `allow_plaintext_auth`.
+    #[error(
+        "security none would send the SMTP login in clear text (set allow_plaintext_auth to allow it)"
+    )]
+    PlaintextAuth,
     /// The TLS settings for the SMTP host could not be made.
     #[error("cannot set up TLS for {host}: {reason}")]
     Tls {
@@ -93,6 +98,11 @@ impl EmailNotifier {
         if to.is_empty() {
             return Err(EmailSetupError::NoRecipients);
         }
+        // Validation refuses this too; notifiers built from an unchecked
+        // config (tests, tools) must not send a password in clear either.
+        if smtp.sends_login_in_clear() {
+            return Err(EmailSetupError::PlaintextAuth);
+        }
         let tls_error = |err: lettre::transport::smtp::Error| EmailSetupError::Tls {
             host: smtp.host.clone(),
             reason: err.to_string(),
@@ -116,7 +126,10 @@ impl EmailNotifier {
         });
         let mut builder = builder.port(port).timeout(Some(DEFAULT_TIMEOUT));
         if let Some(username) = &smtp.username {
-            let password = smtp.password.clone().unwrap_or_default();
+            let password = smtp
+                .password
+                .as_ref()
+                .map_or_else(String::new, |p| p.expose().to_owned());
             builder = builder.credentials(Credentials::new(username.clone(), password));
         }
         Ok(Self {
@@ -218,7 +231,27 @@ mod tests {
             security,
             username: Some("u".into()),
             password: Some("p4ssw0rd".into()),
+            allow_plaintext_auth: security == SmtpSecurity::None,
         }
+    }
+
+    #[test]
+    fn a_login_in_clear_text_needs_the_opt_in() {
+        let to = ["oncall@example.com".to_owned()];
+        let refused = SmtpConfig {
+            allow_plaintext_auth: false,
+            ..smtp(SmtpSecurity::None)
+        };
+        let err = EmailNotifier::new("mail", &refused, "a@example.com", &to)
+            .expect_err("a password in clear text");
+        assert!(matches!(err, EmailSetupError::PlaintextAuth), "{err}");
+        let anonymous = SmtpConfig {
+            username: None,
+            password: None,
+            ..refused
+        };
+        EmailNotifier::new("mail", &anonymous, "a@example.com", &to)
+            .expect("no login, nothing to leak");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use sha2::Sha256;
 use tracing::Instrument;
 
 use super::{AlertEvent, DeliveryError, Notifier, SendFuture, format};
-use crate::config::WebhookFormat;
+use crate::config::{Secret, WebhookFormat};
 use crate::probe::tls::{TlsSettings, TlsSetupError};
 
 /// Default limit for connecting, and for a whole request.
@@ -42,23 +42,23 @@ pub struct WebhookNotifier {
     name: String,
     url: String,
     format: WebhookFormat,
-    secret: Option<String>,
-    routing_key: Option<String>,
+    secret: Option<Secret>,
+    routing_key: Option<Secret>,
     timeout: Duration,
     /// One client per notifier: connections are reused across deliveries.
     client: reqwest::Client,
 }
 
-// By hand: the URL (Slack and Discord put their token in its path), the
-// secret and the routing key must not reach logs; the host is enough.
+// By hand: the URL (Slack and Discord put their token in its path) must
+// not reach logs; the host is enough. Secrets print as `***` themselves.
 impl fmt::Debug for WebhookNotifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookNotifier")
             .field("name", &self.name)
             .field("host", &host(&self.url))
             .field("format", &self.format)
-            .field("secret", &self.secret.as_ref().map(|_| "***"))
-            .field("routing_key", &self.routing_key.as_ref().map(|_| "***"))
+            .field("secret", &self.secret)
+            .field("routing_key", &self.routing_key)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -72,8 +72,8 @@ impl WebhookNotifier {
         name: impl Into<String>,
         url: impl Into<String>,
         format: WebhookFormat,
-        secret: Option<String>,
-        routing_key: Option<String>,
+        secret: Option<Secret>,
+        routing_key: Option<Secret>,
     ) -> Result<Self, WebhookSetupError> {
         if format == WebhookFormat::Pagerduty && routing_key.is_none() {
             return Err(WebhookSetupError::MissingRoutingKey);
@@ -112,7 +112,8 @@ impl WebhookNotifier {
             WebhookFormat::Slack => vec![format::slack_body(events)],
             WebhookFormat::Discord => vec![format::discord_body(events)],
             WebhookFormat::Pagerduty => {
-                format::pagerduty_bodies(events, self.routing_key.as_deref().unwrap_or_default())
+                let key = self.routing_key.as_ref().map_or("", Secret::expose);
+                format::pagerduty_bodies(events, key)
             }
         }
     }
@@ -127,7 +128,7 @@ impl WebhookNotifier {
             .header(USER_AGENT, concat!("hopwatch/", env!("CARGO_PKG_VERSION")))
             .header(DELIVERY_HEADER, delivery_id);
         if let Some(secret) = &self.secret {
-            request = request.header(SIGNATURE_HEADER, signature(secret, &body));
+            request = request.header(SIGNATURE_HEADER, signature(secret.expose(), &body));
         }
         let mut response = request.body(body).send().await.map_err(transport_error)?;
         let status = response.status();

@@ -20,6 +20,9 @@ pub async fn run(explicit: Option<&Path>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
     let app = match Application::build(loaded).await {
         Ok(app) => app,
         Err(err) => {

@@ -60,7 +60,31 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|err| fail(format!("cannot read: {err}")))?;
     let mut loaded = parse(&text, format, &label)?;
     loaded.path = path.to_owned();
+    loaded.warnings = readable_secrets(path, &label, &loaded.literal_secrets);
     Ok(loaded)
+}
+
+/// A warning for each secret written in a file that group or others can
+/// read: anyone on the machine could then use the token or the password.
+fn readable_secrets(path: &Path, label: &str, literal_secrets: &[String]) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    // The file was just read, so a failure here is a race; nothing to say.
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return Vec::new();
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return Vec::new();
+    }
+    literal_secrets
+        .iter()
+        .map(|at| {
+            format!(
+                "{label}: {at}: warning: this secret is written in a file that group or others \
+                 can read (mode {mode:o}): chmod 600 {label}, or set it from the environment with ${{VAR}}"
+            )
+        })
+        .collect()
 }
 
 /// Checks config text; `file_label` starts every error line.
@@ -75,8 +99,11 @@ pub fn parse_with_env(
     file_label: &str,
     lookup: Lookup<'_>,
 ) -> Result<LoadedConfig, ConfigErrors> {
-    let mut tree = read_tree(text, format).map_err(|message| ConfigErrors {
-        errors: vec![format!("{file_label}: {}", one_line(&message))],
+    let mut tree = read_tree(text, format).map_err(|message| {
+        let message = super::secret::mask_syntax_error(&one_line(&message), text);
+        ConfigErrors {
+            errors: vec![format!("{file_label}: {message}")],
+        }
     })?;
     let mut problems = Vec::new();
     let found = interpolate::interpolate_tree(&mut tree, lookup, &mut problems);
@@ -87,6 +114,8 @@ pub fn parse_with_env(
         Ok(LoadedConfig {
             path: PathBuf::from(file_label),
             config: draft.into_config(),
+            warnings: Vec::new(),
+            literal_secrets: found.literal_secrets,
         })
     } else {
         Err(error_lines(

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::secret::Secret;
 use super::values::{FollowRedirects, Percent, StatusMatcher, duration, opt_duration};
 
 /// The whole config file.
@@ -21,7 +22,7 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Monitor keys applied to every monitor that does not set them.
     #[serde(default)]
-    pub defaults: serde_json::Map<String, serde_json::Value>,
+    pub defaults: Defaults,
     /// What to check. At least one.
     #[serde(default)]
     pub monitors: Vec<MonitorConfig>,
@@ -36,6 +37,29 @@ pub struct Config {
     pub maintenance: Vec<MaintenanceConfig>,
 }
 
+/// `defaults:`, as written. Loading has already merged it into every
+/// monitor, so it is kept for reference only.
+#[derive(Clone, Default, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct Defaults(pub serde_json::Map<String, serde_json::Value>);
+
+impl std::ops::Deref for Defaults {
+    type Target = serde_json::Map<String, serde_json::Value>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+// By hand: these are raw values, not typed ones, so a default `token` or
+// header would print as written. The keys are enough; the values show in
+// each monitor, where secrets are typed and hidden.
+impl std::fmt::Debug for Defaults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 /// `server:` section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,7 +71,7 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Bearer token for write endpoints, and for the whole evidence in API
     /// answers; none disables writes. Default: none.
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// Status page title. Default `hopwatch`.
     pub title: Option<String>,
     /// `host:port` whose reachability proves the monitor's own network works.
@@ -234,8 +258,8 @@ pub struct MonitorConfig {
     /// push: extra time after `interval` before a missing push counts as down.
     #[serde(default, deserialize_with = "opt_duration")]
     pub grace: Option<Duration>,
-    /// push: the token a heartbeat must carry.
-    pub token: Option<String>,
+    /// push: the token a heartbeat must carry. Required for push monitors.
+    pub token: Option<Secret>,
 }
 
 impl MonitorConfig {
@@ -403,7 +427,7 @@ pub struct CertExpiryCondition {
 }
 
 /// One entry of `notifiers:`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifierConfig {
     /// Unique name referenced by alerts.
@@ -415,10 +439,10 @@ pub struct NotifierConfig {
     pub url: Option<String>,
     /// webhook: body format. Default `json`.
     pub format: Option<WebhookFormat>,
-    /// webhook (json): HMAC-SHA256 signing secret.
-    pub secret: Option<String>,
-    /// webhook (pagerduty): Events API v2 routing key.
-    pub routing_key: Option<String>,
+    /// webhook: HMAC-SHA256 signing secret. Default: none (bodies unsigned).
+    pub secret: Option<Secret>,
+    /// webhook (pagerduty): Events API v2 routing key. Required for that format.
+    pub routing_key: Option<Secret>,
     /// email: the SMTP server.
     pub smtp: Option<SmtpConfig>,
     /// email: sender.
@@ -454,7 +478,7 @@ pub enum WebhookFormat {
 }
 
 /// `smtp:` of an email notifier.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     /// Server host name.
@@ -464,10 +488,25 @@ pub struct SmtpConfig {
     /// Default `starttls`.
     #[serde(default)]
     pub security: SmtpSecurity,
-    /// Login name.
+    /// Login name. Default: none (no login).
     pub username: Option<String>,
-    /// Login password.
-    pub password: Option<String>,
+    /// Login password. Default: none.
+    pub password: Option<Secret>,
+    /// Log in even with `security: none`, which sends `username` and
+    /// `password` in clear text: only for a relay on a trusted network.
+    /// Default false, so that such a config is an error.
+    #[serde(default)]
+    pub allow_plaintext_auth: bool,
+}
+
+impl SmtpConfig {
+    /// Whether this would log in over an unencrypted connection without
+    /// `allow_plaintext_auth`: a config error, and refused by the notifier.
+    pub fn sends_login_in_clear(&self) -> bool {
+        self.security == SmtpSecurity::None
+            && (self.username.is_some() || self.password.is_some())
+            && !self.allow_plaintext_auth
+    }
 }
 
 /// SMTP transport security.

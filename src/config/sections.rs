@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::interpolate::Interpolated;
 use super::schema::{
-    AlertConfig, Config, MaintenanceConfig, MonitorConfig, NotifierConfig, ServerConfig,
+    AlertConfig, Config, Defaults, MaintenanceConfig, MonitorConfig, NotifierConfig, ServerConfig,
     StorageConfig,
 };
 use super::{Problem, is_within, join_index, join_key};
@@ -90,7 +90,7 @@ impl Draft {
         Config {
             server: self.server.unwrap_or_default(),
             storage: self.storage.unwrap_or_default(),
-            defaults: self.defaults,
+            defaults: Defaults(self.defaults),
             monitors: self.monitors.into_iter().map(|m| m.config).collect(),
             alerts: self.alerts.into_iter().map(|(_, a)| a).collect(),
             notifiers: self.notifiers.into_iter().map(|(_, n)| n).collect(),

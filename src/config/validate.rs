@@ -131,7 +131,7 @@ fn server(draft: &mut Draft, problems: &mut Vec<Problem>) {
     }
     // `${HOPWATCH_ADMIN_TOKEN:-}` is the natural way to make the token
     // optional; an empty token must mean "writes disabled", not "no password".
-    if server.admin_token.as_deref() == Some("") {
+    if server.admin_token.as_ref().is_some_and(|t| t.is_empty()) {
         server.admin_token = None;
     }
 }
@@ -284,7 +284,7 @@ fn is_http_url(text: &str) -> bool {
 
 /// The message for a url that is not http(s); credentials in it are masked.
 fn bad_url(text: &str) -> String {
-    let shown = crate::mask::url(text);
+    let shown = crate::mask::lone_url(text);
     format!("invalid url {shown:?} (expected http:// or https://)")
 }
 
@@ -336,6 +336,11 @@ fn notifier_needs(base: &str, n: &NotifierConfig, problems: &mut Vec<Problem>) {
                     "an email notifier needs smtp (host, port, security, ...)",
                 ),
                 Some(smtp) if smtp.host.trim().is_empty() => need("smtp.host", "must not be empty"),
+                Some(smtp) if smtp.sends_login_in_clear() => need(
+                    "smtp.security",
+                    "none would send the username and password in clear text: use starttls or tls, \
+                     or set smtp.allow_plaintext_auth: true for a relay on a trusted network",
+                ),
                 Some(_) => {}
             }
             match &n.from {

@@ -204,7 +204,7 @@ impl ProbeSpec {
             }
             MonitorKind::Dns => build_dns(monitor, timeout, &mut errors).map(ProbeSpec::Dns),
             MonitorKind::Push => {
-                if monitor.token.as_deref().is_none_or(str::is_empty) {
+                if monitor.token.as_ref().is_none_or(|t| t.is_empty()) {
                     errors.push(FieldError::new("token", "a push monitor needs a token"));
                 }
                 Some(ProbeSpec::Push)
@@ -313,7 +313,7 @@ fn build_http(
                     "url",
                     format!(
                         "invalid url {:?} (expected http:// or https:// with a host)",
-                        crate::mask::url(text)
+                        crate::mask::lone_url(text)
                     ),
                 ));
                 None
@@ -321,7 +321,7 @@ fn build_http(
             Err(err) => {
                 errors.push(FieldError::new(
                     "url",
-                    format!("invalid url {:?}: {err}", crate::mask::url(text)),
+                    format!("invalid url {:?}: {err}", crate::mask::lone_url(text)),
                 ));
                 None
             }

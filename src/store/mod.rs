@@ -1,6 +1,7 @@
 //! Where results live: SQLite in WAL mode, migrations run at open, raw
 //! checks and rollups written in batches by one writer task, reads for the web.
 
+mod files;
 pub mod history;
 pub mod incidents;
 mod query;
@@ -32,6 +33,14 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
+    /// The database file, or its WAL, could not be created owner-only.
+    #[error("cannot create {path}: {source}")]
+    CreateFile {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// SQLite refused an operation (read-only, full disk, corrupt file...).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -48,13 +57,20 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating the file and its folder) and migrates the database.
+    /// Folders it creates are 0700, and a database it creates is 0600 with
+    /// its WAL: they hold evidence that may quote what targets answered.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+            files::create_dirs(parent).map_err(|source| StoreError::CreateDir {
                 path: parent.display().to_string(),
                 source,
             })?;
         }
+        let file_error = |source| StoreError::CreateFile {
+            path: path.display().to_string(),
+            source,
+        };
+        let created = files::create_database(path).map_err(file_error)?;
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
             .create_if_missing(true)
@@ -69,6 +85,10 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        // The migration wrote, so the WAL and shared-memory files exist now.
+        if created {
+            files::restrict_companions(path).map_err(file_error)?;
+        }
         Ok(Self { pool })
     }
 

@@ -149,6 +149,145 @@ async fn validate_prints_a_summary_or_every_error_with_its_path() {
 }
 
 #[tokio::test]
+async fn validate_never_prints_a_secret_of_a_broken_config() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // (file name, text, the secret it must not show)
+    let cases = [
+        (
+            "number.yaml",
+            "server: { admin_token: 8675309 }\nmonitors: [{ name: a, url: 'http://127.0.0.1:1/' }]\n",
+            "8675309",
+        ),
+        (
+            "number.toml",
+            "[server]\nadmin_token = 8675309\n\n[[monitors]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/\"\n",
+            "8675309",
+        ),
+        (
+            "password.yaml",
+            "monitors: [{ name: a, url: 'http://127.0.0.1:1/' }]\nnotifiers:\n  - { name: m, type: email, smtp: { host: 127.0.0.1, username: u, password: 20260101 }, from: a@example.com, to: [b@example.com] }\n",
+            "20260101",
+        ),
+        (
+            "monitor-url.yaml",
+            "monitors: [{ name: a, url: 'https://bob:hun/ter2@127.0.0.1:99999/' }]\n",
+            "hun/ter2",
+        ),
+        (
+            "webhook-url.yaml",
+            "monitors: [{ name: a, url: 'http://127.0.0.1:1/' }]\nnotifiers:\n  - { name: h, type: webhook, url: 'https://hook:s3c#r3t@127.0.0.1/x y' }\n",
+            "s3c#r3t",
+        ),
+        (
+            "syntax.yaml",
+            "server:\n  admin_token: !!int s3cr3t-t0ken\nmonitors: [{ name: a, url: 'http://127.0.0.1:1/' }]\n",
+            "s3cr3t-t0ken",
+        ),
+        (
+            "syntax.toml",
+            "[server]\nadmin_token = !s3cr3t-t0ken\n",
+            "s3cr3t-t0ken",
+        ),
+    ];
+    for (name, text, secret) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let output = hopwatch(&["validate", "-c", path.to_str().expect("utf-8 path")]).await;
+        let shown = format!("{}{}", stdout(&output), stderr(&output));
+        assert_eq!(output.status.code(), Some(1), "{name}: {shown}");
+        assert!(
+            shown.contains(name),
+            "{name}: the error names the file: {shown}"
+        );
+        assert!(!shown.contains(secret), "{name} shows its secret: {shown}");
+    }
+}
+
+#[tokio::test]
+async fn a_secret_in_a_file_others_can_read_gets_a_warning_from_validate_and_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let origin = Origin::spawn().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("data").join("hopwatch.db");
+    let write = |name: &str, token: &str, mode: u32| {
+        let path = dir.path().join(name);
+        let text = format!(
+            "server: {{ listen: 127.0.0.1:0, admin_token: \"{token}\" }}\nstorage: {{ path: {} }}\nmonitors:\n  - {{ name: web, url: '{}', interval: 1s, timeout: 1s }}\n",
+            db.display(),
+            origin.url("/")
+        );
+        std::fs::write(&path, text).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        path.to_str().expect("utf-8 path").to_owned()
+    };
+    let hopwatch = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hopwatch"));
+        command
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .env("ADMIN_TOKEN", "fr0m-the-env");
+        command
+    };
+
+    let readable = write("readable.yaml", "l1teral-t0ken", 0o644);
+    let output = hopwatch(&["validate", "-c", &readable])
+        .output()
+        .await
+        .expect("run hopwatch");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "ok: 1 monitors, 0 alerts, 0 notifiers\n");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "{readable}: server.admin_token: warning: this secret is written in a file that group or others can read (mode 644): chmod 600 {readable}, or set it from the environment with ${{VAR}}\n"
+        )
+    );
+
+    for (name, token, mode) in [
+        ("private.yaml", "l1teral-t0ken", 0o600),
+        ("from-env.yaml", "${ADMIN_TOKEN}", 0o644),
+    ] {
+        let path = write(name, token, mode);
+        let output = hopwatch(&["validate", "-c", &path])
+            .output()
+            .await
+            .expect("run hopwatch");
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert_eq!(stderr(&output), "", "{name} needs no warning");
+    }
+
+    let daemon = hopwatch(&["run", "-c", &readable])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start hopwatch");
+    crate::helpers::wait_until("a check reached the origin", || origin.requests() >= 1).await;
+    let pid = daemon.id().expect("running").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    // A net under a hung daemon, not a measurement: it stops within 10 s.
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        daemon.wait_with_output(),
+    )
+    .await
+    .expect("hopwatch stopped")
+    .expect("its output");
+    let logged = stderr(&output);
+    assert!(output.status.success(), "{logged}");
+    assert!(
+        logged.contains(&format!("{readable}: server.admin_token: warning: "))
+            && logged.contains(&format!("chmod 600 {readable}")),
+        "{logged}"
+    );
+    assert!(!logged.contains("l1teral-t0ken"), "{logged}");
+}
+
+#[tokio::test]
 async fn run_with_a_bad_config_exits_1_and_creates_no_database() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("data").join("hopwatch.db");

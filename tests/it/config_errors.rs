@@ -337,6 +337,46 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
             r#"hopwatch.yaml: maintenance[2].start: invalid time "next tuesday" (expected RFC 3339, e.g. 2026-12-01T02:00:00Z)"#,
         ],
     ),
+    (
+        "a secret written as a number is refused without its value",
+        "server: { admin_token: 8675309 }\nmonitors:\n  - { name: a, url: http://x }\n  - { name: b, type: push, token: 4242424 }\n",
+        &[
+            "hopwatch.yaml: server.admin_token: expected a string, found a number (put it in quotes; a secret's value is never shown)",
+            "hopwatch.yaml: monitors[1].token: expected a string, found a number (put it in quotes; a secret's value is never shown)",
+        ],
+    ),
+    (
+        "wrongly typed notifier secrets are refused without their values",
+        "monitors: [{ name: a, url: http://x }]\nnotifiers:\n  - { name: mail, type: email, smtp: { host: smtp.example.com, username: u, password: [hunter2] }, from: a@example.com, to: [b@example.com] }\n  - { name: pd, type: webhook, url: http://hook, format: pagerduty, secret: true, routing_key: 31337 }\n",
+        &[
+            "hopwatch.yaml: notifiers[0].smtp.password: expected a string, found a list (a secret's value is never shown)",
+            "hopwatch.yaml: notifiers[1].routing_key: expected a string, found a number (put it in quotes; a secret's value is never shown)",
+            "hopwatch.yaml: notifiers[1].secret: expected a string, found a boolean (put it in quotes; a secret's value is never shown)",
+        ],
+    ),
+    (
+        "a url that does not parse shows no password, even one with a slash",
+        "monitors: [{ name: a, url: \"https://bob:hun/ter2@example.com:99999/\" }]\nnotifiers:\n  - { name: hook, type: webhook, url: \"https://hook:s3c#r3t@hooks.example.com/x y\" }\n",
+        &[
+            r#"hopwatch.yaml: monitors[0].url: invalid url "https://***@example.com:99999/": invalid port number"#,
+            r#"hopwatch.yaml: notifiers[0].url: invalid url "https://***@hooks.example.com/x y" (expected http:// or https://)"#,
+        ],
+    ),
+    (
+        "a yaml error on a line holding a secret does not quote it",
+        "server: { admin_token: !!int s3cr3t-t0ken }\nmonitors: [{ name: a, url: http://x }]\n",
+        &[
+            r#"hopwatch.yaml: line 1 column 24: server.admin_token: invalid value: string "***", expected an integer"#,
+        ],
+    ),
+    (
+        "an smtp login in clear text without the opt-in",
+        "monitors: [{ name: a, url: http://x }]\nnotifiers:\n  - { name: mail, type: email, smtp: { host: smtp.example.com, security: none, username: u, password: \"${API_TOKEN}\" }, from: a@example.com, to: [b@example.com] }\n  - { name: relay, type: email, smtp: { host: smtp.example.com, security: none, username: u }, from: a@example.com, to: [b@example.com] }\n",
+        &[
+            "hopwatch.yaml: notifiers[0].smtp.security: none would send the username and password in clear text: use starttls or tls, or set smtp.allow_plaintext_auth: true for a relay on a trusted network",
+            "hopwatch.yaml: notifiers[1].smtp.security: none would send the username and password in clear text: use starttls or tls, or set smtp.allow_plaintext_auth: true for a relay on a trusted network",
+        ],
+    ),
 ];
 
 #[test]
@@ -466,7 +506,12 @@ fn variables_come_from_the_lookup_with_defaults() {
     let loaded = yaml(text).unwrap();
     let monitor = &loaded.config.monitors[0];
     assert_eq!(
-        loaded.config.server.admin_token.as_deref(),
+        loaded
+            .config
+            .server
+            .admin_token
+            .as_ref()
+            .map(|t| t.expose()),
         Some("tok-9f8e7d")
     );
     assert_eq!(monitor.url.as_deref(), Some("https://x/health"));
@@ -476,6 +521,26 @@ fn variables_come_from_the_lookup_with_defaults() {
     );
     assert_eq!(monitor.title.as_deref(), Some("Shop"));
     assert_eq!(monitor.body.as_deref(), Some("${literal}"));
+}
+
+#[test]
+fn an_smtp_login_in_clear_text_loads_with_the_opt_in_and_without_a_login() {
+    let notifier = |smtp: &str| {
+        format!(
+            "monitors: [{{ name: a, url: http://x }}]\nnotifiers:\n  - {{ name: mail, type: email, smtp: {smtp}, from: a@example.com, to: [b@example.com] }}\n"
+        )
+    };
+    let opted_in = yaml(&notifier(
+        "{ host: relay.internal, security: none, username: u, password: p, allow_plaintext_auth: true }",
+    ))
+    .expect("the opt-in allows a login in clear text");
+    let smtp = opted_in.config.notifiers[0].smtp.as_ref().expect("smtp");
+    assert!(smtp.allow_plaintext_auth && !smtp.sends_login_in_clear());
+    yaml(&notifier("{ host: relay.internal, security: none }")).expect("no login, no secret sent");
+    yaml(&notifier(
+        "{ host: smtp.example.com, username: u, password: p }",
+    ))
+    .expect("starttls by default");
 }
 
 #[test]

@@ -422,6 +422,58 @@ async fn sigkill_loses_at_most_the_last_batch_and_a_restart_carries_on() {
     );
 }
 
+#[tokio::test]
+async fn the_database_its_wal_and_new_folders_are_owner_only_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let origin = Origin::spawn().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("data").join("hopwatch").join("hopwatch.db");
+    let config = dir.path().join("hopwatch.yaml");
+    let text = format!(
+        "server: {{ listen: 127.0.0.1:0 }}\nstorage: {{ path: {} }}\nmonitors:\n  - {{ name: web, url: '{}', interval: 1s, timeout: 1s }}\n",
+        db.display(),
+        origin.url("/")
+    );
+    std::fs::write(&config, text).expect("write config");
+    let existing = mode(dir.path());
+    // umask 000 would leave new files 0666 and folders 0777.
+    let mut child = Command::new("sh")
+        .args(["-c", "umask 000 && exec \"$0\" run -c \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_hopwatch"))
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start hopwatch");
+    wait_until("two checks reached the origin", || origin.requests() >= 2).await;
+    let folder = db.parent().expect("a folder");
+    let wal = dir.path().join("data/hopwatch/hopwatch.db-wal");
+    let shm = dir.path().join("data/hopwatch/hopwatch.db-shm");
+    let modes = [
+        mode(&dir.path().join("data")),
+        mode(folder),
+        mode(&db),
+        mode(&wal),
+        mode(&shm),
+    ];
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child).await.success());
+    assert_eq!(modes, [0o700, 0o700, 0o600, 0o600, 0o600]);
+    assert_eq!(
+        mode(dir.path()),
+        existing,
+        "an existing folder keeps its mode"
+    );
+}
+
 // ------------------------------------------------------------ full disk
 
 /// A tiny tmpfs mounted for one test, unmounted on drop.

@@ -58,7 +58,8 @@ pub fn bearer(parts: &Parts, state: &AppState) -> Bearer {
         .config
         .server
         .admin_token
-        .as_deref()
+        .as_ref()
+        .map(|t| t.expose())
         .filter(|t| !t.is_empty())
     else {
         return Bearer::Disabled;

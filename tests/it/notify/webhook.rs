@@ -115,7 +115,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
 
 /// A webhook in `format` to `receiver`, giving up after a short time.
 fn webhook(receiver_url: String, format: WebhookFormat) -> WebhookNotifier {
-    let key = (format == WebhookFormat::Pagerduty).then(|| "R0UT1NG".to_owned());
+    let key = (format == WebhookFormat::Pagerduty).then(|| "R0UT1NG".into());
     WebhookNotifier::new("hook", receiver_url, format, None, key)
         .expect("a valid notifier")
         .with_timeout(Duration::from_millis(500))

@@ -501,9 +501,12 @@ async fn pages_render_in_headless_chromium_at_375px_without_console_errors() {
     browser.goto(&format!("{base}/")).await;
     let png = browser.screenshot().await;
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG screenshot");
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
-    std::fs::create_dir_all(&docs).expect("docs folder");
-    std::fs::write(docs.join("screenshot.png"), &png).expect("write docs/screenshot.png");
+    // Refreshed only when asked, so a test run leaves the tree as it was.
+    if std::env::var_os("HOPWATCH_UPDATE_SCREENSHOT").is_some() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        std::fs::create_dir_all(&docs).expect("docs folder");
+        std::fs::write(docs.join("screenshot.png"), &png).expect("write docs/screenshot.png");
+    }
     drop(browser);
     drop(driver);
     f.app.stop().await;

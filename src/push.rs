@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::Pipeline;
 use crate::probe::{Cause, CheckResult, verdict};
 use crate::schedule::Scheduled;
+use crate::secret::SecretDigest;
 
 /// One heartbeat.
 #[derive(Debug, Clone)]
@@ -35,7 +35,8 @@ pub enum PushError {
 }
 
 struct Inbox {
-    token: String,
+    /// Only the token's digest is kept: comparing digests hides its length.
+    token: SecretDigest,
     sender: mpsc::Sender<Push>,
 }
 
@@ -50,6 +51,7 @@ impl PushBoard {
     pub fn register(&self, name: &str, token: String) -> mpsc::Receiver<Push> {
         let (sender, receiver) = mpsc::channel(16);
         if let Ok(mut inboxes) = self.inboxes.lock() {
+            let token = SecretDigest::of(&token);
             inboxes.insert(name.to_owned(), Inbox { token, sender });
         }
         receiver
@@ -62,7 +64,8 @@ impl PushBoard {
         }
     }
 
-    /// Delivers a heartbeat after checking the token in constant time.
+    /// Delivers a heartbeat after checking the token (as digests, in
+    /// constant time).
     pub fn push(&self, name: &str, token: &str, push: Push) -> Result<(), PushError> {
         let sender = {
             let inboxes = self
@@ -72,7 +75,7 @@ impl PushBoard {
             let inbox = inboxes
                 .get(name)
                 .ok_or_else(|| PushError::UnknownMonitor(name.to_owned()))?;
-            if !bool::from(inbox.token.as_bytes().ct_eq(token.as_bytes())) {
+            if !inbox.token.matches(token) {
                 return Err(PushError::WrongToken);
             }
             inbox.sender.clone()

@@ -2,7 +2,7 @@
 //! annotations and acknowledgements, and the OpenAPI document describing them.
 
 mod annotations;
-mod auth;
+pub(super) mod auth;
 mod incidents;
 
 use axum::extract::{Path, Query, State};

@@ -20,6 +20,8 @@ pub async fn run(explicit: Option<&Path>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Before anything opens a socket: checks and web clients draw on it.
+    crate::fdlimit::raise();
     let app = match Application::build(loaded).await {
         Ok(app) => app,
         Err(err) => {

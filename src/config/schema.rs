@@ -53,6 +53,11 @@ pub struct ServerConfig {
     pub connectivity_check: Option<String>,
     /// Checks allowed to run at once. Default 256.
     pub max_concurrent_checks: Option<usize>,
+    /// Web clients connected at once. Default: a quarter of the open-file
+    /// limit, at most 4096; never more than half of the limit, so checks
+    /// keep their sockets. At the cap, the connection idle the longest is
+    /// closed to make room.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +69,7 @@ impl Default for ServerConfig {
             title: None,
             connectivity_check: None,
             max_concurrent_checks: None,
+            max_connections: None,
         }
     }
 }

@@ -231,7 +231,7 @@ struct Connection {
 
 impl Connection {
     /// Serves HTTP/1 on `stream` until the client is done, the connection is
-    /// evicted, or shutdown (then it may finish the request in flight; the
+    /// evicted, or shutdown (then it may finish a request in flight; the
     /// server drops it at its deadline). Holds `_permit` until it ends.
     async fn run(
         self: Arc<Self>,
@@ -248,8 +248,10 @@ impl Connection {
         tokio::select! {
             _ = connection.as_mut() => {}
             _ = evicted.cancelled() => {}
-            _ = stop.cancelled() => {
-                // Closes at once when no request is under way, else after it.
+            // A connection without a request in flight (a half-sent head
+            // included) has nothing to finish: it closes now; one with a
+            // request closes after answering it.
+            _ = stop.cancelled() => if self.slot.busy.load(Ordering::Relaxed) {
                 connection.as_mut().graceful_shutdown();
                 tokio::select! {
                     _ = connection.as_mut() => {}
@@ -290,4 +292,118 @@ fn timed_out(limit: Duration) -> Response {
     let body = axum::Json(serde_json::json!({ "error": message }));
     let close = [(http::header::CONNECTION, "close")];
     (http::StatusCode::SERVICE_UNAVAILABLE, close, body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::Notify;
+    use tokio_util::sync::CancellationToken;
+
+    use super::{Limits, serve};
+
+    /// Far beyond what any step below needs on a loaded machine.
+    const BOUND: Duration = Duration::from_secs(5);
+
+    /// A server whose `/slow` signals `entered`, then answers once `release` is notified.
+    async fn start(
+        grace: Duration,
+    ) -> (
+        std::net::SocketAddr,
+        CancellationToken,
+        Arc<Notify>,
+        Arc<Notify>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let (signal, wait) = (entered.clone(), release.clone());
+        let router = Router::new().route(
+            "/slow",
+            get(move || async move {
+                signal.notify_one();
+                wait.notified().await;
+                "done"
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("an address");
+        let stop = CancellationToken::new();
+        let limits = Limits {
+            shutdown_grace: grace,
+            ..Limits::default()
+        };
+        let server = tokio::spawn(serve(listener, router, limits, stop.clone()));
+        (addr, stop, entered, release, server)
+    }
+
+    async fn send(addr: std::net::SocketAddr, bytes: &[u8]) -> TcpStream {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(bytes).await.expect("send");
+        stream
+    }
+
+    /// Everything until the server closes, or `None` if it does not within [`BOUND`].
+    async fn read_to_close(stream: &mut TcpStream) -> Option<String> {
+        let mut raw = Vec::new();
+        let read = tokio::time::timeout(BOUND, stream.read_to_end(&mut raw)).await;
+        read.ok()
+            .map(|_| String::from_utf8_lossy(&raw).into_owned())
+    }
+
+    #[tokio::test]
+    async fn at_shutdown_a_request_in_flight_is_answered_and_an_idle_client_closed() {
+        let (addr, stop, entered, release, server) = start(Duration::from_secs(30)).await;
+        let mut busy = send(addr, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let mut idle = send(addr, b"GET /sl").await;
+        tokio::time::timeout(BOUND, entered.notified())
+            .await
+            .expect("the handler runs");
+        stop.cancel();
+        // Well within the 30 s grace: a half-sent head has nothing to finish.
+        let closed = read_to_close(&mut idle).await;
+        assert_eq!(
+            closed.as_deref(),
+            Some(""),
+            "the idle client is closed at once"
+        );
+        release.notify_one();
+        let answer = read_to_close(&mut busy).await.expect("an answer");
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.ends_with("done"),
+            "{answer}"
+        );
+        tokio::time::timeout(BOUND, server)
+            .await
+            .expect("the server stops")
+            .expect("no panic");
+    }
+
+    #[tokio::test]
+    async fn past_the_grace_a_request_still_in_flight_is_dropped() {
+        let (addr, stop, entered, _release, server) = start(Duration::from_millis(100)).await;
+        let mut busy = send(addr, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        tokio::time::timeout(BOUND, entered.notified())
+            .await
+            .expect("the handler runs");
+        stop.cancel();
+        tokio::time::timeout(BOUND, server)
+            .await
+            .expect("the server stops")
+            .expect("no panic");
+        assert_eq!(
+            read_to_close(&mut busy).await.as_deref(),
+            Some(""),
+            "dropped without an answer"
+        );
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "no longer accepting"
+        );
+    }
 }

@@ -26,8 +26,10 @@ const HALF_OPEN: usize = 300;
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 /// Bounded waits poll this often...
 const POLL: Duration = Duration::from_millis(100);
-/// ...at most this many times (20 s).
+/// ...at most this many times...
 const POLLS: usize = 200;
+/// ...and for at most this long in all, slow attempts included.
+const WAIT: Duration = Duration::from_secs(20);
 /// Half a request line: a client that started and never finished.
 const HALF_REQUEST: &[u8] = b"GET /api/v1/status HT";
 
@@ -86,13 +88,13 @@ impl Binary {
             log,
             _dir: dir,
         };
-        for _ in 0..POLLS {
-            if request(addr, "GET", "/healthz", &[]).await.is_some() {
-                return binary;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-        panic!("hopwatch does not answer on {addr}:\n{}", binary.log());
+        let answered = poll_for(|| request(addr, "GET", "/healthz", &[])).await;
+        assert!(
+            answered.is_some(),
+            "hopwatch does not answer on {addr}:\n{}",
+            binary.log()
+        );
+        binary
     }
 
     /// Everything the daemon logged so far.
@@ -123,6 +125,25 @@ impl Drop for Binary {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Calls `attempt` until it gives `Some`, [`POLL`] apart, at most [`POLLS`]
+/// times and [`WAIT`] in all; `None` when it never did.
+async fn poll_for<T, F, Fut>(mut attempt: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let polls = async {
+        for _ in 0..POLLS {
+            if let Some(found) = attempt().await {
+                return Some(found);
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        None
+    };
+    tokio::time::timeout(WAIT, polls).await.ok().flatten()
 }
 
 /// One request with `Connection: close`: (status, body), or `None` when the
@@ -218,14 +239,7 @@ async fn a_flood_of_half_sent_requests_under_a_small_file_limit_spares_checks_he
     );
 
     // /healthz answers at once: the stalest half-sent request makes room.
-    let mut healthy = None;
-    for _ in 0..POLLS {
-        healthy = request(daemon.addr, "GET", "/healthz", &[]).await;
-        if healthy.is_some() {
-            break;
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    let healthy = poll_for(|| request(daemon.addr, "GET", "/healthz", &[])).await;
     assert_eq!(
         healthy,
         Some((200, "ok\n".to_owned())),
@@ -236,22 +250,13 @@ async fn a_flood_of_half_sent_requests_under_a_small_file_limit_spares_checks_he
     // Checks keep passing: no "Too many open files" from the probe.
     let since = humantime::format_rfc3339_millis(flood_started);
     let path = format!("/api/v1/monitors/web/checks?since={since}");
-    let mut checks = Vec::new();
-    for _ in 0..POLLS {
-        if let Some((200, body)) = request(daemon.addr, "GET", &path, &[]).await {
-            let json: serde_json::Value = serde_json::from_str(&body).expect("JSON checks");
-            checks = json.as_array().cloned().unwrap_or_default();
-            if checks.len() >= 3 {
-                break;
-            }
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    assert!(
-        checks.len() >= 3,
-        "checks after the flood: {checks:?}\n{}",
-        daemon.log()
-    );
+    let checks = poll_for(|| async {
+        let (status, body) = request(daemon.addr, "GET", &path, &[]).await?;
+        let json: serde_json::Value = serde_json::from_str(&body).ok().filter(|_| status == 200)?;
+        json.as_array().filter(|checks| checks.len() >= 3).cloned()
+    })
+    .await
+    .unwrap_or_else(|| panic!("no 3 checks after the flood:\n{}", daemon.log()));
     for check in &checks {
         assert_eq!(check["cause"], "ok", "a check during the flood: {check}");
     }
@@ -359,21 +364,17 @@ async fn a_push_message_with_newlines_cannot_forge_a_log_line() {
     const TOKEN: &str = "push-t0ken";
     let monitor = format!("  - {{ name: backup, type: push, interval: 1h, token: {TOKEN} }}\n");
     let mut daemon = Binary::start(&monitor, None).await;
-    let path = "/api/v1/push/backup?status=down&msg=done%0AERROR%20forged%20entry%0D%0Aagain";
-    let bearer = format!("Bearer {TOKEN}");
-    let answer = request(daemon.addr, "POST", path, &[("Authorization", &bearer)]).await;
+    let path = format!(
+        "/api/v1/push/backup?token={TOKEN}&status=down&msg=done%0AERROR%20forged%20entry%0D%0Aagain"
+    );
+    let answer = request(daemon.addr, "POST", &path, &[]).await;
     assert_eq!(answer.map(|(status, _)| status), Some(200));
-    for _ in 0..POLLS {
-        if daemon.log().contains("forged") {
-            break;
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    let logged = poll_for(|| async { daemon.log().contains("forged").then_some(()) }).await;
     daemon.terminate().await;
 
     let log = daemon.log();
+    assert!(logged.is_some(), "the push was not logged:\n{log}");
     let quoting: Vec<&str> = log.lines().filter(|l| l.contains("forged")).collect();
-    assert!(!quoting.is_empty(), "the push was not logged:\n{log}");
     for line in quoting {
         assert!(
             line.contains(r"status=down: done\nERROR forged entry\r\nagain"),

@@ -51,6 +51,13 @@ pub fn raise() -> FileLimit {
     after
 }
 
+/// Whether an I/O error means hopwatch itself ran out of file descriptors
+/// (EMFILE: its own limit; ENFILE: the whole system's).
+pub fn is_out_of_descriptors(err: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    matches!(Errno::from_io_error(err), Some(Errno::MFILE | Errno::NFILE))
+}
+
 fn shown(limit: Option<u64>) -> String {
     limit.map_or_else(|| "unlimited".to_owned(), |n| n.to_string())
 }
@@ -92,6 +99,18 @@ mod tests {
         assert_eq!(connection_cap(Some(1024), Some(10_000)), 512);
         assert_eq!(connection_cap(None, Some(10_000)), 10_000);
         assert_eq!(connection_cap(Some(1024), Some(0)), 1);
+    }
+
+    #[test]
+    fn emfile_and_enfile_are_running_out_and_nothing_else_is() {
+        use rustix::io::Errno;
+        let os = |errno: Errno| std::io::Error::from_raw_os_error(errno.raw_os_error());
+        assert!(is_out_of_descriptors(&os(Errno::MFILE)));
+        assert!(is_out_of_descriptors(&os(Errno::NFILE)));
+        assert!(!is_out_of_descriptors(&os(Errno::NETUNREACH)));
+        assert!(!is_out_of_descriptors(&os(Errno::NOMEM)));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(!is_out_of_descriptors(&refused));
     }
 
     #[test]

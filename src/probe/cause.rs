@@ -226,16 +226,11 @@ impl FromStr for Cause {
     }
 }
 
-/// Whether an I/O error means hopwatch itself ran out of file descriptors
-/// (EMFILE: its own limit; ENFILE: the whole system's). A check that fails
-/// so says nothing about its target: its cause is `unknown`, never a page.
-pub fn is_out_of_descriptors(err: &std::io::Error) -> bool {
-    use rustix::io::Errno;
-    matches!(Errno::from_io_error(err), Some(Errno::MFILE | Errno::NFILE))
-}
+pub use crate::fdlimit::is_out_of_descriptors;
 
-/// What to say when a check could not get a socket: whose fault it is and
-/// what to change.
+/// What to say when a check could not get a socket (see
+/// [`is_out_of_descriptors`]): whose fault it is and what to change. Such a
+/// check says nothing about its target: its cause is `unknown`, never a page.
 pub fn out_of_descriptors_message(what: &str, err: &std::io::Error) -> String {
     format!(
         "hopwatch ran out of file descriptors ({err}) while {what}: hopwatch's own fault, \
@@ -260,15 +255,7 @@ mod tests {
 
     #[test]
     fn running_out_of_descriptors_is_our_own_fault() {
-        use rustix::io::Errno;
-        let emfile = std::io::Error::from_raw_os_error(Errno::MFILE.raw_os_error());
-        let enfile = std::io::Error::from_raw_os_error(Errno::NFILE.raw_os_error());
-        assert!(is_out_of_descriptors(&emfile));
-        assert!(is_out_of_descriptors(&enfile));
-        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        let unreachable = std::io::Error::from_raw_os_error(Errno::NETUNREACH.raw_os_error());
-        assert!(!is_out_of_descriptors(&refused));
-        assert!(!is_out_of_descriptors(&unreachable));
+        let emfile = std::io::Error::from_raw_os_error(rustix::io::Errno::MFILE.raw_os_error());
         let message = out_of_descriptors_message("connecting to 127.0.0.1:80", &emfile);
         assert!(
             message.contains("hopwatch ran out of file descriptors"),

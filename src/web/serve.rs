@@ -133,7 +133,7 @@ async fn admit(permits: &Arc<Semaphore>, table: &Table) -> Option<OwnedSemaphore
 /// Out of descriptors: wait a moment (checks may be using them); anything
 /// else (a client that reset during the handshake) is the client's problem.
 async fn accept_failed(err: &std::io::Error, stop: &CancellationToken) {
-    if crate::probe::cause::is_out_of_descriptors(err) {
+    if crate::fdlimit::is_out_of_descriptors(err) {
         tracing::warn!(error = %err, "cannot accept a web client: out of file descriptors");
         tokio::select! {
             _ = stop.cancelled() => {}

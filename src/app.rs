@@ -19,6 +19,7 @@ use crate::alert::manager::{Manager, ManagerMessage};
 use crate::alert::outbox::Dispatcher;
 use crate::config::{self, LoadedConfig};
 use crate::evaluate::Maintenance;
+use crate::fdlimit;
 use crate::metrics::Metrics;
 use crate::pipeline::{Connectivity, Pipeline};
 use crate::probe::ProbeSpec;
@@ -27,10 +28,16 @@ use crate::schedule::{DEFAULT_CONCURRENCY, Scheduled, Scheduler};
 use crate::store::history::History;
 use crate::store::writer::{StoreHealth, Writer};
 use crate::store::{Store, StoreError, retention, unix_ms};
-use crate::web::{self, AppState};
+use crate::web::{self, AppState, serve};
 
 /// How often the config file's modification time is looked at.
 const RELOAD_POLL: Duration = Duration::from_secs(2);
+/// From the shutdown signal to the store closed, at most (the contract
+/// allows 10 s; the rest is the process exiting).
+const SHUTDOWN_BUDGET: Duration = Duration::from_secs(9);
+/// Checks still running this long after the signal are abandoned without a
+/// result, so that one slow target cannot hold the exit past the budget.
+const CHECK_DRAIN: Duration = Duration::from_secs(5);
 /// Results that may queue for the writer before checks wait for it.
 const WRITER_QUEUE: usize = 65_536;
 
@@ -77,6 +84,7 @@ pub struct Application {
     manager_outbox: mpsc::Sender<ManagerMessage>,
     dispatcher: Dispatcher,
     extra_routes: Option<axum::Router>,
+    web_limits: serve::Limits,
 }
 
 impl Application {
@@ -90,6 +98,18 @@ impl Application {
                     addr: server.listen.clone(),
                     source,
                 })?;
+        let web_limits = serve::Limits {
+            max_connections: fdlimit::connection_cap(
+                fdlimit::current().soft,
+                server.max_connections,
+            ),
+            ..serve::Limits::default()
+        };
+        tracing::info!(
+            max_connections = web_limits.max_connections,
+            header_read_timeout = ?web_limits.header_read_timeout,
+            "web clients are capped"
+        );
         let store = Store::open(&loaded.config.storage.path).await?;
         let last_alive = store.last_alive().await?;
         let known = store.known_monitors().await?;
@@ -171,6 +191,7 @@ impl Application {
             manager_outbox,
             dispatcher,
             extra_routes: None,
+            web_limits,
         })
     }
 
@@ -194,9 +215,10 @@ impl Application {
         &self.state
     }
 
-    /// Runs until `shutdown` completes, then drains: no new checks, running
-    /// ones finish (bounded by their timeouts), the writer flushes, the
-    /// store closes.
+    /// Runs until `shutdown` completes, then drains within 9 s whatever web
+    /// clients do: the web server stops accepting (and drops its clients
+    /// after a 2 s grace), running checks finish (abandoned after 5 s), the
+    /// writer flushes, alerts stop, the store closes.
     pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
         let background = CancellationToken::new();
         let config = self.state.config();
@@ -222,13 +244,12 @@ impl Application {
         if let Some(extra) = self.extra_routes.take() {
             router = router.merge(extra);
         }
-        let serve = axum::serve(self.listener, router)
-            .with_graceful_shutdown(server_stop.clone().cancelled_owned());
-        let server_task = tokio::spawn(async move {
-            if let Err(err) = serve.await {
-                tracing::error!(error = %err, "web server stopped");
-            }
-        });
+        let server_task = tokio::spawn(serve::serve(
+            self.listener,
+            router,
+            self.web_limits,
+            server_stop.clone(),
+        ));
         tracing::info!(monitors = self.scheduler.names().len(), "hopwatch running");
 
         let mut hangup = hangup_signal();
@@ -250,23 +271,39 @@ impl Application {
         }
 
         tracing::info!("shutting down: letting running checks finish");
-        self.scheduler.shutdown().await;
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_BUDGET;
+        // The web server stops accepting now and drops whoever is still
+        // connected after its grace, while the checks drain.
+        server_stop.cancel();
+        self.scheduler.shutdown(CHECK_DRAIN).await;
+        // Results first: the writer flushes what the checks produced.
         self.writer_stop.cancel();
-        let _ = self.writer_task.await;
+        finish("the result writer", self.writer_task, deadline).await;
         // The dispatcher finishes the send in progress (so a message the
         // receiver took is marked sent); what is left waits in the outbox.
+        // One cut off at the deadline is sent again at the next start, under
+        // the same delivery id.
         alerts_stop.cancel();
-        let _ = manager_task.await;
-        let _ = dispatcher_task.await;
+        finish("the alert manager", manager_task, deadline).await;
+        finish("the alert dispatcher", dispatcher_task, deadline).await;
         background.cancel();
+        // No handler may be reading when the store closes.
+        finish("the web server", server_task, deadline).await;
         if let Err(err) = self.store.stop_run(self.run_id, SystemTime::now()).await {
             tracing::warn!(error = %err, "cannot record the clean stop");
         }
         self.store.close().await;
-        server_stop.cancel();
-        let _ = server_task.await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Waits for a part's task until `deadline`; past it the task is aborted,
+/// so that one stuck part cannot hold the exit past the contract's 10 s.
+async fn finish<T>(what: &str, mut task: JoinHandle<T>, deadline: tokio::time::Instant) {
+    if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+        tracing::warn!("{what} did not stop before the shutdown deadline; abandoned");
+        task.abort();
     }
 }
 

@@ -193,7 +193,8 @@ impl Pipeline {
                 hop = result.verdict.hop.as_str(),
                 flaky = result.flaky.unwrap_or(false),
                 "{}",
-                result.verdict.summary
+                // The summary may quote a push `msg` or a peer's answer.
+                crate::escape::log_field(&result.verdict.summary)
             );
         } else {
             tracing::debug!(cause = %result.cause, latency_ms = result.latency_ms, "check");

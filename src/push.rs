@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -13,6 +12,7 @@ use crate::config::Secret;
 use crate::pipeline::Pipeline;
 use crate::probe::{Cause, CheckResult, verdict};
 use crate::schedule::Scheduled;
+use crate::secret::SecretDigest;
 
 /// One heartbeat.
 #[derive(Debug, Clone)]
@@ -36,7 +36,8 @@ pub enum PushError {
 }
 
 struct Inbox {
-    token: Secret,
+    /// Only the token's digest is kept: comparing digests hides its length.
+    token: SecretDigest,
     sender: mpsc::Sender<Push>,
 }
 
@@ -51,6 +52,7 @@ impl PushBoard {
     pub fn register(&self, name: &str, token: Secret) -> mpsc::Receiver<Push> {
         let (sender, receiver) = mpsc::channel(16);
         if let Ok(mut inboxes) = self.inboxes.lock() {
+            let token = SecretDigest::of(token.expose());
             inboxes.insert(name.to_owned(), Inbox { token, sender });
         }
         receiver
@@ -63,7 +65,8 @@ impl PushBoard {
         }
     }
 
-    /// Delivers a heartbeat after checking the token in constant time.
+    /// Delivers a heartbeat after checking the token (as digests, in
+    /// constant time).
     pub fn push(&self, name: &str, token: &str, push: Push) -> Result<(), PushError> {
         let sender = {
             let inboxes = self
@@ -73,7 +76,7 @@ impl PushBoard {
             let inbox = inboxes
                 .get(name)
                 .ok_or_else(|| PushError::UnknownMonitor(name.to_owned()))?;
-            if !bool::from(inbox.token.expose().as_bytes().ct_eq(token.as_bytes())) {
+            if !inbox.token.matches(token) {
                 return Err(PushError::WrongToken);
             }
             inbox.sender.clone()

@@ -58,6 +58,8 @@ pub struct Scheduler {
     push: PushBoard,
     tracker: TaskTracker,
     shutdown: CancellationToken,
+    /// Cancels checks in flight: the end of the shutdown's patience.
+    abandon: CancellationToken,
 }
 
 impl Scheduler {
@@ -70,6 +72,7 @@ impl Scheduler {
             push,
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            abandon: CancellationToken::new(),
         }
     }
 
@@ -111,7 +114,13 @@ impl Scheduler {
                 let task = crate::push::watch(monitor, inbox, self.pipeline.clone(), stop);
                 self.tracker.spawn(task.instrument(span));
             } else {
-                let task = run_monitor(monitor, self.permits.clone(), self.pipeline.clone(), stop);
+                let task = run_monitor(
+                    monitor,
+                    self.permits.clone(),
+                    self.pipeline.clone(),
+                    stop,
+                    self.abandon.clone(),
+                );
                 self.tracker.spawn(task.instrument(span));
             }
             self.tasks.insert(name, running);
@@ -127,12 +136,23 @@ impl Scheduler {
         self.tasks.keys().cloned().collect()
     }
 
-    /// Stops scheduling, lets running checks finish (each is bounded by its
-    /// timeout), and returns when every task has ended.
-    pub async fn shutdown(self) {
+    /// Stops scheduling, lets running checks finish for up to `patience`,
+    /// abandons the ones still running then (they leave no result), and
+    /// returns when every task has ended.
+    pub async fn shutdown(self, patience: Duration) {
         self.shutdown.cancel();
         self.tracker.close();
-        self.tracker.wait().await;
+        if tokio::time::timeout(patience, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = self.tracker.len(),
+                "checks still running at the shutdown deadline are abandoned"
+            );
+            self.abandon.cancel();
+            self.tracker.wait().await;
+        }
     }
 }
 
@@ -188,6 +208,7 @@ async fn run_monitor(
     permits: Arc<Semaphore>,
     pipeline: Pipeline,
     stop: CancellationToken,
+    abandon: CancellationToken,
 ) {
     let interval = monitor.interval();
     let mut due =
@@ -210,8 +231,12 @@ async fn run_monitor(
             .scheduler_lateness
             .observe(lateness.as_secs_f64());
         pipeline.metrics().checks_running.inc();
-        let results = check_with_confirm(&monitor, &stop).await;
+        let results = tokio::select! {
+            results = check_with_confirm(&monitor, &stop) => Some(results),
+            _ = abandon.cancelled() => None,
+        };
         pipeline.metrics().checks_running.dec();
+        let Some(results) = results else { return };
         drop(permit);
         pipeline.record(&monitor, results).await;
         // An overrun skips the ticks it covered instead of queueing them.

@@ -339,7 +339,7 @@ impl Manager {
             .clone()
             .unwrap_or_else(|| incident.id.clone());
         self.link_waiting(&incident.monitor, &root).await?;
-        tracing::warn!(alert = %incident.alert, monitor = %incident.monitor, hop = incident.verdict.hop.as_str(), "incident opened: {}", incident.verdict.summary);
+        tracing::warn!(alert = %incident.alert, monitor = %incident.monitor, hop = incident.verdict.hop.as_str(), "incident opened: {}", crate::escape::log_field(&incident.verdict.summary));
         self.open.insert(key, incident);
         self.after_change(!deliveries.is_empty());
         Ok(())

@@ -183,7 +183,7 @@ impl Dispatcher {
                                 .alert_deliveries
                                 .with_label_values(&[name.as_str(), "retry"])
                                 .inc();
-                            tracing::warn!(notifier = %name, delivery = %delivery.id, attempts, error = %error, "alert delivery failed; will retry");
+                            tracing::warn!(notifier = %name, delivery = %delivery.id, attempts, error = %crate::escape::log_field(&error.to_string()), "alert delivery failed; will retry");
                             break;
                         }
                         AfterFailure::GiveUp => {
@@ -209,7 +209,7 @@ impl Dispatcher {
             .alert_deliveries
             .with_label_values(&[name, "failed"])
             .inc();
-        tracing::error!(notifier = %name, delivery = %delivery.id, error = %why, "alert delivery given up");
+        tracing::error!(notifier = %name, delivery = %delivery.id, error = %crate::escape::log_field(why), "alert delivery given up");
         Ok(())
     }
 

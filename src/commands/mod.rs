@@ -30,6 +30,7 @@ pub fn init_logging(format: LogFormat) {
 
 /// `hopwatch demo`: exit 0 on Ctrl-C, 1 when it cannot start.
 pub async fn demo(listen: String) -> std::process::ExitCode {
+    crate::fdlimit::raise();
     let options = crate::demo::DemoOptions {
         listen,
         ..Default::default()

@@ -23,6 +23,8 @@ pub async fn run(explicit: Option<&Path>) -> ExitCode {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
+    // Before anything opens a socket: checks and web clients draw on it.
+    crate::fdlimit::raise();
     let app = match Application::build(loaded).await {
         Ok(app) => app,
         Err(err) => {

@@ -84,6 +84,11 @@ pub struct ServerConfig {
     /// id, and the whole evidence is for the admin token and alerts.
     #[serde(default)]
     pub public_evidence: bool,
+    /// Web clients connected at once. Default: a quarter of the open-file
+    /// limit, at most 4096; never more than half of the limit, so checks
+    /// keep their sockets. At the cap, the connection idle the longest is
+    /// closed to make room.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +101,7 @@ impl Default for ServerConfig {
             connectivity_check: None,
             max_concurrent_checks: None,
             public_evidence: false,
+            max_connections: None,
         }
     }
 }

@@ -4,7 +4,6 @@
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
-use subtle::ConstantTimeEq;
 
 /// Config keys whose values are secrets, wherever in the file they appear.
 pub const SECRET_KEYS: [&str; 6] = [
@@ -165,11 +164,11 @@ impl fmt::Display for Secret {
     }
 }
 
-// Constant time, so that no caller comparing a given token with `==` can
-// leak the configured one through timing (only its length shows).
+// Compared as digests, so that no caller comparing a given token with `==`
+// can leak the configured one through timing, not even its length.
 impl PartialEq for Secret {
     fn eq(&self, other: &Self) -> bool {
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+        crate::secret::same(&self.0, &other.0)
     }
 }
 

@@ -129,6 +129,9 @@ fn server(draft: &mut Draft, problems: &mut Vec<Problem>) {
             "must be at least 1",
         ));
     }
+    if server.max_connections == Some(0) {
+        problems.push(Problem::new("server.max_connections", "must be at least 1"));
+    }
     // `${HOPWATCH_ADMIN_TOKEN:-}` is the natural way to make the token
     // optional; an empty token must mean "writes disabled", not "no password".
     if server.admin_token.as_ref().is_some_and(|t| t.is_empty()) {

@@ -9,6 +9,7 @@ use tokio::time::{Instant as Deadline, timeout_at};
 use tokio_rustls::client::TlsStream;
 
 use super::Cause;
+use super::cause::{is_out_of_descriptors, out_of_descriptors_message};
 use super::resolve;
 use super::result::{AddressResult, CertFacts, CheckResult, Phases};
 use super::tls::{self, TlsSettings};
@@ -83,34 +84,46 @@ pub async fn tcp(
     let start = Instant::now();
     let outcome = timeout_at(deadline, TcpStream::connect(addr)).await;
     phases.connect += ms(start.elapsed());
-    let failure = |cause, message: String| Err(Failure::new(cause, message).at(addr));
     match outcome {
-        Err(_) => failure(
+        Err(_) => Err(Failure::new(
             Cause::ConnectTimeout,
             format!(
                 "{addr} did not answer the TCP handshake in time (dropped by a firewall or route?)"
             ),
-        ),
-        Ok(Err(err)) => match err.kind() {
-            std::io::ErrorKind::ConnectionRefused => failure(
-                Cause::ConnectRefused,
-                format!("{addr} refused the connection"),
-            ),
-            std::io::ErrorKind::TimedOut => failure(
-                Cause::ConnectTimeout,
-                format!("{addr} did not answer the TCP handshake (timed out)"),
-            ),
-            _ => failure(
-                Cause::ConnectError,
-                format!("cannot connect to {addr}: {err}"),
-            ),
-        },
+        )
+        .at(addr)),
+        Ok(Err(err)) => Err(connect_failure(addr, &err)),
         Ok(Ok(stream)) => {
             // Requests are small and sent at once; Nagle would only add delay.
             let _ = stream.set_nodelay(true);
             Ok(stream)
         }
     }
+}
+
+/// Classifies a failed connect. Running out of file descriptors is checked
+/// first: the socket was never made, so the target is not to blame.
+fn connect_failure(addr: SocketAddr, err: &std::io::Error) -> Failure {
+    let (cause, message) = if is_out_of_descriptors(err) {
+        let what = format!("connecting to {addr}");
+        (Cause::Unknown, out_of_descriptors_message(&what, err))
+    } else {
+        match err.kind() {
+            std::io::ErrorKind::ConnectionRefused => (
+                Cause::ConnectRefused,
+                format!("{addr} refused the connection"),
+            ),
+            std::io::ErrorKind::TimedOut => (
+                Cause::ConnectTimeout,
+                format!("{addr} did not answer the TCP handshake (timed out)"),
+            ),
+            _ => (
+                Cause::ConnectError,
+                format!("cannot connect to {addr}: {err}"),
+            ),
+        }
+    };
+    Failure::new(cause, message).at(addr)
 }
 
 /// Runs the TLS handshake for `host`, timing the tls phase.
@@ -224,4 +237,48 @@ pub fn combine_addresses(mut results: Vec<CheckResult>) -> CheckResult {
     }
     result.addresses = Some(addresses);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::io::Errno;
+
+    fn os_error(errno: Errno) -> std::io::Error {
+        std::io::Error::from_raw_os_error(errno.raw_os_error())
+    }
+
+    #[test]
+    fn a_connect_without_descriptors_is_unknown_not_a_failure() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 8080));
+        for errno in [Errno::MFILE, Errno::NFILE] {
+            let failure = connect_failure(addr, &os_error(errno));
+            assert_eq!(failure.cause, Cause::Unknown, "{errno:?}");
+            assert!(!failure.cause.is_failure());
+            assert!(
+                failure.message.contains("ran out of file descriptors"),
+                "{}",
+                failure.message
+            );
+            assert_eq!(failure.remote, Some(addr));
+        }
+    }
+
+    #[test]
+    fn the_target_s_own_refusals_stay_failures() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let cases = [
+            (Errno::CONNREFUSED, Cause::ConnectRefused),
+            (Errno::TIMEDOUT, Cause::ConnectTimeout),
+            (Errno::NETUNREACH, Cause::ConnectError),
+            (Errno::HOSTUNREACH, Cause::ConnectError),
+        ];
+        for (errno, cause) in cases {
+            assert_eq!(
+                connect_failure(addr, &os_error(errno)).cause,
+                cause,
+                "{errno:?}"
+            );
+        }
+    }
 }

@@ -14,6 +14,7 @@ use hickory_resolver::proto::rr::{Name, RecordType};
 use hickory_resolver::{Hosts, TokioResolver};
 
 use super::Cause;
+use super::cause::{is_out_of_descriptors, out_of_descriptors_message};
 
 /// A failed lookup, already classified.
 #[derive(Debug, Clone)]
@@ -165,6 +166,11 @@ fn hosts_file_addresses(hosts: &Hosts, name: &Name) -> Vec<IpAddr> {
 /// and a sentence naming `name`, the record `kind` asked for and the rcode.
 pub(super) fn classify(err: &NetError, name: &str, kind: &str) -> (Cause, String) {
     match err {
+        // The resolver could not get a socket: hopwatch's fault, not DNS's.
+        NetError::Io(io) if is_out_of_descriptors(io) => (
+            Cause::Unknown,
+            out_of_descriptors_message(&format!("looking up {name}"), io),
+        ),
         NetError::Timeout => (
             Cause::DnsTimeout,
             format!("no DNS answer for {name} in time"),
@@ -275,6 +281,11 @@ mod tests {
         assert_eq!(classify(&timed_out, "x", "A").0, Cause::DnsTimeout);
         let refused_io = NetError::Io(Arc::new(std::io::ErrorKind::ConnectionRefused.into()));
         assert_eq!(classify(&refused_io, "x", "A").0, Cause::DnsError);
+        let emfile = rustix::io::Errno::MFILE.raw_os_error();
+        let no_socket = NetError::Io(Arc::new(std::io::Error::from_raw_os_error(emfile)));
+        let (cause, message) = classify(&no_socket, "x", "A");
+        assert_eq!(cause, Cause::Unknown, "hopwatch's own fault, not DNS's");
+        assert!(message.contains("file descriptors"), "{message}");
         assert_eq!(
             classify(&NetError::NoConnections, "x", "A").0,
             Cause::DnsError

@@ -16,7 +16,7 @@ pub fn for_check(result: &CheckResult) -> Verdict {
     let facts = Facts(result);
     let (hop, summary) = match result.cause {
         Cause::Ok => (Hop::None, facts.healthy()),
-        Cause::Unknown => (Hop::Unknown, UNCOUNTED.to_owned()),
+        Cause::Unknown => (Hop::Unknown, facts.uncounted()),
         Cause::DnsNxdomain | Cause::DnsError | Cause::DnsTimeout => (Hop::Dns, facts.dns()),
         Cause::ConnectRefused | Cause::ConnectTimeout | Cause::ConnectError => {
             (Hop::Network, facts.connect())
@@ -107,6 +107,15 @@ impl Facts<'_> {
             return String::new();
         }
         format!("{failing} of {} addresses fail; ", addresses.len())
+    }
+
+    /// Why an `unknown` check does not count: what the probe said (it ran
+    /// out of file descriptors), else the usual reason.
+    fn uncounted(&self) -> String {
+        match self.detail() {
+            detail if detail.is_empty() => UNCOUNTED.to_owned(),
+            detail => format!("not counted{detail}"),
+        }
     }
 
     fn healthy(&self) -> String {
@@ -478,6 +487,8 @@ mod tests {
     const LOOP: &str = "stopped after 10 redirects (a redirect loop?); last Location: /a";
     const BODY: &str = r#"body does not contain "ok""#;
     const SLOW: &str = "took 1234 ms, more than max_latency 800 ms";
+    const NO_FDS: &str =
+        "hopwatch ran out of file descriptors (Too many open files) while connecting";
 
     /// One case a row: the result, the hop, and the words its summary must
     /// hold (split at "|"). Kept out of rustfmt so the table stays a table.
@@ -486,6 +497,7 @@ mod tests {
         vec![
             (http(C::Ok, 200, R::Unknown, "", ""), Hop::None, "healthy: 200 in 1234 ms"),
             (check(C::Unknown, ""), Hop::Unknown, "own network check failed|not counted"),
+            (check(C::Unknown, NO_FDS), Hop::Unknown, "not counted|ran out of file descriptors"),
             // Not reaching the host: DNS, network, TLS.
             (check(C::DnsNxdomain, NXDOMAIN), Hop::Dns, "NXDOMAIN|shop.example.com"),
             (check(C::DnsTimeout, ""), Hop::Dns, "no DNS answer in time"),

@@ -1,5 +1,6 @@
 //! Everything served over HTTP on `server.listen`: health, metrics, push
-//! heartbeats and the JSON API. Each route module exposes `router()`.
+//! heartbeats and the JSON API. Each route module exposes `router()`;
+//! `serve` runs the connections.
 
 mod api;
 mod badges;
@@ -9,6 +10,7 @@ mod feed;
 mod health;
 mod pages;
 mod push;
+pub mod serve;
 
 pub use error::ApiError;
 pub use evidence::EvidenceView;

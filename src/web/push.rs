@@ -1,10 +1,15 @@
-//! `GET|POST /api/v1/push/{name}?token=T&status=up|down&msg=…`.
+//! `GET|POST /api/v1/push/{name}?token=T&status=up|down&msg=…`; the token
+//! may come as `Authorization: Bearer T` instead, which keeps it out of the
+//! URLs that proxies and access logs record.
 
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::api::auth::{bearer_token, unauthorized};
 use super::{ApiError, AppState};
 use crate::push::{Push, PushError};
 
@@ -23,22 +28,26 @@ struct PushQuery {
 async fn push(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     Query(query): Query<PushQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<serde_json::Value>, Response> {
     let up = match query.status.as_deref() {
         None | Some("up") => true,
         Some("down") => false,
         Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "status: expected up or down, got {other:?}"
-            )));
+            let message = format!("status: expected up or down, got {other:?}");
+            return Err(ApiError::BadRequest(message).into_response());
         }
     };
-    let token = query.token.unwrap_or_default();
+    // A bearer header wins over the query string: it is the form that
+    // does not end up in logs, so a client that sends it means it.
+    let token = bearer_token(&headers)
+        .or(query.token.as_deref())
+        .unwrap_or_default();
     let message = query.msg.map(|m| m.chars().take(500).collect());
-    match state.push.push(&name, &token, Push { up, message }) {
+    match state.push.push(&name, token, Push { up, message }) {
         Ok(()) => Ok(Json(serde_json::json!({ "ok": true }))),
-        Err(PushError::WrongToken) => Err(ApiError::Unauthorized("wrong token".to_owned())),
-        Err(err) => Err(ApiError::NotFound(err.to_string())),
+        Err(PushError::WrongToken) => Err(unauthorized("wrong token")),
+        Err(err) => Err(ApiError::NotFound(err.to_string()).into_response()),
     }
 }

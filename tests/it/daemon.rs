@@ -309,7 +309,7 @@ fn start_binary(config: &Path) -> Child {
         .expect("start hopwatch")
 }
 
-fn signal(child: &Child, name: &str) {
+pub fn signal(child: &Child, name: &str) {
     let status = Command::new("kill")
         .args([format!("-{name}"), child.id().to_string()])
         .status()
@@ -328,7 +328,7 @@ async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     panic!("hopwatch did not exit");
 }
 
-async fn count_rows(db: &Path, sql: &str) -> i64 {
+pub async fn count_rows(db: &Path, sql: &str) -> i64 {
     let store = Store::open(db).await.expect("open the daemon's database");
     let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
         .await

@@ -7,6 +7,7 @@ mod config_errors;
 mod daemon;
 mod demo;
 mod helpers;
+mod hostile_clients;
 mod hostile_targets;
 mod notify;
 mod pages;

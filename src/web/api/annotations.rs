@@ -64,7 +64,7 @@ async fn create(
         .add_annotation(at, text, &request.monitors)
         .await
         .map_err(|err| ApiError::from(err).into_response())?;
-    tracing::info!(annotation = id, text, "annotation added");
+    tracing::info!(annotation = id, text = %crate::escape::log_field(text), "annotation added");
     let created = serde_json::json!({
         "id": id,
         "at": humantime::format_rfc3339_millis(at).to_string(),

@@ -2,6 +2,7 @@
 //! (`server.admin_token`, compared in constant time; it also opens the
 //! whole evidence to readers) and a bounded JSON body.
 
+use crate::web::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::BytesRejection;
@@ -9,10 +10,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-
-use crate::web::{ApiError, AppState};
 
 /// Largest body a write endpoint reads.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -51,7 +48,8 @@ pub enum Bearer {
     Wrong,
 }
 
-/// Checks the request's bearer token against `server.admin_token`.
+/// Checks the request's bearer token against `server.admin_token`
+/// (compared as digests, see [`crate::secret`]).
 pub fn bearer(parts: &Parts, state: &AppState) -> Bearer {
     let config = state.config();
     let Some(expected) = config
@@ -64,29 +62,25 @@ pub fn bearer(parts: &Parts, state: &AppState) -> Bearer {
     else {
         return Bearer::Disabled;
     };
-    let given = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    match given {
+    match bearer_token(&parts.headers) {
         None => Bearer::Missing,
-        Some(token) if same_secret(token, expected) => Bearer::Admin,
+        Some(token) if crate::secret::same(token, expected) => Bearer::Admin,
         Some(_) => Bearer::Wrong,
     }
 }
 
-/// Compares digests rather than the tokens themselves, so neither the
-/// content nor the length of the expected token shows in the timing.
-fn same_secret(given: &str, expected: &str) -> bool {
-    let given = Sha256::digest(given.as_bytes());
-    let expected = Sha256::digest(expected.as_bytes());
-    given.as_slice().ct_eq(expected.as_slice()).into()
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+pub(in crate::web) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
 }
 
-fn unauthorized(message: &str) -> Response {
+/// A 401 that says how to authenticate.
+pub(in crate::web) fn unauthorized(message: &str) -> Response {
     let mut response = ApiError::Unauthorized(message.to_owned()).into_response();
     response
         .headers_mut()
@@ -185,12 +179,5 @@ mod tests {
         );
         let syntax = error_of("{not json").await;
         assert!(syntax.starts_with("body: "), "{syntax}");
-    }
-
-    #[test]
-    fn tokens_compare_by_content() {
-        assert!(same_secret("s3cret", "s3cret"));
-        assert!(!same_secret("s3cret", "s3cre"));
-        assert!(!same_secret("", "s3cret"));
     }
 }

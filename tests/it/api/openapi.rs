@@ -243,6 +243,14 @@ fn cases(incident: &str, push_token: &str) -> Vec<Case> {
             401,
         ),
         (
+            "post",
+            "/api/v1/push/{name}",
+            push("status=up"),
+            Some(PUSH_TOKEN),
+            none(),
+            200,
+        ),
+        (
             "get",
             "/api/v1/openapi.json",
             s("/api/v1/openapi.json"),

@@ -70,6 +70,20 @@ http {{
     return proc, port
 
 
+def write_config(workdir, web, target, monitors, interval, groups=0):
+    """A config with `monitors` http monitors of the nginx target; with
+    `groups`, the monitors are spread over that many groups."""
+    config = os.path.join(workdir, "hopwatch.yaml")
+    with open(config, "w") as f:
+        f.write(f"server: {{ listen: 127.0.0.1:{web}, max_concurrent_checks: 256 }}\n")
+        f.write(f"storage: {{ path: {workdir}/hopwatch.db }}\n")
+        f.write(f"defaults: {{ interval: {interval}, timeout: 5s }}\nmonitors:\n")
+        for i in range(monitors):
+            group = f", group: g{i % groups}" if groups else ""
+            f.write(f"  - {{ name: m{i}{group}, url: 'http://127.0.0.1:{target}/m{i}' }}\n")
+    return config
+
+
 def cpu_ticks(pid):
     """(user, system) clock ticks of the whole process."""
     with open(f"/proc/{pid}/stat") as f:
@@ -131,13 +145,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="hopwatch-bench-")
     nginx, target = start_nginx(workdir)
     web = free_port()
-    config = os.path.join(workdir, "hopwatch.yaml")
-    with open(config, "w") as f:
-        f.write(f"server: {{ listen: 127.0.0.1:{web}, max_concurrent_checks: 256 }}\n")
-        f.write(f"storage: {{ path: {workdir}/hopwatch.db }}\n")
-        f.write(f"defaults: {{ interval: {args.interval}, timeout: 5s }}\nmonitors:\n")
-        for i in range(args.monitors):
-            f.write(f"  - {{ name: m{i}, url: 'http://127.0.0.1:{target}/m{i}' }}\n")
+    config = write_config(workdir, web, target, args.monitors, args.interval)
     env = dict(os.environ, RUST_LOG="warn")
     env.update(dict(kv.split("=", 1) for kv in args.env))
     daemon = subprocess.Popen([args.binary, "run", "-c", config], env=env,

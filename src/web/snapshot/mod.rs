@@ -27,6 +27,10 @@ use crate::pipeline::Pipeline;
 /// state changes first. One second keeps pages current to the eye while a
 /// crowd of any size costs one render a second.
 const MAX_AGE: Duration = Duration::from_secs(1);
+/// How young a snapshot is still served after a state change: with
+/// thousands of monitors some state changes nearly every second, and that
+/// must not turn into a render per request.
+const MIN_AGE: Duration = Duration::from_millis(250);
 /// Most snapshots kept: every page of a large install fits, and a crawler
 /// inventing query strings only pushes out the oldest.
 const MAX_ENTRIES: usize = 256;
@@ -110,8 +114,10 @@ impl Slot {
     }
 
     fn fresh(&self, generation: u64) -> Option<Arc<Entry>> {
-        self.current()
-            .filter(|e| e.generation == generation && e.built.elapsed() < MAX_AGE)
+        self.current().filter(|e| {
+            let age = e.built.elapsed();
+            age < MIN_AGE || (e.generation == generation && age < MAX_AGE)
+        })
     }
 }
 

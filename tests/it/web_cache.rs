@@ -216,6 +216,7 @@ async fn a_crowd_of_readers_costs_a_bounded_number_of_renders() {
             assert_eq!(reader.await.expect("reader"), 200);
         }
         let rendered = renders(&daemon, route) - before;
+        eprintln!("{route}: 128 concurrent readers, {rendered} renders");
         // One render serves everyone who asks within a second; a slow
         // machine may take a few seconds over 128 requests, never 16.
         assert!(

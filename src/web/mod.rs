@@ -76,10 +76,7 @@ impl AppState {
 
 /// The whole router.
 pub fn router(state: AppState) -> Router {
-    let snapshots = Arc::new(snapshot::Snapshots::new(
-        state.pipeline.clone(),
-        state.metrics.clone(),
-    ));
+    let snapshots = Arc::new(snapshot::Snapshots::new(state.clone()));
     Router::new()
         .merge(health::router())
         .merge(push::router())

@@ -271,6 +271,19 @@ async fn the_admin_is_never_served_the_visitors_copy_nor_fills_it() {
     // The admin's answer did not become the visitor's.
     let visitor = fetch(&daemon, "/api/v1/status", &[]).await;
     assert!(!String::from_utf8_lossy(&visitor.body).contains(MARKER));
+    // The admin's answer has no ETag: it never was a snapshot.
+    let whole = fetch(&daemon, "/api/v1/status", &admin).await;
+    assert_eq!(whole.header("etag"), "");
+    // A wrong token reads as a visitor and is served the visitor's
+    // snapshot, so junk tokens cannot force a render each.
+    let junk = fetch(
+        &daemon,
+        "/api/v1/status",
+        &[("authorization", "Bearer junk")],
+    )
+    .await;
+    assert!(!String::from_utf8_lossy(&junk.body).contains(MARKER));
+    assert_ne!(junk.header("etag"), "", "served from the snapshot");
     daemon.stop().await;
 }
 

@@ -20,8 +20,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use self::encode::{Coding, Encoded, negotiate};
-use crate::metrics::Metrics;
-use crate::pipeline::Pipeline;
+use super::AppState;
+use super::api::auth::{Bearer, bearer};
 
 /// How long a snapshot is served before it is rebuilt, unless a monitor's
 /// state changes first. One second keeps pages current to the eye while a
@@ -79,8 +79,8 @@ fn route_of(request: &Request) -> Option<Route> {
 /// The snapshots of one router; shared by every connection.
 pub struct Snapshots {
     slots: Mutex<HashMap<String, Arc<Slot>>>,
-    pipeline: Pipeline,
-    metrics: Arc<Metrics>,
+    /// For the state generation, the render counter and the admin token.
+    state: AppState,
 }
 
 /// One key's snapshot and the lock that lets a single request rebuild it.
@@ -122,14 +122,34 @@ impl Slot {
 }
 
 impl Snapshots {
-    /// Snapshots rebuilt when `pipeline` reports a changed state, counted
-    /// in `metrics`.
-    pub fn new(pipeline: Pipeline, metrics: Arc<Metrics>) -> Snapshots {
+    /// Snapshots rebuilt when the pipeline reports a changed state and
+    /// counted in the metrics of `state`.
+    pub fn new(state: AppState) -> Snapshots {
         Snapshots {
             slots: Mutex::new(HashMap::new()),
-            pipeline,
-            metrics,
+            state,
         }
+    }
+
+    fn rendered(&self, route: Route) {
+        self.state
+            .metrics
+            .web_renders
+            .with_label_values(&[route.label])
+            .inc();
+    }
+
+    /// Whether `request` carries the admin token, which may show more than
+    /// a visitor sees. Any other `Authorization` reads as a visitor (see
+    /// [`super::EvidenceView`]) and shares the snapshot, so junk tokens
+    /// cannot force a render per request.
+    fn is_admin(&self, request: Request) -> (bool, Request) {
+        if !request.headers().contains_key(AUTHORIZATION) {
+            return (false, request);
+        }
+        let (parts, body) = request.into_parts();
+        let admin = bearer(&parts, &self.state) == Bearer::Admin;
+        (admin, Request::from_parts(parts, body))
     }
 
     fn slot(&self, key: &str) -> Arc<Slot> {
@@ -169,8 +189,8 @@ impl Snapshots {
                     slots.remove(&key);
                 }
                 _ => {
-                    self.metrics.web_snapshots.set(slots.len() as i64);
-                    self.metrics.web_snapshot_bytes.set(bytes as i64);
+                    self.state.metrics.web_snapshots.set(slots.len() as i64);
+                    self.state.metrics.web_snapshot_bytes.set(bytes as i64);
                     return;
                 }
             }
@@ -188,7 +208,7 @@ impl Snapshots {
         next: Next,
     ) -> Result<Arc<Entry>, Response> {
         let slot = self.slot(key);
-        if let Some(entry) = slot.fresh(self.pipeline.generation()) {
+        if let Some(entry) = slot.fresh(self.state.pipeline.generation()) {
             return Ok(entry);
         }
         let _rebuilding = match slot.rebuild.try_lock() {
@@ -199,14 +219,11 @@ impl Snapshots {
             },
         };
         // Whoever held the lock may have just built it.
-        let generation = self.pipeline.generation();
+        let generation = self.state.pipeline.generation();
         if let Some(entry) = slot.fresh(generation) {
             return Ok(entry);
         }
-        self.metrics
-            .web_renders
-            .with_label_values(&[route.label])
-            .inc();
+        self.rendered(route);
         let response = next.run(request).await;
         if response.status() != StatusCode::OK {
             self.forget(key, &slot);
@@ -283,14 +300,11 @@ pub async fn serve(
     let Some(route) = route_of(&request) else {
         return next.run(request).await;
     };
-    if route.per_reader && request.headers().contains_key(AUTHORIZATION) {
+    let (admin, request) = snapshots.is_admin(request);
+    if route.per_reader && admin {
         // The admin may see evidence visitors do not: never share a
         // snapshot either way.
-        snapshots
-            .metrics
-            .web_renders
-            .with_label_values(&[route.label])
-            .inc();
+        snapshots.rendered(route);
         return next.run(request).await;
     }
     let coding = negotiate(header(&request, ACCEPT_ENCODING).as_deref());

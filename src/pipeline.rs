@@ -2,7 +2,7 @@
 //! one log line of a failure, the live state the web reads, and the writer.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::alert::manager::ManagerMessage;
@@ -60,6 +60,8 @@ struct Inner {
     connectivity: Arc<Connectivity>,
     maintenance: RwLock<Arc<Maintenance>>,
     latest: RwLock<HashMap<String, Arc<CheckResult>>>,
+    /// Bumped whenever a monitor's state changes; see [`Pipeline::generation`].
+    generation: AtomicU64,
 }
 
 impl Pipeline {
@@ -79,6 +81,7 @@ impl Pipeline {
                 connectivity,
                 maintenance: RwLock::new(maintenance),
                 latest: RwLock::new(HashMap::new()),
+                generation: AtomicU64::new(0),
             }),
         }
     }
@@ -110,6 +113,14 @@ impl Pipeline {
     /// The metrics registry.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// A number that changes whenever some monitor's state (up, down,
+    /// degraded, unknown) changes or a monitor goes away. The web's
+    /// snapshots compare it to rebuild early; one relaxed atomic per
+    /// changed state keeps it off the cost of a check.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Relaxed)
     }
 
     /// The latest result of a monitor.
@@ -153,7 +164,10 @@ impl Pipeline {
             let stored = StoredCheck::from_result(monitor.id, &result);
             let result = Arc::new(result);
             if let Ok(mut latest) = self.inner.latest.write() {
-                latest.insert(monitor.config.name.clone(), result.clone());
+                let previous = latest.insert(monitor.config.name.clone(), result.clone());
+                if previous.as_deref().map(state_of) != Some(state_of(&result)) {
+                    self.inner.generation.fetch_add(1, Ordering::Relaxed);
+                }
             }
             // A closed writer or manager means shutdown is under way.
             let _ = self.inner.writer.send(stored).await;
@@ -170,6 +184,7 @@ impl Pipeline {
         if let Ok(mut latest) = self.inner.latest.write() {
             latest.remove(&config.name);
         }
+        self.inner.generation.fetch_add(1, Ordering::Relaxed);
         self.inner.metrics.forget_monitor(&config.name);
     }
 

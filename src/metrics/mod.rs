@@ -33,6 +33,13 @@ pub struct Metrics {
     pub checks_running: IntGauge,
     /// `hopwatch_monitors`: monitors scheduled.
     pub monitors: Gauge,
+    /// `hopwatch_web_renders_total{route}`: times a cached web answer was
+    /// rendered rather than served from its snapshot.
+    pub web_renders: IntCounterVec,
+    /// `hopwatch_web_snapshots`: answers held ready to serve.
+    pub web_snapshots: IntGauge,
+    /// `hopwatch_web_snapshot_bytes`: their bytes, every coding counted.
+    pub web_snapshot_bytes: IntGauge,
 }
 
 impl Metrics {
@@ -88,6 +95,24 @@ impl Metrics {
             checks_running: IntGauge::new("hopwatch_checks_running", "Checks in progress")
                 .expect("valid metric"),
             monitors: Gauge::new("hopwatch_monitors", "Monitors scheduled").expect("valid metric"),
+            web_renders: IntCounterVec::new(
+                Opts::new(
+                    "hopwatch_web_renders_total",
+                    "Web answers rendered rather than served from a snapshot, by route",
+                ),
+                &["route"],
+            )
+            .expect("valid metric"),
+            web_snapshots: IntGauge::new(
+                "hopwatch_web_snapshots",
+                "Web answers held ready to serve",
+            )
+            .expect("valid metric"),
+            web_snapshot_bytes: IntGauge::new(
+                "hopwatch_web_snapshot_bytes",
+                "Bytes of the web answers held ready to serve, every coding counted",
+            )
+            .expect("valid metric"),
             registry,
         };
         metrics.register_all();
@@ -109,6 +134,9 @@ impl Metrics {
             Box::new(self.store_dropped.clone()),
             Box::new(self.checks_running.clone()),
             Box::new(self.monitors.clone()),
+            Box::new(self.web_renders.clone()),
+            Box::new(self.web_snapshots.clone()),
+            Box::new(self.web_snapshot_bytes.clone()),
         ];
         for collector in collectors {
             self.registry

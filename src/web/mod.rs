@@ -1,6 +1,7 @@
 //! Everything served over HTTP on `server.listen`: health, metrics, push
 //! heartbeats and the JSON API. Each route module exposes `router()`;
-//! `serve` runs the connections.
+//! `snapshot` serves the read-mostly answers from a cache; `serve` runs the
+//! connections.
 
 mod api;
 mod badges;
@@ -11,6 +12,7 @@ mod health;
 mod pages;
 mod push;
 pub mod serve;
+mod snapshot;
 
 pub use error::ApiError;
 pub use evidence::EvidenceView;
@@ -74,6 +76,7 @@ impl AppState {
 
 /// The whole router.
 pub fn router(state: AppState) -> Router {
+    let snapshots = Arc::new(snapshot::Snapshots::new(state.clone()));
     Router::new()
         .merge(health::router())
         .merge(push::router())
@@ -82,5 +85,11 @@ pub fn router(state: AppState) -> Router {
         .merge(feed::router())
         .merge(pages::router())
         .with_state(state)
+        // Inside the security headers, so a snapshot carries the handler's
+        // own headers and every answer, 304s included, gets the fixed ones.
+        .layer(axum::middleware::from_fn_with_state(
+            snapshots,
+            snapshot::serve,
+        ))
         .layer(axum::middleware::map_response(pages::security_headers))
 }

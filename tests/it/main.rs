@@ -16,3 +16,4 @@ mod probe_gateways;
 mod probe_peers;
 mod probe_redirects;
 mod probe_tls;
+mod web_cache;

@@ -78,13 +78,14 @@ impl<'a> Group<'a> {
     }
 
     /// `48 up · 2 down`: how many monitors are in each state, states
-    /// without monitors left out.
+    /// without monitors left out. A no-break space keeps each number with
+    /// its word when the line wraps on a phone.
     pub fn counts(&self) -> String {
         COUNT_ORDER
             .iter()
             .filter_map(|state| {
                 let n = self.members.iter().filter(|m| m.state == *state).count();
-                (n > 0).then(|| format!("{n} {state}"))
+                (n > 0).then(|| format!("{n}\u{a0}{state}"))
             })
             .collect::<Vec<_>>()
             .join(" · ")
@@ -154,7 +155,10 @@ mod tests {
                 .map(|(monitor, state)| Member { monitor, state }),
         )[0];
         assert_eq!(group.worst().map(|w| w.monitor.name.as_str()), Some("m2"));
-        assert_eq!(group.counts(), "2 up · 2 down · 1 maintenance · 1 unknown");
+        assert_eq!(
+            group.counts().replace('\u{a0}', " "),
+            "2 up · 2 down · 1 maintenance · 1 unknown"
+        );
         assert!(group.has_problem());
         let html = summary(group).into_string();
         assert!(html.contains("<h2>G</h2>"), "{html}");
@@ -175,7 +179,7 @@ mod tests {
             monitor,
             state: "up",
         }))[0];
-        assert_eq!(all_up.counts(), "6 up");
+        assert_eq!(all_up.counts(), "6\u{a0}up");
         assert!(!summary(all_up).into_string().contains("worst"));
     }
 }

@@ -4,7 +4,8 @@
 use std::io::Write as _;
 
 use super::fixture::{CROWD_GROUPS, crowd_member, crowd_name, fetch, push_crowd};
-use super::{assert_secure_html, bar_svgs};
+use super::webdriver::Driver;
+use super::{FITS, assert_quiet_console, assert_secure_html, bar_svgs, save};
 
 /// Monitors in the crowd: well past the fold threshold of 50.
 const CROWD: usize = 120;
@@ -67,7 +68,7 @@ async fn a_crowd_folds_into_group_lines_that_name_the_worst_and_stay_small() {
         let expected_counts = ["up", "down", "unknown"]
             .iter()
             .filter(|s| count(s) > 0)
-            .map(|s| format!("{} {s}", count(s)))
+            .map(|s| format!("{}\u{a0}{s}", count(s)))
             .collect::<Vec<_>>()
             .join(" · ");
         let summary = &markup[..markup.find("</summary>").expect("a summary")];
@@ -130,5 +131,53 @@ async fn a_crowd_folds_into_group_lines_that_name_the_worst_and_stay_small() {
         home.len()
     );
     assert!(compressed < MAX_GZIP_BYTES, "/ is {compressed} bytes gzip");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn folded_groups_open_and_close_in_chromium_and_fit_a_phone() {
+    let app = push_crowd(CROWD).await;
+    let driver = Driver::start().await;
+    let browser = driver.session(1280, 900).await;
+    browser.emulate_phone(375, 800).await;
+    browser.goto(&format!("http://{}/", app.addr)).await;
+    save(&browser, "status-crowd-375.png").await;
+    // Clicking a summary is the browser's own doing: no script involved.
+    let groups = browser
+        .eval(
+            "const groups = [...document.querySelectorAll('details.group')];
+             const before = groups.map(d => d.open);
+             const closed = groups.find(d => !d.open);
+             const hidden = closed.querySelector('.lite a').checkVisibility();
+             closed.querySelector('summary').click();
+             const shown = closed.querySelector('.lite a').checkVisibility();
+             return {
+               before, hidden, shown, opened: closed.open,
+               summaryColor: getComputedStyle(closed.querySelector('summary')).color,
+               headingInline: getComputedStyle(closed.querySelector('summary h2')).display,
+             };",
+        )
+        .await;
+    assert_eq!(
+        groups["before"],
+        serde_json::json!([false, true, false, true]),
+        "the groups with a monitor down are open: {groups}"
+    );
+    assert_eq!(
+        groups["hidden"], false,
+        "a closed group's rows are hidden: {groups}"
+    );
+    assert_eq!(groups["opened"], true, "a click opens it: {groups}");
+    assert_eq!(groups["shown"], true, "and shows its rows: {groups}");
+    assert_eq!(
+        groups["headingInline"], "inline",
+        "the stylesheet applied: {groups}"
+    );
+    let fits = browser.eval(FITS).await;
+    assert!(
+        fits[0].as_u64() <= fits[1].as_u64(),
+        "/ scrolls sideways at 375 px: {fits}"
+    );
+    assert_quiet_console("/", &browser.console().await);
     app.stop().await;
 }

@@ -98,6 +98,36 @@ impl<'a> Group<'a> {
     }
 }
 
+/// How a folded group is shown.
+#[derive(Debug)]
+pub struct Fold<'g, 'a> {
+    /// Open by default: something in it is down or degraded.
+    pub open: bool,
+    /// Shown first, with figures and the 90-day bar.
+    pub full: Vec<&'g Member<'a>>,
+    /// The rest, in config order, as light rows without a bar.
+    pub light: Vec<&'g Member<'a>>,
+}
+
+/// How each group is shown when folded: the down and degraded monitors of
+/// open groups get full rows, at most `max_full` on the whole page in
+/// group order, so a wide outage cannot bring back a bar per monitor.
+pub fn split<'g, 'a>(groups: &'g [Group<'a>], max_full: usize) -> Vec<Fold<'g, 'a>> {
+    let mut left = max_full;
+    groups
+        .iter()
+        .map(|group| {
+            let open = group.has_problem();
+            let (full, light) = group.members.iter().partition(|m| {
+                let full = open && is_problem(m.state) && left > 0;
+                left -= usize::from(full);
+                full
+            });
+            Fold { open, full, light }
+        })
+        .collect()
+}
+
 /// The `<summary>` of a folded group: its name, worst state, counts and,
 /// unless all is up, its worst monitor, linked to the monitor's page.
 pub fn summary(group: &Group) -> Markup {
@@ -140,6 +170,31 @@ mod tests {
         }));
         let names: Vec<(&str, usize)> = groups.iter().map(|g| (g.name, g.members.len())).collect();
         assert_eq!(names, [("Shop", 2), ("API", 1), (UNGROUPED, 1)]);
+    }
+
+    #[test]
+    fn only_problems_in_open_groups_get_full_rows_up_to_the_cap() {
+        let configs: Vec<MonitorConfig> = (0..8)
+            .map(|i| monitor(&format!("m{i}"), Some(if i < 4 { "A" } else { "B" })))
+            .collect();
+        let states = [
+            "down", "up", "degraded", "down", "up", "unknown", "up", "up",
+        ];
+        let groups = by_group(
+            configs
+                .iter()
+                .zip(states)
+                .map(|(monitor, state)| Member { monitor, state }),
+        );
+        let names = |members: &[&Member]| -> Vec<String> {
+            members.iter().map(|m| m.monitor.name.clone()).collect()
+        };
+        let folds = split(&groups, 2);
+        assert!(folds[0].open && !folds[1].open);
+        assert_eq!(names(&folds[0].full), ["m0", "m2"]);
+        assert_eq!(names(&folds[0].light), ["m1", "m3"], "past the cap: light");
+        assert!(folds[1].full.is_empty());
+        assert_eq!(folds[1].light.len(), 4);
     }
 
     #[test]

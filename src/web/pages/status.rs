@@ -9,7 +9,7 @@ use axum::extract::State;
 use maud::{Markup, html};
 
 use super::components::{incident_card, state_badge, time};
-use super::groups::{self, Group, Member};
+use super::groups::{self, Fold, Group, Member};
 use super::layout::{self, Refresh};
 use super::{PageError, bars, format, site_title, title_of};
 use crate::config::MonitorConfig;
@@ -145,31 +145,32 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
 /// its bar is one click away on its own page, and a healthy crowd's bars
 /// were nearly all of the page's bytes.
 fn folded(state: &AppState, groups: &[Group], now: SystemTime) -> Markup {
-    let mut bars_left = MAX_FOLDED_BARS;
+    let split = groups::split(groups, MAX_FOLDED_BARS);
+    html! {
+        @for (group, Fold { open, full, light }) in groups.iter().zip(&split) {
+            details.group.fold open[*open] {
+                (groups::summary(group))
+                @for member in full { (row(state, member.monitor, member.state, now)) }
+                (light_list(state, light, now))
+            }
+        }
+    }
+}
+
+/// Monitors as light rows: title, state and 30-day uptime, no bar.
+fn light_list(state: &AppState, members: &[&Member], now: SystemTime) -> Markup {
     let day = crate::store::day_of(crate::store::unix_ms(now));
     html! {
-        @for group in groups {
-            @let open = group.has_problem();
-            @let (full, light): (Vec<&Member>, Vec<&Member>) = group.members.iter().partition(|m| {
-                let full = open && groups::is_problem(m.state) && bars_left > 0;
-                bars_left -= usize::from(full);
-                full
-            });
-            details.group.fold open[open] {
-                (groups::summary(group))
-                @for member in &full { (row(state, member.monitor, member.state, now)) }
-                @if !light.is_empty() {
-                    ul.lite {
-                        @for member in &light {
-                            @let uptime = state
-                                .monitor_id(&member.monitor.name)
-                                .and_then(|id| state.history.last_days(id, day, 30).uptime());
-                            li {
-                                a href={ "/monitors/" (member.monitor.name) } { (title_of(member.monitor)) }
-                                " " (state_badge(member.state))
-                                " " span.fig { "30 d " (format::pct(uptime)) }
-                            }
-                        }
+        @if !members.is_empty() {
+            ul.lite {
+                @for member in members {
+                    @let uptime = state
+                        .monitor_id(&member.monitor.name)
+                        .and_then(|id| state.history.last_days(id, day, 30).uptime());
+                    li {
+                        a href={ "/monitors/" (member.monitor.name) } { (title_of(member.monitor)) }
+                        " " (state_badge(member.state))
+                        " " span.fig { "30 d " (format::pct(uptime)) }
                     }
                 }
             }

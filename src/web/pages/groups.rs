@@ -173,6 +173,23 @@ mod tests {
     }
 
     #[test]
+    fn a_summary_escapes_names_and_titles() {
+        let mut configs = [monitor("evil", Some("<b>G</b>"))];
+        configs[0].title = Some("<script>alert(1)</script>".to_owned());
+        let groups = by_group(configs.iter().map(|monitor| Member {
+            monitor,
+            state: "down",
+        }));
+        let html = summary(&groups[0]).into_string();
+        assert!(html.contains("<h2>&lt;b&gt;G&lt;/b&gt;</h2>"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)"), "{html}");
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>"),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn only_problems_in_open_groups_get_full_rows_up_to_the_cap() {
         let configs: Vec<MonitorConfig> = (0..8)
             .map(|i| monitor(&format!("m{i}"), Some(if i < 4 { "A" } else { "B" })))

@@ -2,7 +2,8 @@
 //! masking, security headers, 404 pages and sizes over plain HTTP, then the
 //! same pages in headless Chromium (DOM, console, 375 px layout, screenshot).
 
-mod fixture;
+mod crowd;
+pub mod fixture;
 mod webdriver;
 
 use std::collections::HashMap;

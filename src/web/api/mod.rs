@@ -4,6 +4,7 @@
 mod annotations;
 pub(super) mod auth;
 mod incidents;
+mod status;
 
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -25,65 +26,13 @@ const OPENAPI: &str = include_str!("../openapi.json");
 /// API routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/status", get(status))
+        .route("/api/v1/status", get(status::status))
         .route("/api/v1/monitors/{name}/checks", get(checks))
         .route("/api/v1/openapi.json", get(openapi))
         // Anything else under /api/ is a JSON 404, not an HTML page.
         .route("/api/{*rest}", any(no_route))
         .merge(incidents::router())
         .merge(annotations::router())
-}
-
-/// `GET /api/v1/status`: overall state, and each monitor's state, uptimes
-/// (fractions of checks that passed; unknown and downtime of hopwatch
-/// itself count as not up; `null` without data) and last check.
-async fn status(view: EvidenceView, State(state): State<AppState>) -> Json<serde_json::Value> {
-    let config = state.config();
-    let now = crate::store::unix_ms(std::time::SystemTime::now());
-    let (hour, day) = (crate::store::hour_of(now), crate::store::day_of(now));
-    let mut monitors = Vec::with_capacity(config.config.monitors.len());
-    let (mut down, mut degraded, mut counted) = (0, 0, 0);
-    for monitor in &config.config.monitors {
-        let monitor_state = state.pipeline.state(&monitor.name);
-        match monitor_state {
-            "down" => down += 1,
-            "degraded" => degraded += 1,
-            _ => {}
-        }
-        if matches!(monitor_state, "up" | "down" | "degraded") {
-            counted += 1;
-        }
-        let uptime = state.monitor_id(&monitor.name).map(|id| {
-            serde_json::json!({
-                "24h": state.history.last_hours(id, hour, 24).uptime(),
-                "7d": state.history.last_days(id, day, 7).uptime(),
-                "30d": state.history.last_days(id, day, 30).uptime(),
-            })
-        });
-        let last_check = state
-            .pipeline
-            .latest(&monitor.name)
-            .map(|r| masked(&view.check((*r).clone())));
-        monitors.push(serde_json::json!({
-            "name": monitor.name,
-            "title": monitor.title.as_deref().unwrap_or(&monitor.name),
-            "group": monitor.group,
-            "type": monitor.kind.as_str(),
-            "state": monitor_state,
-            "uptime": uptime,
-            "last_check": last_check,
-        }));
-    }
-    // Half or more of the judged monitors down is an outage; anything less
-    // than all up is degraded.
-    let overall = if counted > 0 && down * 2 >= counted {
-        "outage"
-    } else if down + degraded > 0 {
-        "degraded"
-    } else {
-        "operational"
-    };
-    Json(serde_json::json!({ "state": overall, "monitors": monitors }))
 }
 
 #[derive(Deserialize)]

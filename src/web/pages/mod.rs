@@ -6,6 +6,7 @@ mod bars;
 mod charts;
 mod components;
 mod format;
+mod groups;
 mod headers;
 mod incident;
 mod layout;

@@ -1,5 +1,6 @@
 //! `GET /`: the overall banner, open incidents, every monitor by group with
-//! its state, latency, uptimes and 90-day bar, and recently resolved incidents.
+//! its state, latency, uptimes and 90-day bar (past [`FOLD_ABOVE`] monitors,
+//! a summary line per group instead), and recently resolved incidents.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -8,6 +9,7 @@ use axum::extract::State;
 use maud::{Markup, html};
 
 use super::components::{incident_card, state_badge, time};
+use super::groups::{self, Fold, Group, Member};
 use super::layout::{self, Refresh};
 use super::{PageError, bars, format, site_title, title_of};
 use crate::config::MonitorConfig;
@@ -19,8 +21,12 @@ use crate::web::{AppState, EvidenceView};
 const RESOLVED_WINDOW: Duration = Duration::from_secs(14 * 86_400);
 /// At most this many incidents of each kind are listed.
 const MAX_INCIDENTS: u32 = 50;
-/// Monitors without a group are listed under this heading, last.
-const UNGROUPED: &str = "Other";
+/// Past this many monitors each group folds into one summary line: the
+/// page of 2,000 monitors with a row and a bar each was 2.7 MB.
+pub const FOLD_ABOVE: usize = 50;
+/// At most this many monitors of a folded page get their 90-day bar, so a
+/// wide outage cannot bring the page's size back.
+const MAX_FOLDED_BARS: usize = 50;
 
 /// The page's overall state from the monitors' states. Half or more of the
 /// judged monitors down is an outage and anything short of all up is
@@ -90,20 +96,13 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
         .map(|m| (m.name.as_str(), title_of(m)))
         .collect();
     let title = |name: &str| titles.get(name).copied().unwrap_or(name).to_owned();
-
-    // Groups in the order they first appear in the config, ungrouped last.
-    let mut groups: Vec<(&str, Vec<(&MonitorConfig, &str)>)> = Vec::new();
-    for (monitor, monitor_state) in monitors.iter().zip(&states) {
-        let name = monitor.group.as_deref().unwrap_or(UNGROUPED);
-        match groups.iter_mut().find(|(group, _)| *group == name) {
-            Some((_, members)) => members.push((monitor, monitor_state)),
-            None => groups.push((name, vec![(monitor, monitor_state)])),
-        }
-    }
-    if let Some(at) = groups.iter().position(|(name, _)| *name == UNGROUPED) {
-        let other = groups.remove(at);
-        groups.push(other);
-    }
+    let groups = groups::by_group(
+        monitors
+            .iter()
+            .zip(&states)
+            .map(|(monitor, state)| Member { monitor, state }),
+    );
+    let fold = monitors.len() > FOLD_ABOVE;
 
     let body = html! {
         section class={ "banner o-" (overall) } aria-live="polite" {
@@ -117,10 +116,14 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
                 @for incident in &open { (incident_card(incident, &title(&incident.monitor), now)) }
             }
         }
-        @for (group, members) in &groups {
-            section.group aria-label=(group) {
-                h2 { (group) }
-                @for (monitor, monitor_state) in members { (row(&state, monitor, monitor_state, now)) }
+        @if fold {
+            (folded(&state, &groups, now))
+        } @else {
+            @for group in &groups {
+                section.group aria-label=(group.name) {
+                    h2 { (group.name) }
+                    @for member in &group.members { (row(&state, member.monitor, member.state, now)) }
+                }
             }
         }
         section aria-labelledby="resolved-h" {
@@ -132,6 +135,47 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
         }
     };
     Ok(layout::page(&site, None, Refresh::Live, body))
+}
+
+/// The groups of a page past [`FOLD_ABOVE`] monitors: each a `<details>`
+/// whose summary line says how the group is doing, open when something in
+/// it is down or degraded. Inside, the down and degraded monitors come
+/// first as full rows with their 90-day bars (at most [`MAX_FOLDED_BARS`]
+/// on the page), then every other monitor as a light row without a bar:
+/// its bar is one click away on its own page, and a healthy crowd's bars
+/// were nearly all of the page's bytes.
+fn folded(state: &AppState, groups: &[Group], now: SystemTime) -> Markup {
+    let split = groups::split(groups, MAX_FOLDED_BARS);
+    html! {
+        @for (group, Fold { open, full, light }) in groups.iter().zip(&split) {
+            details.group.fold open[*open] {
+                (groups::summary(group))
+                @for member in full { (row(state, member.monitor, member.state, now)) }
+                (light_list(state, light, now))
+            }
+        }
+    }
+}
+
+/// Monitors as light rows: title, state and 30-day uptime, no bar.
+fn light_list(state: &AppState, members: &[&Member], now: SystemTime) -> Markup {
+    let day = crate::store::day_of(crate::store::unix_ms(now));
+    html! {
+        @if !members.is_empty() {
+            ul.lite {
+                @for member in members {
+                    @let uptime = state
+                        .monitor_id(&member.monitor.name)
+                        .and_then(|id| state.history.last_days(id, day, 30).uptime());
+                    li {
+                        a href={ "/monitors/" (member.monitor.name) } { (title_of(member.monitor)) }
+                        " " (state_badge(member.state))
+                        " " span.fig { "30 d " (format::pct(uptime)) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// One monitor: title, state, last latency, uptimes and the 90-day bar.

@@ -5,6 +5,7 @@ mod documents;
 mod json;
 mod machine;
 mod openapi;
+mod paging;
 
 use std::time::Duration;
 

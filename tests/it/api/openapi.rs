@@ -33,6 +33,31 @@ fn cases(incident: &str, push_token: &str) -> Vec<Case> {
             none(),
             200,
         ),
+        // Filtered and paged: `limit=1` leaves a `next_cursor`.
+        (
+            "get",
+            "/api/v1/status",
+            s("/api/v1/status?limit=1"),
+            None,
+            none(),
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/status",
+            s("/api/v1/status?group=Shop&state=down,degraded"),
+            None,
+            none(),
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/status",
+            s("/api/v1/status?state=maybe"),
+            None,
+            none(),
+            400,
+        ),
         (
             "get",
             "/api/v1/monitors/{name}/checks",

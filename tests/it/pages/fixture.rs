@@ -221,3 +221,69 @@ pub async fn fetch(addr: SocketAddr, path: &str) -> (u16, HashMap<String, String
         .collect();
     (status, headers, body.to_owned())
 }
+
+/// The groups of [`push_crowd`], in config order; every seventh monitor has
+/// no group and lands under "Other".
+pub const CROWD_GROUPS: [&str; 3] = ["Storefront", "Public API", "Back office"];
+
+/// What [`push_crowd`] made of its `m`-th monitor: its group (none for
+/// "Other") and the state it was pushed into. `Public API` has one monitor
+/// down (4) and one never heard from (8); `Back office` has all up but one
+/// unknown (5); "Other" has one down (13); every other monitor is up.
+pub fn crowd_member(m: usize) -> (Option<&'static str>, &'static str) {
+    let group = (m % 7 != 6).then(|| CROWD_GROUPS[m % 7 % 3]);
+    let state = match m {
+        4 | 13 => "down",
+        5 | 8 => "unknown",
+        _ => "up",
+    };
+    (group, state)
+}
+
+/// The name of [`push_crowd`]'s `m`-th monitor.
+pub fn crowd_name(m: usize) -> String {
+    format!("job-{m:04}")
+}
+
+/// `count` push monitors in the groups of [`crowd_member`], pushed into
+/// their states (no network waits: a push is one local request), with 89
+/// days of history like [`crowd`]'s so the bars are full-sized.
+pub async fn push_crowd(count: usize) -> TestApp {
+    let monitors: String = (0..count)
+        .map(|m| {
+            let group = crowd_member(m)
+                .0
+                .map(|g| format!(", group: '{g}'"))
+                .unwrap_or_default();
+            format!(
+                "  - {{ name: {}, title: 'Nightly job {m:04} (eu-west-1)', type: push, interval: 1h, token: tok-{m}{group} }}\n",
+                crowd_name(m)
+            )
+        })
+        .collect();
+    let app = spawn_app(&monitors).await;
+    for m in 0..count {
+        let status = match crowd_member(m).1 {
+            "unknown" => continue,
+            state => state,
+        };
+        let path = format!(
+            "/api/v1/push/{}?token=tok-{m}&status={status}",
+            crowd_name(m)
+        );
+        let (code, body) = app.get(&path).await;
+        assert_eq!(code, 200, "{path}: {body}");
+    }
+    wait_until("every pushed monitor has its state", || {
+        (0..count).all(|m| app.state.pipeline.state(&crowd_name(m)) == crowd_member(m).1)
+    })
+    .await;
+    let names: Vec<String> = (0..count).map(crowd_name).collect();
+    fill_days(&app, &names, |m, back| {
+        match (back * 11 + m as i64 * 5) % 37 {
+            0 => 30,
+            _ => 0,
+        }
+    });
+    app
+}

@@ -1,0 +1,113 @@
+//! A crowd on the web must never delay a check: handlers run on the web's
+//! own threads, and the write and push endpoints are limited per client.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+use axum::routing::get;
+use hopwatch::web::serve::{WEB_THREAD, web_threads};
+
+use crate::daemon::{http_get, spawn_app_with_routes};
+use crate::helpers::{Origin, wait_until};
+
+/// Where the hogging handler ran, and the gate that holds it.
+#[derive(Default)]
+struct Hog {
+    ran_on: Mutex<Vec<(ThreadId, Option<String>)>>,
+    released: Mutex<bool>,
+    gate: Condvar,
+}
+
+impl Hog {
+    /// Records its thread, then blocks that thread (not just the task)
+    /// until released: the worst a render could do.
+    fn enter(&self) {
+        let current = std::thread::current();
+        let name = current.name().map(str::to_owned);
+        lock(&self.ran_on).push((current.id(), name));
+        let released = lock(&self.released);
+        // Bounded, should the test fail before it releases.
+        let _ = self
+            .gate
+            .wait_timeout_while(released, Duration::from_secs(30), |released| !*released);
+    }
+
+    fn release(&self) {
+        *lock(&self.released) = true;
+        self.gate.notify_all();
+    }
+
+    fn threads(&self) -> HashSet<ThreadId> {
+        lock(&self.ran_on).iter().map(|(id, _)| *id).collect()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[tokio::test]
+async fn checks_are_stored_while_every_web_thread_is_blocked() {
+    let checks_thread = std::thread::current().id();
+    let origin = Origin::spawn().await;
+    let hog = Arc::new(Hog::default());
+    let route = {
+        let hog = hog.clone();
+        axum::Router::new().route(
+            "/hog",
+            get(move || async move {
+                hog.enter();
+                "released"
+            }),
+        )
+    };
+    let app = spawn_app_with_routes(
+        &format!(
+            "  - {{ name: web, url: '{}', interval: 1s, timeout: 1s }}\n",
+            origin.url("/")
+        ),
+        route,
+    )
+    .await;
+    // More requests than web threads: every one of them ends up blocked.
+    let crowd = 4 * web_threads();
+    let requests: Vec<_> = (0..crowd)
+        .map(|_| tokio::spawn(http_get(app.addr, "/hog")))
+        .collect();
+    wait_until("every web thread is blocked in a handler", || {
+        hog.threads().len() >= web_threads()
+    })
+    .await;
+    let before = app.stored("web").await;
+    for _ in 0..200 {
+        if app.stored("web").await >= before + 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let during = app.stored("web").await;
+    hog.release();
+    for request in requests {
+        let (status, body) = request.await.expect("the client task");
+        assert_eq!((status, body.as_str()), (200, "released"));
+    }
+    assert!(
+        during >= before + 2,
+        "checks kept being stored while the web was blocked: {before} -> {during}"
+    );
+    let ran_on = lock(&hog.ran_on).clone();
+    assert_eq!(ran_on.len(), crowd, "every request reached the handler");
+    for (id, name) in &ran_on {
+        assert_ne!(*id, checks_thread, "a handler ran on the checks' thread");
+        assert_eq!(
+            name.as_deref(),
+            Some(WEB_THREAD),
+            "a handler ran off the web's threads"
+        );
+    }
+    app.stop().await;
+}

@@ -178,6 +178,7 @@ impl Application {
             config: Arc::new(RwLock::new(config)),
             monitor_ids: Arc::new(RwLock::new(Arc::new(ids))),
             scheduler_beat: Arc::new(AtomicI64::new(0)),
+            limits: Arc::default(),
         };
         state.beat();
         Ok(Self {

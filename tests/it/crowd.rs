@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::routing::get;
 use hopwatch::web::serve::{WEB_THREAD, web_threads};
 
+use crate::api::{Answer, Daemon};
 use crate::daemon::{http_get, spawn_app_with_routes};
 use crate::helpers::{Origin, wait_until};
 
@@ -110,4 +111,105 @@ async fn checks_are_stored_while_every_web_thread_is_blocked() {
         );
     }
     app.stop().await;
+}
+
+/// Sends `request` until it is answered 429, at most `bound` times; the
+/// answers that passed before it, and the 429 itself.
+async fn until_limited(
+    bound: usize,
+    mut request: impl AsyncFnMut() -> Answer,
+) -> (Vec<Answer>, Option<Answer>) {
+    let mut passed = Vec::new();
+    for _ in 0..bound {
+        let answer = request().await;
+        if answer.status == 429 {
+            return (passed, Some(answer));
+        }
+        passed.push(answer);
+    }
+    (passed, None)
+}
+
+/// A 429 as documented: a whole number of seconds to wait, a JSON error.
+fn assert_limited(answer: &Answer, doc: &serde_json::Value, operation: (&str, &str)) {
+    let retry_after: u64 = answer
+        .header("retry-after")
+        .parse()
+        .unwrap_or_else(|_| panic!("Retry-After in seconds: {:?}", answer.header("retry-after")));
+    assert!(retry_after >= 1, "{retry_after}");
+    assert!(
+        answer.error().contains("too many requests"),
+        "{}",
+        answer.body
+    );
+    let documented = &doc["paths"][operation.0][operation.1]["responses"]["429"];
+    assert!(
+        documented["headers"]["Retry-After"].is_object(),
+        "429 of {operation:?} documented with Retry-After: {documented}"
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_pushes_or_writes_from_one_client_is_answered_429_with_retry_after() {
+    let rest = "monitors:\n  \
+        - { name: backup, type: push, interval: 1h, token: one-t0ken }\n  \
+        - { name: nightly, type: push, interval: 1h, token: other-t0ken }\n";
+    let daemon = Daemon::spawn("admin_token: admin-t0ken", rest).await;
+    let doc = daemon.get("/api/v1/openapi.json").await.json();
+
+    // The burst passes; past it (requests faster than 10 a second), 429.
+    let (passed, limited) = until_limited(1_000, async || {
+        daemon
+            .request("POST", "/api/v1/push/backup", Some("one-t0ken"), b"")
+            .await
+    })
+    .await;
+    assert!(
+        passed.len() >= 20,
+        "the burst of 20 passes: {}",
+        passed.len()
+    );
+    assert!(
+        passed.iter().all(|a| a.status == 200),
+        "every push in the burst is recorded"
+    );
+    let limited = limited.expect("a flood of pushes is limited");
+    assert_limited(&limited, &doc, ("/api/v1/push/{name}", "post"));
+
+    // Another monitor's token from the same client draws on the same
+    // bucket: a fresh one would let at least 20 through.
+    let (passed, limited) = until_limited(20, async || {
+        daemon.get("/api/v1/push/nightly?token=other-t0ken").await
+    })
+    .await;
+    let limited = limited.unwrap_or_else(|| {
+        panic!(
+            "the same client is limited on another monitor: {} passed",
+            passed.len()
+        )
+    });
+    assert_limited(&limited, &doc, ("/api/v1/push/{name}", "get"));
+
+    // Writes have their own, smaller limit.
+    let note = br#"{"text": "deploy"}"#;
+    let (passed, limited) = until_limited(1_000, async || {
+        daemon
+            .request("POST", "/api/v1/annotations", Some("admin-t0ken"), note)
+            .await
+    })
+    .await;
+    assert!(
+        passed.len() >= 10,
+        "the burst of 10 passes: {}",
+        passed.len()
+    );
+    assert!(
+        passed.iter().all(|a| a.status == 201),
+        "every write in the burst is done"
+    );
+    let limited = limited.expect("a flood of writes is limited");
+    assert_limited(&limited, &doc, ("/api/v1/annotations", "post"));
+    // Pages are not limited.
+    assert_eq!(daemon.get("/api/v1/status").await.status, 200);
+    daemon.stop().await;
 }

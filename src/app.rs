@@ -227,6 +227,11 @@ impl Application {
     /// after a 2 s grace), running checks finish (abandoned after 5 s), the
     /// writer flushes, alerts stop, the store closes.
     pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+        // Checks stay on this runtime, which has one thread: cheaper per
+        // check than a pool. The web gets its own, so a crowd of clients
+        // waits for web threads and never delays a check. Started first, so
+        // that failing to leaves nothing running.
+        let web = serve::WebRuntime::start().map_err(AppError::WebRuntime)?;
         let background = CancellationToken::new();
         let config = self.state.config();
         let path = config.path.clone();
@@ -251,10 +256,6 @@ impl Application {
         if let Some(extra) = self.extra_routes.take() {
             router = router.merge(extra);
         }
-        // Checks stay on this runtime, which has one thread: cheaper per
-        // check than a pool. The web gets its own, so a crowd of clients
-        // waits for web threads and never delays a check.
-        let web = serve::WebRuntime::start().map_err(AppError::WebRuntime)?;
         let server_task = web
             .serve(self.listener, router, self.web_limits, server_stop.clone())
             .map_err(|source| AppError::Listen {

@@ -74,15 +74,15 @@ async fn checks_are_stored_while_every_web_thread_is_blocked() {
         route,
     )
     .await;
-    // More requests than web threads: every one of them ends up blocked.
+    // More requests than web threads, so that a crowd is in flight. Not
+    // every web thread is sure to end up blocked (tokio cannot steal the
+    // task a worker set aside to run next), but one is enough: on the
+    // checks' thread, one blocked handler would stop every check.
     let crowd = 4 * web_threads();
     let requests: Vec<_> = (0..crowd)
         .map(|_| tokio::spawn(http_get(app.addr, "/hog")))
         .collect();
-    wait_until("every web thread is blocked in a handler", || {
-        hog.threads().len() >= web_threads()
-    })
-    .await;
+    wait_until("a handler blocks its thread", || !hog.threads().is_empty()).await;
     let before = app.stored("web").await;
     for _ in 0..200 {
         if app.stored("web").await >= before + 2 {
@@ -199,8 +199,8 @@ async fn a_burst_of_pushes_or_writes_from_one_client_is_answered_429_with_retry_
     })
     .await;
     assert!(
-        passed.len() >= 10,
-        "the burst of 10 passes: {}",
+        passed.len() >= 20,
+        "the burst of 20 passes: {}",
         passed.len()
     );
     assert!(

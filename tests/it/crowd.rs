@@ -23,16 +23,21 @@ struct Hog {
 
 impl Hog {
     /// Records its thread, then blocks that thread (not just the task)
-    /// until released: the worst a render could do.
-    fn enter(&self) {
+    /// until released: the worst a render could do. What it answers.
+    fn enter(&self) -> &'static str {
         let current = std::thread::current();
         let name = current.name().map(str::to_owned);
         lock(&self.ran_on).push((current.id(), name));
         let released = lock(&self.released);
-        // Bounded, should the test fail before it releases.
-        let _ = self
+        // Bounded, should the test fail before it releases (or, were the
+        // handler on the checks' thread, never get to release it).
+        match self
             .gate
-            .wait_timeout_while(released, Duration::from_secs(30), |released| !*released);
+            .wait_timeout_while(released, Duration::from_secs(30), |released| !*released)
+        {
+            Ok((_, wait)) if !wait.timed_out() => "released",
+            _ => "never released",
+        }
     }
 
     fn release(&self) {
@@ -58,13 +63,7 @@ async fn checks_are_stored_while_every_web_thread_is_blocked() {
     let hog = Arc::new(Hog::default());
     let route = {
         let hog = hog.clone();
-        axum::Router::new().route(
-            "/hog",
-            get(move || async move {
-                hog.enter();
-                "released"
-            }),
-        )
+        axum::Router::new().route("/hog", get(move || async move { hog.enter() }))
     };
     let app = spawn_app_with_routes(
         &format!(

@@ -56,6 +56,9 @@ pub enum AppError {
     /// The database could not be opened or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The web server's runtime (its threads) could not be started.
+    #[error("cannot start the web server's threads: {0}")]
+    WebRuntime(std::io::Error),
     /// A part of the config could not be built (validation should have caught it).
     #[error("{0}")]
     Config(String),
@@ -175,6 +178,7 @@ impl Application {
             config: Arc::new(RwLock::new(config)),
             monitor_ids: Arc::new(RwLock::new(Arc::new(ids))),
             scheduler_beat: Arc::new(AtomicI64::new(0)),
+            limits: Arc::default(),
         };
         state.beat();
         Ok(Self {
@@ -215,11 +219,19 @@ impl Application {
         &self.state
     }
 
-    /// Runs until `shutdown` completes, then drains within 9 s whatever web
-    /// clients do: the web server stops accepting (and drops its clients
+    /// Runs until `shutdown` completes. Checks, results, alerts and the
+    /// writer run on the caller's runtime (`hopwatch run` gives them one
+    /// thread, the process's main thread); the web server runs on a
+    /// [`serve::WebRuntime`] of its own, threads named `hopwatch-web`.
+    /// Then drains within 9 s whatever web clients do: the web server stops accepting (and drops its clients
     /// after a 2 s grace), running checks finish (abandoned after 5 s), the
     /// writer flushes, alerts stop, the store closes.
     pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+        // Checks stay on this runtime, which has one thread: cheaper per
+        // check than a pool. The web gets its own, so a crowd of clients
+        // waits for web threads and never delays a check. Started first, so
+        // that failing to leaves nothing running.
+        let web = serve::WebRuntime::start().map_err(AppError::WebRuntime)?;
         let background = CancellationToken::new();
         let config = self.state.config();
         let path = config.path.clone();
@@ -244,12 +256,12 @@ impl Application {
         if let Some(extra) = self.extra_routes.take() {
             router = router.merge(extra);
         }
-        let server_task = tokio::spawn(serve::serve(
-            self.listener,
-            router,
-            self.web_limits,
-            server_stop.clone(),
-        ));
+        let server_task = web
+            .serve(self.listener, router, self.web_limits, server_stop.clone())
+            .map_err(|source| AppError::Listen {
+                addr: config.config.server.listen.clone(),
+                source,
+            })?;
         tracing::info!(monitors = self.scheduler.names().len(), "hopwatch running");
 
         let mut hangup = hangup_signal();
@@ -289,6 +301,9 @@ impl Application {
         background.cancel();
         // No handler may be reading when the store closes.
         finish("the web server", server_task, deadline).await;
+        // Its threads go too; what a handler handed to its blocking pool
+        // (a /metrics render) is not waited for.
+        drop(web);
         if let Err(err) = self.store.stop_run(self.run_id, SystemTime::now()).await {
             tracing::warn!(error = %err, "cannot record the clean stop");
         }

@@ -46,7 +46,10 @@ enum Command {
 // One thread runs every check: checks wait on the network, not the CPU, and
 // a single-threaded runtime spares the cross-thread wake-ups of a work-
 // stealing pool (measured: 355 -> 281 ms CPU per 1,000 checks at 1,000/s).
-// SQLite has its own thread, and /metrics encodes on the blocking pool.
+// SQLite has its own thread. This is the process's main thread ("main" in
+// ps and debuggers): the checks' thread. The web server runs on a runtime of
+// its own (threads "hopwatch-web", see web::serve::WebRuntime), so a crowd
+// of clients never delays a check.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -232,7 +232,7 @@ impl Store {
             None => sqlx::query("SELECT * FROM incidents ORDER BY started_ms DESC LIMIT ?")
                 .bind(i64::from(limit)),
         }
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         let mut incidents = rows
             .iter()
@@ -250,7 +250,7 @@ impl Store {
     pub async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
         let row = sqlx::query("SELECT * FROM incidents WHERE id = ?")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reader())
             .await?;
         let Some(row) = row else { return Ok(None) };
         let mut incident = incident_from_row(&row)?;

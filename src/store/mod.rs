@@ -1,5 +1,6 @@
 //! Where results live: SQLite in WAL mode, migrations run at open, raw
-//! checks and rollups written in batches by one writer task, reads for the web.
+//! checks and rollups written in batches by one writer task, reads for the
+//! web on read-only connections of their own.
 
 mod files;
 pub mod history;
@@ -49,10 +50,22 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// The SQLite store. Cloning shares the pool.
+/// Connections that write: the result writer, the alert manager and
+/// dispatcher, retention, annotations and acks.
+const WRITE_CONNECTIONS: u32 = 4;
+/// Read-only connections for the web's pages and API.
+const READ_CONNECTIONS: u32 = 4;
+
+/// The SQLite store. Cloning shares the pools.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// What the web reads with. In WAL mode a reader works on a snapshot of
+    /// the last commit and takes no lock a writer waits for (SQLite's WAL
+    /// guarantee: readers and the one writer do not block each other), and a
+    /// pool of its own means a crowd of page reads can take every read
+    /// connection but never one the writer needs.
+    reader: SqlitePool,
 }
 
 impl Store {
@@ -81,20 +94,31 @@ impl Store {
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(false);
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+            .max_connections(WRITE_CONNECTIONS)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        // Opened after the migration, so they see its schema; read-only, so
+        // a bug in a page cannot write.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options.create_if_missing(false).read_only(true))
+            .await?;
         // The migration wrote, so the WAL and shared-memory files exist now.
         if created {
             files::restrict_companions(path).map_err(file_error)?;
         }
-        Ok(Self { pool })
+        Ok(Self { pool, reader })
     }
 
-    /// The pool, for the modules of this store.
+    /// The pool that writes, for the modules of this store.
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The read-only pool, for what the web reads.
+    pub(crate) fn reader(&self) -> &SqlitePool {
+        &self.reader
     }
 
     /// The ids of these monitors, creating rows for new names. Ids are
@@ -167,8 +191,10 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pool, checkpointing the WAL.
+    /// Closes the pools; the writing one last, so that its last connection
+    /// checkpoints the WAL.
     pub async fn close(&self) {
+        self.reader.close().await;
         self.pool.close().await;
     }
 }
@@ -193,4 +219,40 @@ pub fn hour_of(ms: i64) -> i64 {
 /// Day number since the epoch (UTC).
 pub fn day_of(ms: i64) -> i64 {
     ms.div_euclid(86_400_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::{READ_CONNECTIONS, Store};
+
+    #[tokio::test]
+    async fn page_reads_holding_every_read_connection_do_not_stop_a_write() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("hopwatch.db"))
+            .await
+            .expect("open");
+        let mut held = Vec::new();
+        for _ in 0..READ_CONNECTIONS {
+            let mut reader = store.reader().begin().await.expect("a read connection");
+            // A snapshot held open, as a slow page would.
+            sqlx::query("SELECT COUNT(*) FROM runs")
+                .fetch_one(&mut *reader)
+                .await
+                .expect("a read");
+            held.push(reader);
+        }
+        // A bound, not a measurement: a write queued behind the readers
+        // would wait here forever.
+        let write =
+            tokio::time::timeout(Duration::from_secs(10), store.start_run(SystemTime::now())).await;
+        assert!(matches!(write, Ok(Ok(_))), "{write:?}");
+        drop(held);
+        let refused = sqlx::query("INSERT INTO runs (started_ms, alive_ms) VALUES (1, 1)")
+            .execute(store.reader())
+            .await;
+        assert!(refused.is_err(), "a read connection cannot write");
+        store.close().await;
+    }
 }

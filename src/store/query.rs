@@ -92,7 +92,7 @@ impl Store {
         .bind(monitor_id)
         .bind(since_ms)
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|row| {
@@ -122,7 +122,7 @@ impl Store {
             Some(id) => sqlx::query("SELECT COUNT(*) FROM checks WHERE monitor_id = ?").bind(id),
             None => sqlx::query("SELECT COUNT(*) FROM checks"),
         }
-        .fetch_one(self.pool())
+        .fetch_one(self.reader())
         .await?;
         Ok(row.try_get(0)?)
     }
@@ -134,7 +134,7 @@ impl Store {
             "SELECT monitor_id, bucket, total, ok, failed, unknown FROM rollups_daily WHERE bucket >= ?",
         )
         .bind(since_day)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|row| {
@@ -161,7 +161,7 @@ impl Store {
         )
         .bind(monitor_id)
         .bind(since_hour)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|row| {
@@ -180,7 +180,7 @@ impl Store {
             "SELECT started_ms, alive_ms FROM runs WHERE alive_ms >= ? ORDER BY started_ms",
         )
         .bind(since_ms)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|row| {

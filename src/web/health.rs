@@ -42,8 +42,9 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    // Encoding 10,000 monitors' series takes milliseconds of CPU; doing it
-    // on the blocking pool keeps it off the threads that run checks.
+    // Encoding 10,000 monitors' series takes milliseconds of CPU; the web
+    // runtime's blocking pool keeps it from holding a web worker, so pages
+    // keep answering during a scrape.
     let metrics = state.metrics.clone();
     let body = tokio::task::spawn_blocking(move || metrics.render())
         .await

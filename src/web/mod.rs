@@ -11,6 +11,7 @@ mod feed;
 mod health;
 mod pages;
 mod push;
+pub mod ratelimit;
 pub mod serve;
 mod snapshot;
 
@@ -51,6 +52,8 @@ pub struct AppState {
     pub monitor_ids: Arc<std::sync::RwLock<Arc<std::collections::HashMap<String, i64>>>>,
     /// The scheduler's heartbeat, unix ms.
     pub scheduler_beat: Arc<AtomicI64>,
+    /// Request limits per client on push and the write endpoints.
+    pub limits: Arc<ratelimit::RateLimits>,
 }
 
 impl AppState {

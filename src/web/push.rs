@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::api::auth::{bearer_token, unauthorized};
+use super::ratelimit::PushLimit;
 use super::{ApiError, AppState};
 use crate::push::{Push, PushError};
 
@@ -26,6 +27,7 @@ struct PushQuery {
 }
 
 async fn push(
+    _limit: PushLimit,
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,

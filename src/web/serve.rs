@@ -1,6 +1,7 @@
-//! The web server's accept loop: hyper's HTTP/1 serving the router, with a
-//! deadline for request heads, a cap on client connections, and a shutdown
-//! that drops whoever is still connected at its deadline.
+//! The web server's own runtime and accept loop: hyper's HTTP/1 serving the
+//! router on threads apart from the checks', with a deadline for request
+//! heads, a cap on client connections, and a shutdown that drops whoever is
+//! still connected at its deadline.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -27,6 +28,79 @@ const EVICTION_WAIT: Duration = Duration::from_secs(1);
 /// Pause after an accept error that is ours (out of descriptors), so the
 /// loop does not spin while the process is short of them.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The name of every thread of the web's runtime.
+pub const WEB_THREAD: &str = "hopwatch-web";
+/// More web threads than this buy nothing for a status page and take CPU
+/// from the checks' thread.
+const MAX_WEB_THREADS: usize = 4;
+
+/// Worker threads of the web's runtime: one per core, from 1 to 4.
+pub fn web_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, MAX_WEB_THREADS)
+}
+
+/// The runtime that serves every web client, apart from the one that runs
+/// the checks: a crowd on the status page (or a handler that hogs its
+/// thread) then waits for web threads, never delays a check. Multi-threaded,
+/// unlike the checks' runtime, so one slow render does not hold the others.
+pub struct WebRuntime {
+    /// `None` only while being dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl WebRuntime {
+    /// Starts [`web_threads`] threads named [`WEB_THREAD`].
+    pub fn start() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(web_threads())
+            .thread_name(WEB_THREAD)
+            .enable_all()
+            .build()?;
+        Ok(Self {
+            runtime: Some(runtime),
+        })
+    }
+
+    /// Moves `listener` onto this runtime's reactor, so that accepting (and
+    /// every connection accepted) is woken by the web's threads, not the
+    /// checks' one, and serves there until `stop`.
+    pub fn serve(
+        &self,
+        listener: TcpListener,
+        router: Router,
+        limits: Limits,
+        stop: CancellationToken,
+    ) -> std::io::Result<tokio::task::JoinHandle<()>> {
+        let handle = self.handle();
+        let listener = listener.into_std()?;
+        let listener = {
+            let _inside = handle.enter();
+            TcpListener::from_std(listener)?
+        };
+        Ok(handle.spawn(serve(listener, router, limits, stop)))
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        match &self.runtime {
+            Some(runtime) => runtime.handle(),
+            None => unreachable!("the runtime is only taken when dropped"),
+        }
+    }
+}
+
+impl Drop for WebRuntime {
+    /// Without waiting: the server task has ended (or was abandoned at the
+    /// shutdown deadline), and a runtime dropped the ordinary way inside the
+    /// checks' runtime would panic.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
 
 /// What the web server allows its clients.
 #[derive(Debug, Clone, Copy)]

@@ -68,8 +68,29 @@ async fn spawn_app_in(dir: TempDir, db_path: PathBuf, monitors: &str) -> TestApp
 
 /// Starts a daemon from a config file already written in `dir`.
 pub async fn start_from_file(dir: TempDir, config_path: PathBuf, db_path: PathBuf) -> TestApp {
+    start_with_routes(dir, config_path, db_path, None).await
+}
+
+/// [`spawn_app`] serving `routes` beside hopwatch's own, as the demo does.
+pub async fn spawn_app_with_routes(monitors: &str, routes: axum::Router) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("data").join("hopwatch.db");
+    let config_path = dir.path().join("hopwatch.yaml");
+    std::fs::write(&config_path, config_text(monitors, &db)).expect("write config");
+    start_with_routes(dir, config_path, db, Some(routes)).await
+}
+
+async fn start_with_routes(
+    dir: TempDir,
+    config_path: PathBuf,
+    db_path: PathBuf,
+    routes: Option<axum::Router>,
+) -> TestApp {
     let loaded = config::load(&config_path).unwrap_or_else(|e| panic!("test config invalid: {e}"));
-    let app = Application::build(loaded).await.expect("daemon starts");
+    let mut app = Application::build(loaded).await.expect("daemon starts");
+    if let Some(routes) = routes {
+        app.add_routes(routes);
+    }
     let addr = app.local_addr();
     let state = app.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -4,6 +4,7 @@ mod alerting;
 mod api;
 mod cli;
 mod config_errors;
+mod crowd;
 mod daemon;
 mod demo;
 mod helpers;

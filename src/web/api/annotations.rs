@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::auth::{Admin, MAX_BODY, json_body};
+use crate::web::ratelimit::WriteLimit;
 use crate::web::{ApiError, AppState};
 
 /// The annotation route, with its body capped at [`MAX_BODY`].
@@ -37,6 +38,7 @@ struct NewAnnotation {
 }
 
 async fn create(
+    _limit: WriteLimit,
     _admin: Admin,
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,

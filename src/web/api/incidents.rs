@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::auth::Admin;
 use super::{masked, parse_limit};
 use crate::store::incidents::IncidentState;
+use crate::web::ratelimit::WriteLimit;
 use crate::web::{ApiError, AppState, EvidenceView};
 
 /// Incident routes.
@@ -72,6 +73,7 @@ async fn one(
 /// `POST /api/v1/incidents/{id}/ack` (admin): the alert manager reads the
 /// flag from the store before each repeat, so no message is needed.
 async fn acknowledge(
+    _limit: WriteLimit,
     _admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,

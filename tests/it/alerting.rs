@@ -270,6 +270,21 @@ async fn nothing_is_lost_or_doubled_across_a_sigkill_and_a_receiver_outage() {
         !receiver.events("firing").is_empty()
     })
     .await;
+    // A kill between the receiver's 2xx and hopwatch recording it would
+    // send that delivery again after the restart, under the same id for the
+    // receiver to drop; the test kills once the answer is on record.
+    let db = dir.path().join("hopwatch.db");
+    let sent = "SELECT COUNT(*) FROM deliveries WHERE state = 'sent'";
+    for _ in 0..100 {
+        if crate::daemon::count_rows(&db, sent).await >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        crate::daemon::count_rows(&db, sent).await >= 1,
+        "the firing delivery is recorded as sent"
+    );
     daemon.kill().expect("SIGKILL");
     daemon.wait().expect("reap");
 

@@ -77,7 +77,9 @@ def write_config(workdir, web, target, monitors, interval, groups=0):
     with open(config, "w") as f:
         f.write(f"server: {{ listen: 127.0.0.1:{web}, max_concurrent_checks: 256 }}\n")
         f.write(f"storage: {{ path: {workdir}/hopwatch.db }}\n")
-        f.write(f"defaults: {{ interval: {interval}, timeout: 5s }}\nmonitors:\n")
+        # A check may not outlast its interval.
+        timeout = interval if float(interval.rstrip("s")) < 5 else "5s"
+        f.write(f"defaults: {{ interval: {interval}, timeout: {timeout} }}\nmonitors:\n")
         for i in range(monitors):
             group = f", group: g{i % groups}" if groups else ""
             f.write(f"  - {{ name: m{i}{group}, url: 'http://127.0.0.1:{target}/m{i}' }}\n")

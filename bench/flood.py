@@ -130,20 +130,26 @@ def main():
     env = dict(os.environ, RUST_LOG="warn")
     daemon = subprocess.Popen([args.binary, "run", "-c", config], env=env, stdout=subprocess.DEVNULL,
                               stderr=open(os.path.join(workdir, "daemon.log"), "w"))
-    due = args.monitors / interval_s * args.duration
     try:
         bench.wait_port(web, tries=600)
         time.sleep(interval_s + 2)
-        before = bench.scrape(web)
+        before, t0 = bench.scrape(web), time.monotonic()
         time.sleep(args.duration)
         checks, late = delta(before, bench.scrape(web))
+        due = args.monitors / interval_s * (time.monotonic() - t0)
         print(f"monitors          {args.monitors} every {args.interval}; windows of {args.duration} s")
         print(f"quiet             {checks:.0f} / {due:.0f} checks due, lateness p50 <= {ms(late, 0.5)}, p99 <= {ms(late, 0.99)}")
         for path in paths:
             sizes = answer_bytes(web, path)
-            before = bench.scrape(web)
+            # /metrics is itself a snapshot up to 1 s old: scrape only when
+            # the last one is older than that, and count what is due over
+            # the time between the two scrapes.
+            time.sleep(1.5)
+            before, t0 = bench.scrape(web), time.monotonic()
             rps, timeouts, _ = flood(web, path, args.duration, args.connections)
+            time.sleep(1.5)
             checks, late = delta(before, bench.scrape(web))
+            due = args.monitors / interval_s * (time.monotonic() - t0)
             size = ", ".join(f"{n} B {enc}" for n, enc in sizes.values())
             print(f"flood {path:<12}{rps:.0f} req/s ({timeouts} timeouts), answer {size}; "
                   f"{checks:.0f} / {due:.0f} checks due, lateness p99 <= {ms(late, 0.99)}")

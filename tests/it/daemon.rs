@@ -591,8 +591,17 @@ async fn a_full_disk_fails_healthz_keeps_checking_and_recovers() {
     assert!(healthy, "healthz did not recover");
     // Results taken during the outage were kept in memory and land now:
     // all but the checks in flight (at most one per monitor) are stored.
-    let seen = origin.requests() as i64;
-    let total: i64 = app.state.store.count_checks(None).await.expect("count");
+    // The first write that succeeds turns /healthz green while the backlog
+    // may still sit in the writer's next batch, so the count is polled.
+    let (mut seen, mut total) = (0, 0);
+    for _ in 0..100 {
+        seen = origin.requests() as i64;
+        total = app.state.store.count_checks(None).await.expect("count");
+        if total + 10 >= seen {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         total + 10 >= seen,
         "outage results were lost: {total} stored of {seen} checks"

@@ -5,8 +5,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The SHA-256 of a secret, kept where only comparisons against it are
-/// needed (a push monitor's token); `Debug` shows nothing of it.
-#[derive(Clone, PartialEq, Eq)]
+/// needed (a push monitor's token); `Debug` shows nothing of it. No
+/// `PartialEq`: a derived `==` would not run in constant time, so
+/// [`SecretDigest::matches`] is the only comparison.
+#[derive(Clone)]
 pub struct SecretDigest([u8; 32]);
 
 impl SecretDigest {

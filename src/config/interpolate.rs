@@ -11,8 +11,9 @@ use super::{Problem, join_index, join_key};
 /// Where variables are read from: the process environment, or a test's map.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// What interpolating a whole tree found besides the new strings.
-#[derive(Debug, Default)]
+/// What interpolating a whole tree found besides the new strings. It holds
+/// secrets in the clear, so it has no `Debug`.
+#[derive(Default)]
 pub(crate) struct Interpolated {
     /// Values read from the environment, with the key path they went into.
     /// They may be secrets, so error messages about that key mask them.
@@ -30,8 +31,7 @@ pub(crate) struct Interpolated {
     pub literal_secrets: Vec<String>,
 }
 
-/// One expanded string.
-#[derive(Debug, PartialEq, Eq)]
+/// One expanded string; it may hold a secret, so it has no `Debug`.
 pub(crate) struct Expansion {
     /// The text with every `${...}` replaced.
     pub text: String,

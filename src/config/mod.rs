@@ -129,7 +129,7 @@ pub(crate) fn error_lines(
         let mut message = problem.message;
         for (path, secret) in &found.secrets {
             if is_within(path, &problem.path) {
-                message = message.replace(secret.as_str(), "***");
+                message = message.replace(secret.as_str(), secret::MASK);
             }
         }
         // Secret keys' values are refused without being quoted; this is

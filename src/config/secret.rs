@@ -16,18 +16,15 @@ pub const SECRET_KEYS: [&str; 6] = [
 ];
 
 /// What is shown instead of a secret.
-const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 
-/// Whether `key` (one key, not a path) holds a secret.
-pub fn is_secret_key(key: &str) -> bool {
-    SECRET_KEYS.contains(&key)
-}
-
-/// Whether the last key of a key path (`notifiers[0].smtp.password`) holds a secret.
+/// Whether the last key of a key path (`notifiers[0].smtp.password`) holds
+/// a secret. Exactly these keys: [`crate::mask::is_secret_name`] is for
+/// query parameters and headers, and would also take `tokens` or `key`.
 pub fn is_secret_path(path: &str) -> bool {
     let last = path.rsplit('.').next().unwrap_or(path);
     let last = last.split('[').next().unwrap_or(last);
-    is_secret_key(last)
+    SECRET_KEYS.contains(&last)
 }
 
 /// `text` with every standing occurrence of `value` replaced by `***`. An

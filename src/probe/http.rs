@@ -83,15 +83,11 @@ async fn check_address(
             return evaluate(spec, started, clock, phases, exchange, None);
         };
         if redirects == MAX_REDIRECTS {
-            let mut result = evaluate(spec, started, clock, phases, exchange, None);
-            if result.ok || result.cause == Cause::HttpStatus {
-                result.set_cause(Cause::HttpStatus);
-                result.error = Some(format!(
-                    "stopped after {MAX_REDIRECTS} redirects (a redirect loop?); last Location: {}",
-                    crate::mask::url(next.as_str())
-                ));
-            }
-            return result;
+            let why = format!(
+                "stopped after {MAX_REDIRECTS} redirects (a redirect loop?); last Location: {}",
+                crate::mask::url(next.as_str())
+            );
+            return evaluate(spec, started, clock, phases, exchange, Some(why));
         }
         redirects += 1;
         if matches!(exchange.status, 301..=303) && method != Method::HEAD {
@@ -310,8 +306,9 @@ fn describe_hyper(err: &hyper::Error, cause: Cause) -> String {
     }
 }
 
-/// Judges a complete response against the expectations; a `refused`
-/// redirect fails the check as `http_status` whatever the status.
+/// Judges a complete response against the expectations; a redirect that
+/// was not followed (`refused`: why) fails the check as `http_status`
+/// whatever the status.
 fn evaluate(
     spec: &HttpSpec,
     started: SystemTime,

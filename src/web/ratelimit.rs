@@ -115,7 +115,10 @@ impl Limiter {
 
     /// Clients remembered now.
     pub fn clients(&self) -> usize {
-        self.buckets.lock().map_or(0, |buckets| buckets.len())
+        self.buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
     }
 
     /// Forgets every client whose bucket has refilled (it is the same as a

@@ -30,6 +30,9 @@ pub enum Coding {
 }
 
 impl Coding {
+    /// Every coding, in the order [`Encoded::etags`] holds their ETags.
+    const ALL: [Coding; 3] = [Coding::Identity, Coding::Gzip, Coding::Brotli];
+
     /// The `Content-Encoding` value; `None` for identity.
     pub fn header(self) -> Option<&'static str> {
         match self {
@@ -59,8 +62,9 @@ pub struct Encoded {
     pub gzip: Bytes,
     /// brotli of `identity`.
     pub brotli: Bytes,
-    /// Hex digest of `identity`, the stem of every coding's ETag.
-    digest: String,
+    /// The strong ETag of each coding, in [`Coding::ALL`] order, quotes
+    /// included: built once, compared and sent on every request.
+    etags: [String; 3],
 }
 
 impl Encoded {
@@ -68,13 +72,14 @@ impl Encoded {
     /// threads.
     pub fn new(identity: Bytes) -> Encoded {
         let digest = hex::encode(&Sha256::digest(&identity)[..16]);
+        let etags = Coding::ALL.map(|c| format!("\"{digest}{}\"", c.etag_suffix()));
         let gzip = gzip(&identity);
         let brotli = brotli(&identity);
         Encoded {
             identity,
             gzip: gzip.into(),
             brotli: brotli.into(),
-            digest,
+            etags,
         }
     }
 
@@ -88,8 +93,9 @@ impl Encoded {
     }
 
     /// The strong ETag of the body in `coding`, quotes included.
-    pub fn etag(&self, coding: Coding) -> String {
-        format!("\"{}{}\"", self.digest, coding.etag_suffix())
+    pub fn etag(&self, coding: Coding) -> &str {
+        // `ALL` lists the codings in declaration order.
+        &self.etags[coding as usize]
     }
 
     /// Whether an `If-None-Match` value names this content in any coding
@@ -97,10 +103,7 @@ impl Encoded {
     pub fn matches(&self, if_none_match: &str) -> bool {
         if_none_match.split(',').map(str::trim).any(|tag| {
             let tag = tag.strip_prefix("W/").unwrap_or(tag);
-            tag == "*"
-                || [Coding::Identity, Coding::Gzip, Coding::Brotli]
-                    .iter()
-                    .any(|&c| tag == self.etag(c))
+            tag == "*" || self.etags.iter().any(|etag| tag == etag)
         })
     }
 
@@ -205,11 +208,11 @@ mod tests {
         let encoded = Encoded::new(Bytes::from_static(b"hello"));
         let plain = encoded.etag(Coding::Identity);
         assert_ne!(plain, encoded.etag(Coding::Gzip));
-        assert!(encoded.matches(&plain));
+        assert!(encoded.matches(plain));
         assert!(encoded.matches(&format!("\"x\", W/{}", encoded.etag(Coding::Brotli))));
         assert!(encoded.matches("*"));
         assert!(!encoded.matches("\"other\""));
         let other = Encoded::new(Bytes::from_static(b"hello!"));
-        assert!(!other.matches(&plain));
+        assert!(!other.matches(plain));
     }
 }

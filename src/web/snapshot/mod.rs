@@ -40,6 +40,10 @@ const MAX_BYTES: usize = 64 * 1024 * 1024;
 /// Largest rendered body read into a snapshot; our own handlers stay far
 /// below it, so hitting it means something is wrong.
 const MAX_BODY: usize = 256 * 1024 * 1024;
+/// Longest path and query kept as a key: ours are far shorter, and a
+/// visitor's 64 KiB URI must not be held 256 times outside [`MAX_BYTES`].
+/// Longer ones are rendered for that request and not kept.
+const MAX_KEY: usize = 2048;
 /// What browsers and proxies may do with an answer whose handler did not
 /// say: keep it as long as we do.
 const DEFAULT_CACHE_CONTROL: &str = "public, max-age=1";
@@ -153,7 +157,12 @@ impl Snapshots {
     }
 
     fn slot(&self, key: &str) -> Arc<Slot> {
-        lock(&self.slots).entry(key.to_owned()).or_default().clone()
+        let mut slots = lock(&self.slots);
+        // A hit, the common case, allocates no key.
+        if let Some(slot) = slots.get(key) {
+            return slot.clone();
+        }
+        slots.entry(key.to_owned()).or_default().clone()
     }
 
     /// Drops a key whose render was not a 200, unless another request has
@@ -272,7 +281,7 @@ impl Entry {
     /// The answer in `coding`, or 304 when the client holds this content.
     fn answer(&self, coding: Coding, if_none_match: Option<&str>) -> Response {
         let mut headers = self.headers.clone();
-        if let Ok(etag) = HeaderValue::from_str(&self.body.etag(coding)) {
+        if let Ok(etag) = HeaderValue::from_str(self.body.etag(coding)) {
             headers.insert(ETAG, etag);
         }
         if if_none_match.is_some_and(|tags| self.body.matches(tags)) {
@@ -300,20 +309,30 @@ pub async fn serve(
     let Some(route) = route_of(&request) else {
         return next.run(request).await;
     };
-    let (admin, request) = snapshots.is_admin(request);
-    if route.per_reader && admin {
+    // Only a route whose answer can differ for the admin pays for the
+    // token check.
+    let (admin, request) = if route.per_reader {
+        snapshots.is_admin(request)
+    } else {
+        (false, request)
+    };
+    if admin {
         // The admin may see evidence visitors do not: never share a
         // snapshot either way.
         snapshots.rendered(route);
         return next.run(request).await;
     }
-    let coding = negotiate(header(&request, ACCEPT_ENCODING).as_deref());
-    let if_none_match = header(&request, IF_NONE_MATCH);
     let key = request
         .uri()
         .path_and_query()
         .map_or("/", |pq| pq.as_str())
         .to_owned();
+    if key.len() > MAX_KEY {
+        snapshots.rendered(route);
+        return next.run(request).await;
+    }
+    let coding = negotiate(header(&request, ACCEPT_ENCODING).as_deref());
+    let if_none_match = header(&request, IF_NONE_MATCH);
     match snapshots.get(&key, route, request, next).await {
         Ok(entry) => entry.answer(coding, if_none_match.as_deref()),
         Err(response) => response,

@@ -99,10 +99,19 @@ impl Store {
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         // Opened after the migration, so they see its schema; read-only, so
-        // a bug in a page cannot write.
+        // a bug in a page cannot write. No statement cache: a cached
+        // statement that failed mid-read (a full disk) kept its read
+        // snapshot open, and the pages then showed no new check for as
+        // long as that connection lived. Pages are snapshots rendered at
+        // most once a second, so preparing each read again costs little.
         let reader = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
-            .connect_with(options.create_if_missing(false).read_only(true))
+            .connect_with(
+                options
+                    .create_if_missing(false)
+                    .read_only(true)
+                    .statement_cache_capacity(0),
+            )
             .await?;
         // The migration wrote, so the WAL and shared-memory files exist now.
         if created {

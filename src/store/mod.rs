@@ -53,19 +53,11 @@ pub enum StoreError {
 /// Connections that write: the result writer, the alert manager and
 /// dispatcher, retention, annotations and acks.
 const WRITE_CONNECTIONS: u32 = 4;
-/// Read-only connections for the web's pages and API.
-const READ_CONNECTIONS: u32 = 4;
 
 /// The SQLite store. Cloning shares the pools.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
-    /// What the web reads with. In WAL mode a reader works on a snapshot of
-    /// the last commit and takes no lock a writer waits for (SQLite's WAL
-    /// guarantee: readers and the one writer do not block each other), and a
-    /// pool of its own means a crowd of page reads can take every read
-    /// connection but never one the writer needs.
-    reader: SqlitePool,
 }
 
 impl Store {
@@ -98,26 +90,11 @@ impl Store {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        // Opened after the migration, so they see its schema; read-only, so
-        // a bug in a page cannot write. No statement cache: a cached
-        // statement that failed mid-read (a full disk) kept its read
-        // snapshot open, and the pages then showed no new check for as
-        // long as that connection lived. Pages are snapshots rendered at
-        // most once a second, so preparing each read again costs little.
-        let reader = SqlitePoolOptions::new()
-            .max_connections(READ_CONNECTIONS)
-            .connect_with(
-                options
-                    .create_if_missing(false)
-                    .read_only(true)
-                    .statement_cache_capacity(0),
-            )
-            .await?;
         // The migration wrote, so the WAL and shared-memory files exist now.
         if created {
             files::restrict_companions(path).map_err(file_error)?;
         }
-        Ok(Self { pool, reader })
+        Ok(Self { pool })
     }
 
     /// The pool that writes, for the modules of this store.
@@ -125,9 +102,13 @@ impl Store {
         &self.pool
     }
 
-    /// The read-only pool, for what the web reads.
+    /// The pool the web's reads use. It is the writer's pool: in WAL mode
+    /// readers and the writer do not block each other, and pages are
+    /// snapshots read at most once a second. (A read-only pool of its own
+    /// was tried and dropped: after a full disk its connections kept
+    /// reading a stale snapshot.)
     pub(crate) fn reader(&self) -> &SqlitePool {
-        &self.reader
+        &self.pool
     }
 
     /// The ids of these monitors, creating rows for new names. Ids are
@@ -203,7 +184,6 @@ impl Store {
     /// Closes the pools; the writing one last, so that its last connection
     /// checkpoints the WAL.
     pub async fn close(&self) {
-        self.reader.close().await;
         self.pool.close().await;
     }
 }
@@ -228,40 +208,4 @@ pub fn hour_of(ms: i64) -> i64 {
 /// Day number since the epoch (UTC).
 pub fn day_of(ms: i64) -> i64 {
     ms.div_euclid(86_400_000)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, SystemTime};
-
-    use super::{READ_CONNECTIONS, Store};
-
-    #[tokio::test]
-    async fn page_reads_holding_every_read_connection_do_not_stop_a_write() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("hopwatch.db"))
-            .await
-            .expect("open");
-        let mut held = Vec::new();
-        for _ in 0..READ_CONNECTIONS {
-            let mut reader = store.reader().begin().await.expect("a read connection");
-            // A snapshot held open, as a slow page would.
-            sqlx::query("SELECT COUNT(*) FROM runs")
-                .fetch_one(&mut *reader)
-                .await
-                .expect("a read");
-            held.push(reader);
-        }
-        // A bound, not a measurement: a write queued behind the readers
-        // would wait here forever.
-        let write =
-            tokio::time::timeout(Duration::from_secs(10), store.start_run(SystemTime::now())).await;
-        assert!(matches!(write, Ok(Ok(_))), "{write:?}");
-        drop(held);
-        let refused = sqlx::query("INSERT INTO runs (started_ms, alive_ms) VALUES (1, 1)")
-            .execute(store.reader())
-            .await;
-        assert!(refused.is_err(), "a read connection cannot write");
-        store.close().await;
-    }
 }

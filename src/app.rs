@@ -27,7 +27,8 @@ use crate::push::PushBoard;
 use crate::schedule::{DEFAULT_CONCURRENCY, Scheduled, Scheduler};
 use crate::store::history::History;
 use crate::store::writer::{StoreHealth, Writer};
-use crate::store::{Store, StoreError, retention, unix_ms};
+use crate::clock::unix_ms;
+use crate::store::{Store, StoreError, retention};
 use crate::web::{self, AppState, serve};
 
 /// How often the config file's modification time is looked at.

@@ -3,6 +3,7 @@
 
 pub mod alert; // notifiers and the durable outbox
 pub mod app; // builds and wires the daemon, runs it, shuts it down
+pub mod clock; // time as stored and shown: epoch ms, hours, days, RFC 3339
 pub mod commands; // what each CLI command does
 pub mod config; // the config file: schema, loading, validation
 pub mod demo; // `hopwatch demo`: built-in targets that break on a script
@@ -16,5 +17,6 @@ pub mod probe; // one check of one target, its cause and verdict
 pub mod push; // push monitors: heartbeats in, missed ones down
 pub mod schedule; // when each monitor runs; bounded concurrency
 pub mod secret; // comparing tokens without timing leaks
+pub mod stable_hash; // FNV-1a: the same hash in every process
 pub mod store; // SQLite: raw checks, rollups, runs; the batch writer
 pub mod web; // HTTP: health, metrics, push, JSON API

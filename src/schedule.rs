@@ -2,7 +2,6 @@
 //! a stable hash of the name, bounded concurrency, no overlapping checks.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -159,12 +158,11 @@ impl Scheduler {
 /// A stable offset in `[0, interval)` from the monitor's name, so first
 /// runs are spread out and land on the same offsets after a restart.
 pub fn offset(name: &str, interval: Duration) -> Duration {
-    // FNV-1a: stable across Rust versions and processes, unlike the
-    // standard library's randomly seeded hasher.
-    let mut hasher = Fnv1a::default();
-    name.hash(&mut hasher);
+    // The 0xff terminator is what `str`'s `Hash` wrote before: offsets stay
+    // where earlier versions put them.
+    let hash = crate::stable_hash::fnv1a(name.bytes().chain([0xff]));
     let interval_ms = interval.as_millis().max(1) as u64;
-    Duration::from_millis(hasher.finish() % interval_ms)
+    Duration::from_millis(hash % interval_ms)
 }
 
 /// The first due time at or after `now`: the next instant whose wall-clock
@@ -179,28 +177,6 @@ pub fn first_due(name: &str, interval: Duration, now: SystemTime) -> Duration {
     let phase = now_ms % interval_ms;
     let wait = (offset_ms + interval_ms - phase) % interval_ms;
     Duration::from_millis(wait)
-}
-
-#[derive(Default)]
-struct Fnv1a(u64);
-
-impl Hasher for Fnv1a {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
 }
 
 async fn run_monitor(

@@ -106,7 +106,7 @@ impl Serialize for AlertEvidence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Annotation {
     /// When it happened.
-    #[serde(with = "rfc3339")]
+    #[serde(with = "crate::clock::rfc3339")]
     pub at: SystemTime,
     /// What happened ("deploy v1.4.2").
     pub text: String,
@@ -136,10 +136,10 @@ pub struct AlertEvent {
     /// The threshold it crossed, same unit.
     pub threshold: Option<f64>,
     /// When the incident opened.
-    #[serde(with = "rfc3339")]
+    #[serde(with = "crate::clock::rfc3339")]
     pub started_at: SystemTime,
     /// When it resolved.
-    #[serde(with = "rfc3339_opt")]
+    #[serde(with = "crate::clock::rfc3339_opt")]
     pub resolved_at: Option<SystemTime>,
     /// The first failing check's evidence.
     pub evidence: Option<AlertEvidence>,
@@ -151,42 +151,3 @@ pub struct AlertEvent {
     pub url: Option<String>,
 }
 
-/// RFC 3339 with milliseconds, as every time in the API.
-pub mod rfc3339 {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serializes a time.
-    pub fn serialize<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_rfc3339_millis(*at))
-    }
-
-    /// Deserializes a time.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// [`rfc3339`] for an optional time (`null` when absent).
-pub mod rfc3339_opt {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serializes an optional time.
-    pub fn serialize<S: Serializer>(at: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
-        match at {
-            Some(at) => s.collect_str(&humantime::format_rfc3339_millis(*at)),
-            None => s.serialize_none(),
-        }
-    }
-
-    /// Deserializes an optional time.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
-        let text = Option::<String>::deserialize(d)?;
-        text.map(|t| humantime::parse_rfc3339_weak(&t).map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}

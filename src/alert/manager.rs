@@ -17,7 +17,8 @@ use crate::evaluate::{
 use crate::metrics::Metrics;
 use crate::probe::CheckResult;
 use crate::store::incidents::{Incident, IncidentState, NewDelivery};
-use crate::store::{Store, StoreError, unix_ms};
+use crate::clock::unix_ms;
+use crate::store::{Store, StoreError};
 
 /// How often time-based rules, `for` and repeats are looked at.
 const TICK: Duration = Duration::from_secs(2);

@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 use super::{DeliveryError, Notifier};
 use crate::metrics::Metrics;
 use crate::store::incidents::{Delivery, NewDelivery};
-use crate::store::{Store, unix_ms};
+use crate::clock::unix_ms;
+use crate::store::Store;
 
 /// First retry delay.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -43,10 +44,7 @@ pub enum AfterFailure {
 pub fn backoff(attempts: u32, delivery_id: &str) -> Duration {
     let exponent = attempts.saturating_sub(1).min(20);
     let base = FIRST_RETRY.saturating_mul(1 << exponent).min(MAX_RETRY);
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in delivery_id.bytes().chain(attempts.to_le_bytes()) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = crate::stable_hash::fnv1a(delivery_id.bytes().chain(attempts.to_le_bytes()));
     let factor = 0.8 + (hash % 401) as f64 / 1000.0; // 0.8 ..= 1.2
     base.mul_f64(factor).min(MAX_RETRY)
 }
@@ -173,7 +171,7 @@ impl Dispatcher {
                 }
                 Err(error) => {
                     let now = SystemTime::now();
-                    let created = crate::store::from_unix_ms(delivery.created_ms);
+                    let created = crate::clock::from_unix_ms(delivery.created_ms);
                     match after_failure(&error, attempts, &delivery.id, created, now) {
                         AfterFailure::RetryAt(next) => {
                             self.store

@@ -53,7 +53,7 @@ pub(crate) fn check(draft: &mut Draft, problems: &mut Vec<Problem>) {
                 base.clone(),
                 "needs a start (RFC 3339) or a cron schedule".to_owned(),
             )),
-            (Some(start), None) => humantime::parse_rfc3339_weak(start).is_err().then(|| {
+            (Some(start), None) => crate::clock::parse_rfc3339(start).is_err().then(|| {
                 let expected = "expected RFC 3339, e.g. 2026-12-01T02:00:00Z";
                 (
                     join_key(&base, "start"),

@@ -106,7 +106,7 @@ impl Maintenance {
         let mut built = Vec::with_capacity(windows.len());
         for (index, window) in windows.iter().enumerate() {
             let schedule = match (&window.start, &window.cron) {
-                (Some(start), None) => match humantime::parse_rfc3339_weak(start) {
+                (Some(start), None) => match crate::clock::parse_rfc3339(start) {
                     Ok(at) => Schedule::Once(at),
                     Err(_) => {
                         let text = start.clone();

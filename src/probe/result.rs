@@ -211,7 +211,7 @@ pub struct CertFacts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// When the check started.
-    #[serde(serialize_with = "rfc3339", deserialize_with = "from_rfc3339")]
+    #[serde(with = "crate::clock::rfc3339")]
     pub at: SystemTime,
     /// The monitor's name; `None` for `hopwatch check`.
     pub monitor: Option<String>,
@@ -282,15 +282,6 @@ impl CheckResult {
         self.cause = cause;
         self.ok = cause.is_ok();
     }
-}
-
-fn rfc3339<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&humantime::format_rfc3339_millis(*at))
-}
-
-fn from_rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]

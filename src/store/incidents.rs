@@ -57,10 +57,10 @@ pub struct Incident {
     /// Threshold crossed.
     pub threshold: Option<f64>,
     /// Opened.
-    #[serde(with = "crate::alert::event::rfc3339")]
+    #[serde(with = "crate::clock::rfc3339")]
     pub started_at: SystemTime,
     /// Resolved.
-    #[serde(with = "crate::alert::event::rfc3339_opt")]
+    #[serde(with = "crate::clock::rfc3339_opt")]
     pub resolved_at: Option<SystemTime>,
     /// Someone acknowledged it: no repeats.
     pub acknowledged: bool,

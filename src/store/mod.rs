@@ -12,12 +12,13 @@ mod write;
 pub mod writer;
 
 pub use query::{DayStat, HourLatency, Run};
+pub use crate::clock::{day_of, from_unix_ms, hour_of, unix_ms};
 pub use write::StoredCheck;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
@@ -188,24 +189,3 @@ impl Store {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn unix_ms(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// The time `ms` after the Unix epoch.
-pub fn from_unix_ms(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
-}
-
-/// Hour number since the epoch.
-pub fn hour_of(ms: i64) -> i64 {
-    ms.div_euclid(3_600_000)
-}
-
-/// Day number since the epoch (UTC).
-pub fn day_of(ms: i64) -> i64 {
-    ms.div_euclid(86_400_000)
-}

@@ -63,11 +63,11 @@ fn status(state: &AppState, monitor: &MonitorConfig) -> (String, String, &'stati
 }
 
 fn uptime(state: &AppState, monitor: &MonitorConfig, span: &str) -> (String, String, &'static str) {
-    let now = crate::store::unix_ms(std::time::SystemTime::now());
+    let now = crate::clock::unix_ms(std::time::SystemTime::now());
     let counts = state.monitor_id(&monitor.name).map(|id| match span {
-        "24h" => state.history.last_hours(id, crate::store::hour_of(now), 24),
-        "7d" => state.history.last_days(id, crate::store::day_of(now), 7),
-        _ => state.history.last_days(id, crate::store::day_of(now), 30),
+        "24h" => state.history.last_hours(id, crate::clock::hour_of(now), 24),
+        "7d" => state.history.last_days(id, crate::clock::day_of(now), 7),
+        _ => state.history.last_days(id, crate::clock::day_of(now), 30),
     });
     let label = format!("uptime {span}");
     match counts.and_then(|c| c.uptime()) {

@@ -1,6 +1,7 @@
 //! `GET /feed.atom`: the latest incidents, open and resolved, as an Atom 1.0
 //! feed (RFC 4287), for feed readers and chat integrations that poll one.
 
+use crate::clock;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::SystemTime;
@@ -69,10 +70,6 @@ struct Site<'a> {
     base: &'a str,
 }
 
-fn rfc3339(at: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(at).to_string()
-}
-
 /// The whole document. `titles` maps monitor names to their titles.
 fn render(
     site: &Site,
@@ -93,7 +90,7 @@ fn render(
     };
     let _ = writeln!(xml, "  <id>{}</id>", escape(&feed_id));
     let _ = writeln!(xml, "  <title>{} incidents</title>", escape(site.title));
-    let _ = writeln!(xml, "  <updated>{}</updated>", rfc3339(updated));
+    let _ = writeln!(xml, "  <updated>{}</updated>", clock::rfc3339_seconds(updated));
     let _ = writeln!(
         xml,
         "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}/feed.atom\"/>",
@@ -144,11 +141,11 @@ fn entry(
         escape(&incident.id)
     );
     let _ = writeln!(xml, "    <title>{}</title>", escape(&headline));
-    let _ = writeln!(xml, "    <updated>{}</updated>", rfc3339(updated));
+    let _ = writeln!(xml, "    <updated>{}</updated>", clock::rfc3339_seconds(updated));
     let _ = writeln!(
         xml,
         "    <published>{}</published>",
-        rfc3339(incident.started_at)
+        clock::rfc3339_seconds(incident.started_at)
     );
     let _ = writeln!(
         xml,
@@ -181,10 +178,10 @@ fn content_html(incident: &Incident, monitor_title: &str, summary: &str) -> Stri
         ),
         ("Cause", incident.cause.to_string()),
         ("Hop at fault", incident.verdict.hop.as_str().to_owned()),
-        ("Started", rfc3339(incident.started_at)),
+        ("Started", clock::rfc3339_seconds(incident.started_at)),
     ];
     if let Some(resolved) = incident.resolved_at {
-        rows.push(("Resolved", rfc3339(resolved)));
+        rows.push(("Resolved", clock::rfc3339_seconds(resolved)));
     }
     if let Some(status) = incident.evidence.as_ref().and_then(|e| e.status) {
         rows.push(("HTTP status", status.to_string()));

@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    let now = crate::store::unix_ms(SystemTime::now());
+    let now = crate::clock::unix_ms(SystemTime::now());
     let beat = state.scheduler_beat.load(Ordering::Relaxed);
     let mut problems = Vec::new();
     if now - beat > STALE_MS {

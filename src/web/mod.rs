@@ -73,7 +73,7 @@ impl AppState {
     /// Marks the scheduler alive now.
     pub fn beat(&self) {
         self.scheduler_beat
-            .store(crate::store::unix_ms(SystemTime::now()), Ordering::Relaxed);
+            .store(crate::clock::unix_ms(SystemTime::now()), Ordering::Relaxed);
     }
 }
 

@@ -6,7 +6,6 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::to_json;
-use crate::alert::event::{rfc3339, rfc3339_opt};
 use crate::alert::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef};
 use crate::config::Severity;
 use crate::probe::{Cause, Verdict};
@@ -30,9 +29,9 @@ pub(super) struct Body<'a> {
     verdict: &'a Verdict,
     value: Option<f64>,
     threshold: Option<f64>,
-    #[serde(with = "rfc3339")]
+    #[serde(with = "crate::clock::rfc3339")]
     started_at: SystemTime,
-    #[serde(with = "rfc3339_opt")]
+    #[serde(with = "crate::clock::rfc3339_opt")]
     resolved_at: Option<SystemTime>,
     evidence: Option<&'a AlertEvidence>,
     annotations: &'a [Annotation],

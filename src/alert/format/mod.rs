@@ -66,7 +66,7 @@ fn truncate(text: &str, max: usize) -> Cow<'_, str> {
 
 /// RFC 3339 with milliseconds, as every time hopwatch shows.
 fn time(at: SystemTime) -> String {
-    humantime::format_rfc3339_millis(at).to_string()
+    crate::clock::rfc3339_millis(at)
 }
 
 /// `gateway (nginx)`, `origin`, or `None` when no HTTP answer was seen.

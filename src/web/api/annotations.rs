@@ -55,7 +55,7 @@ async fn create(
     }
     let at = match request.at.as_deref() {
         None => SystemTime::now(),
-        Some(at) => humantime::parse_rfc3339_weak(at).map_err(|_| {
+        Some(at) => crate::clock::parse_rfc3339(at).map_err(|_| {
             bad(&format!(
                 "at: expected an RFC 3339 time such as 2026-01-31T12:00:00Z, got {at:?}"
             ))
@@ -69,7 +69,7 @@ async fn create(
     tracing::info!(annotation = id, text = %crate::escape::log_field(text), "annotation added");
     let created = serde_json::json!({
         "id": id,
-        "at": humantime::format_rfc3339_millis(at).to_string(),
+        "at": crate::clock::rfc3339_millis(at),
         "text": text,
         "monitors": request.monitors,
     });

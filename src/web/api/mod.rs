@@ -54,8 +54,8 @@ async fn checks(
     let limit = parse_limit(query.limit.as_deref())?;
     let since = match query.since.as_deref() {
         None => 0,
-        Some(text) => humantime::parse_rfc3339_weak(text)
-            .map(crate::store::unix_ms)
+        Some(text) => crate::clock::parse_rfc3339(text)
+            .map(crate::clock::unix_ms)
             .map_err(|_| {
                 ApiError::BadRequest(format!(
                     "since: expected an RFC 3339 time such as 2026-01-31T12:00:00Z, got {text:?}"

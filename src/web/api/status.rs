@@ -178,8 +178,8 @@ pub(super) async fn status(
     };
 
     let (chosen, next_cursor) = select(states, &selection);
-    let now = crate::store::unix_ms(std::time::SystemTime::now());
-    let (hour, day) = (crate::store::hour_of(now), crate::store::day_of(now));
+    let now = crate::clock::unix_ms(std::time::SystemTime::now());
+    let (hour, day) = (crate::clock::hour_of(now), crate::clock::day_of(now));
     let monitors: Vec<_> = chosen
         .into_iter()
         .map(|(monitor, monitor_state)| {

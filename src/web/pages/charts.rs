@@ -104,7 +104,7 @@ pub fn latency(hours: &[HourLatency], first: i64, last: i64) -> Markup {
             @for hour in (first..=last).filter(|h| h % 12 == 0) {
                 @let at = x(hour);
                 text x=(format!("{at:.1}")) y=(BOTTOM + 16.0) text-anchor=(anchor(at)) {
-                    (format::utc(crate::store::from_unix_ms(hour * 3_600_000))[5..16].replace(' ', "\u{a0}"))
+                    (format::utc(crate::clock::from_unix_ms(hour * 3_600_000))[5..16].replace(' ', "\u{a0}"))
                 }
             }
             path.p95 d=(path(|h| h.p95_us)) {}
@@ -112,7 +112,7 @@ pub fn latency(hours: &[HourLatency], first: i64, last: i64) -> Markup {
             @for h in hours {
                 g {
                     title {
-                        (format::utc(crate::store::from_unix_ms(h.hour * 3_600_000)))
+                        (format::utc(crate::clock::from_unix_ms(h.hour * 3_600_000)))
                         ": median " (format::ms(ms(h.p50_us))) ", p95 " (format::ms(ms(h.p95_us)))
                     }
                     circle.p95 cx=(format!("{:.1}", x(h.hour))) cy=(format!("{:.1}", y(ms(h.p95_us)))) r="2.5" {}

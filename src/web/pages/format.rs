@@ -37,19 +37,18 @@ pub fn count(n: usize, singular: &str) -> String {
 
 /// `2026-01-31 12:34 UTC`.
 pub fn utc(at: SystemTime) -> String {
-    let text = humantime::format_rfc3339_seconds(at).to_string();
+    let text = crate::clock::rfc3339_seconds(at);
     format!("{} {} UTC", &text[..10], &text[11..16])
 }
 
 /// The RFC 3339 form for `<time datetime>`.
 pub fn rfc3339(at: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(at).to_string()
+    crate::clock::rfc3339_seconds(at)
 }
 
 /// The date of a day number since the epoch: `2026-01-31`.
 pub fn date(day: i64) -> String {
-    let at = crate::store::from_unix_ms(day.saturating_mul(86_400_000));
-    humantime::format_rfc3339_seconds(at).to_string()[..10].to_owned()
+    crate::clock::date(day)
 }
 
 /// A span in the largest fitting unit: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`.
@@ -94,7 +93,7 @@ mod tests {
 
     #[test]
     fn times_are_utc_and_spans_pick_a_unit() {
-        let at = crate::store::from_unix_ms(1_769_862_896_000);
+        let at = crate::clock::from_unix_ms(1_769_862_896_000);
         assert_eq!(utc(at), "2026-01-31 12:34 UTC");
         assert_eq!(date(20_484), "2026-01-31");
         assert_eq!(span(Duration::from_secs(45)), "45 s");

@@ -35,8 +35,8 @@ pub async fn page(
         .find(|m| m.name == name)
         .ok_or_else(|| PageError::NotFound(format!("There is no monitor named “{name}”.")))?;
     let now = SystemTime::now();
-    let now_ms = crate::store::unix_ms(now);
-    let (hour, day) = (crate::store::hour_of(now_ms), crate::store::day_of(now_ms));
+    let now_ms = crate::clock::unix_ms(now);
+    let (hour, day) = (crate::clock::hour_of(now_ms), crate::clock::day_of(now_ms));
     let id = state.monitor_id(&name);
     let (checks, hours, days) = match id {
         Some(id) => (

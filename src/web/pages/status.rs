@@ -159,7 +159,7 @@ fn folded(state: &AppState, groups: &[Group], now: SystemTime) -> Markup {
 
 /// Monitors as light rows: title, state and 30-day uptime, no bar.
 fn light_list(state: &AppState, members: &[&Member], now: SystemTime) -> Markup {
-    let day = crate::store::day_of(crate::store::unix_ms(now));
+    let day = crate::clock::day_of(crate::clock::unix_ms(now));
     html! {
         @if !members.is_empty() {
             ul.lite {
@@ -180,8 +180,8 @@ fn light_list(state: &AppState, members: &[&Member], now: SystemTime) -> Markup 
 
 /// One monitor: title, state, last latency, uptimes and the 90-day bar.
 fn row(state: &AppState, monitor: &MonitorConfig, monitor_state: &str, now: SystemTime) -> Markup {
-    let now_ms = crate::store::unix_ms(now);
-    let (hour, day) = (crate::store::hour_of(now_ms), crate::store::day_of(now_ms));
+    let now_ms = crate::clock::unix_ms(now);
+    let (hour, day) = (crate::clock::hour_of(now_ms), crate::clock::day_of(now_ms));
     let latest = state.pipeline.latest(&monitor.name);
     let id = state.monitor_id(&monitor.name);
     let history = &state.history;

@@ -8,7 +8,9 @@ use std::net::TcpListener;
 use std::time::Instant;
 
 use hopwatch::config::MonitorConfig;
-use hopwatch::probe::{self, ProbeSpec};
+use hopwatch::config::compile;
+use hopwatch::monitor::trust::TrustStore;
+use hopwatch::probe::Prober;
 
 const CHECKS: u32 = 20_000;
 
@@ -37,20 +39,21 @@ fn main() {
     });
     let mut monitor = MonitorConfig::named("bench");
     monitor.url = Some(format!("http://{addr}/health"));
-    let spec = ProbeSpec::build(&monitor).expect("spec");
+    let spec = compile::probe(&monitor, &TrustStore::default()).expect("spec");
+    let prober = Prober::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
         for _ in 0..500 {
-            let _ = probe::run(&spec).await;
+            let _ = prober.check(&spec).await;
         }
         let cpu0 = thread_cpu_ms();
         let wall = Instant::now();
         let mut failures = 0;
         for _ in 0..CHECKS {
-            if !probe::run(&spec).await.ok {
+            if !prober.check(&spec).await.ok {
                 failures += 1;
             }
         }

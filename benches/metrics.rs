@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use hopwatch::metrics::Metrics;
-use hopwatch::probe::result::CertFacts;
-use hopwatch::probe::{Cause, CheckResult, Phases};
+use hopwatch::monitor::result::CertFacts;
+use hopwatch::monitor::{Cause, CheckResult, Phases};
 
 const MONITORS: usize = 10_000;
 const ROUNDS: usize = 10;

@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use hopwatch::probe::Cause;
+use hopwatch::clock::{day_of, hour_of, unix_ms};
+use hopwatch::monitor::Cause;
+use hopwatch::store::Store;
 use hopwatch::store::history::History;
 use hopwatch::store::rollup::Rollup;
-use hopwatch::store::{Store, day_of, hour_of, unix_ms};
 
 const MONITORS: i64 = 1_000;
 const DAYS: i64 = 90;

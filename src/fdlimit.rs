@@ -80,6 +80,17 @@ pub fn connection_cap(soft: Option<u64>, configured: Option<usize>) -> usize {
     }
 }
 
+/// What to say when a check could not get a socket (see
+/// [`is_out_of_descriptors`]): whose fault it is and what to change. Such a
+/// check says nothing about its target: its cause is `unknown`, never a page.
+pub fn out_of_descriptors_message(what: &str, err: &std::io::Error) -> String {
+    format!(
+        "hopwatch ran out of file descriptors ({err}) while {what}: hopwatch's own fault, \
+         not the target's; raise its open-file limit (ulimit -n, systemd LimitNOFILE=) \
+         or lower server.max_connections"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +131,16 @@ mod tests {
         if after.hard.is_some() {
             assert_eq!(after.soft, after.hard);
         }
+    }
+
+    #[test]
+    fn running_out_of_descriptors_is_our_own_fault() {
+        let emfile = std::io::Error::from_raw_os_error(rustix::io::Errno::MFILE.raw_os_error());
+        let message = out_of_descriptors_message("connecting to 127.0.0.1:80", &emfile);
+        assert!(
+            message.contains("hopwatch ran out of file descriptors"),
+            "{message}"
+        );
+        assert!(message.contains("not the target's"), "{message}");
     }
 }

@@ -10,8 +10,11 @@ pub mod demo; // `hopwatch demo`: built-in targets that break on a script
 pub mod escape; // escaping text for HTML, XML and log lines
 pub mod evaluate; // rules, maintenance and chain verdicts: the pure decisions
 pub mod fdlimit; // the open-file limit: raised at start, shared out
+pub mod incident; // the incident model: incidents and the events notifiers get
+pub mod live; // the one live state: config, monitors, ids, windows, latest results
 pub mod mask; // hiding secrets in text shown to people
-pub mod metrics; // the Prometheus registry and every metric
+pub mod metrics;
+pub mod monitor; // the monitor model: compiled monitor, result, cause, state // the Prometheus registry and every metric
 pub mod pipeline; // where each result goes: metrics, logs, live state, writer
 pub mod probe; // one check of one target, its cause and verdict
 pub mod push; // push monitors: heartbeats in, missed ones down

@@ -6,13 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-use crate::config::Secret;
-use crate::pipeline::Pipeline;
-use crate::probe::{Cause, CheckResult, verdict};
-use crate::schedule::Scheduled;
-use crate::secret::SecretDigest;
+use crate::monitor::{Cause, CheckResult};
+use crate::probe::verdict;
+use crate::secret::{Secret, SecretDigest};
 
 /// One heartbeat.
 #[derive(Debug, Clone)]
@@ -88,36 +85,8 @@ impl PushBoard {
     }
 }
 
-/// The task of one push monitor.
-pub async fn watch(
-    monitor: Arc<Scheduled>,
-    mut inbox: mpsc::Receiver<Push>,
-    pipeline: Pipeline,
-    stop: CancellationToken,
-) {
-    let interval = monitor.interval();
-    let grace = monitor.config.grace.unwrap_or(Duration::ZERO);
-    let mut deadline = tokio::time::Instant::now() + interval + grace;
-    loop {
-        let result = tokio::select! {
-            _ = stop.cancelled() => return,
-            push = inbox.recv() => match push {
-                None => return,
-                Some(push) => {
-                    deadline = tokio::time::Instant::now() + interval + grace;
-                    heartbeat(push)
-                }
-            },
-            _ = tokio::time::sleep_until(deadline) => {
-                deadline += interval;
-                missed(interval, grace)
-            }
-        };
-        pipeline.record(&monitor, vec![result]).await;
-    }
-}
-
-fn heartbeat(push: Push) -> CheckResult {
+/// The result a heartbeat gives.
+pub fn heartbeat(push: Push) -> CheckResult {
     let cause = if push.up {
         Cause::Ok
     } else {
@@ -130,22 +99,13 @@ fn heartbeat(push: Push) -> CheckResult {
             None => "the job pushed status=down".to_owned(),
         });
     }
-    result.verdict = job_verdict(&result);
+    // The job's own verdict comes from `evaluate::verdict::adjust`.
+    result.verdict = verdict::for_check(&result);
     result
 }
 
-/// A push monitor's only hop is the job itself.
-fn job_verdict(result: &CheckResult) -> crate::probe::Verdict {
-    match &result.error {
-        None => verdict::for_check(result),
-        Some(error) => crate::probe::Verdict {
-            hop: crate::probe::Hop::Origin,
-            summary: format!("{error}: look at the job's own logs"),
-        },
-    }
-}
-
-fn missed(interval: Duration, grace: Duration) -> CheckResult {
+/// The result of a push that did not come within `interval + grace`.
+pub fn missed(interval: Duration, grace: Duration) -> CheckResult {
     let mut result = CheckResult::new(SystemTime::now(), Cause::Timeout);
     result.error = Some(format!(
         "no push arrived within {} (interval {} + grace {})",
@@ -153,6 +113,7 @@ fn missed(interval: Duration, grace: Duration) -> CheckResult {
         humantime::format_duration(interval),
         humantime::format_duration(grace)
     ));
-    result.verdict = job_verdict(&result);
+    // The job's own verdict comes from `evaluate::verdict::adjust`.
+    result.verdict = verdict::for_check(&result);
     result
 }

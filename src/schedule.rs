@@ -1,51 +1,38 @@
 //! When each monitor runs: one small task per monitor, first runs spread by
-//! a stable hash of the name, bounded concurrency, no overlapping checks.
+//! a stable hash of the name, due times that skip what an overrun covered,
+//! bounded concurrency, and shutdown with a deadline. What a task does when
+//! it is due is not this module's business: the app hands in the task.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::Semaphore;
-use tokio::time::sleep_until;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::config::MonitorConfig;
-use crate::pipeline::Pipeline;
-use crate::probe::{self, CheckResult, ProbeSpec};
-use crate::push::PushBoard;
+use crate::metrics::Metrics;
+use crate::monitor::Monitor;
 
 /// Default bound on checks in flight.
 pub const DEFAULT_CONCURRENCY: usize = 256;
-/// Pause between confirming re-checks.
-const CONFIRM_PAUSE: Duration = Duration::from_secs(1);
 
-/// A monitor ready to be scheduled.
-#[derive(Debug)]
-pub struct Scheduled {
-    /// The config it came from (defaults merged).
-    pub config: MonitorConfig,
-    /// Its store id.
-    pub id: i64,
-    /// The compiled probe.
-    pub spec: ProbeSpec,
-    /// Another monitor names this one as its `upstream`: it is an origin.
-    pub is_upstream: bool,
-}
+/// The task of one monitor, built by whoever runs the scheduler.
+pub type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-impl Scheduled {
-    /// The check interval.
-    pub fn interval(&self) -> Duration {
-        self.config
-            .interval
-            .unwrap_or(probe::spec::DEFAULT_INTERVAL)
-    }
-}
+/// Builds a monitor's task from the monitor and its [`Turns`].
+pub type StartTask = Box<dyn Fn(Arc<Monitor>, Turns) -> Task + Send + Sync>;
+
+/// Called with the name of a monitor that went away.
+pub type Forget = Box<dyn Fn(&str) + Send + Sync>;
 
 struct Running {
-    /// What the task was started with; a reload compares its config.
-    monitor: Arc<Scheduled>,
+    /// What the task was started with; a reload compares it.
+    monitor: Arc<Monitor>,
     stop: CancellationToken,
 }
 
@@ -53,8 +40,9 @@ struct Running {
 pub struct Scheduler {
     tasks: HashMap<String, Running>,
     permits: Arc<Semaphore>,
-    pipeline: Pipeline,
-    push: PushBoard,
+    metrics: Arc<Metrics>,
+    start: StartTask,
+    forget: Forget,
     tracker: TaskTracker,
     shutdown: CancellationToken,
     /// Cancels checks in flight: the end of the shutdown's patience.
@@ -62,13 +50,20 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// A scheduler allowing `concurrency` checks at once.
-    pub fn new(concurrency: usize, pipeline: Pipeline, push: PushBoard) -> Self {
+    /// A scheduler allowing `concurrency` checks at once, starting each
+    /// monitor's task with `start` and telling `forget` of removed ones.
+    pub fn new(
+        concurrency: usize,
+        metrics: Arc<Metrics>,
+        start: StartTask,
+        forget: Forget,
+    ) -> Self {
         Self {
             tasks: HashMap::new(),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            pipeline,
-            push,
+            metrics,
+            start,
+            forget,
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             abandon: CancellationToken::new(),
@@ -77,57 +72,37 @@ impl Scheduler {
 
     /// Makes the running set equal `monitors`: new ones start, removed ones
     /// stop, changed ones restart; unchanged ones keep their rhythm.
-    pub fn apply(&mut self, monitors: Vec<Scheduled>) {
-        let mut wanted: HashMap<String, Scheduled> = monitors
-            .into_iter()
-            .map(|m| (m.config.name.clone(), m))
-            .collect();
+    pub fn apply(&mut self, monitors: Vec<Arc<Monitor>>) {
+        let mut wanted: HashMap<String, Arc<Monitor>> =
+            monitors.into_iter().map(|m| (m.name.clone(), m)).collect();
         self.tasks.retain(|name, running| {
-            let keep = wanted
-                .get(name)
-                .is_some_and(|m| m.config == running.monitor.config);
+            let keep = wanted.get(name).is_some_and(|m| **m == *running.monitor);
             if keep {
                 wanted.remove(name);
             } else {
                 running.stop.cancel();
                 if !wanted.contains_key(name) {
-                    let c = &running.monitor.config;
-                    self.pipeline.forget(c);
-                    self.push.remove(name);
+                    (self.forget)(name);
                 }
             }
             keep
         });
         for (name, monitor) in wanted {
-            let monitor = Arc::new(monitor);
             let stop = self.shutdown.child_token();
-            let running = Running {
-                monitor: monitor.clone(),
+            let turns = Turns {
+                due: Instant::now() + first_due(&name, monitor.interval, SystemTime::now()),
+                interval: monitor.interval,
+                permits: self.permits.clone(),
+                metrics: self.metrics.clone(),
                 stop: stop.clone(),
+                abandon: self.abandon.clone(),
             };
             let span = tracing::info_span!("monitor", monitor = %name);
-            if matches!(monitor.spec, ProbeSpec::Push) {
-                let inbox = self
-                    .push
-                    .register(&name, monitor.config.token.clone().unwrap_or_default());
-                let task = crate::push::watch(monitor, inbox, self.pipeline.clone(), stop);
-                self.tracker.spawn(task.instrument(span));
-            } else {
-                let task = run_monitor(
-                    monitor,
-                    self.permits.clone(),
-                    self.pipeline.clone(),
-                    stop,
-                    self.abandon.clone(),
-                );
-                self.tracker.spawn(task.instrument(span));
-            }
-            self.tasks.insert(name, running);
+            let task = (self.start)(monitor.clone(), turns);
+            self.tracker.spawn(task.instrument(span));
+            self.tasks.insert(name, Running { monitor, stop });
         }
-        self.pipeline
-            .metrics()
-            .monitors
-            .set(self.tasks.len() as f64);
+        self.metrics.monitors.set(self.tasks.len() as f64);
     }
 
     /// Names of the scheduled monitors.
@@ -155,6 +130,79 @@ impl Scheduler {
     }
 }
 
+/// A monitor's turns: when it is due next, a place among the checks
+/// allowed at once, and the signals to stop.
+pub struct Turns {
+    due: Instant,
+    interval: Duration,
+    permits: Arc<Semaphore>,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+    abandon: CancellationToken,
+}
+
+/// One turn: holds a place among the checks in flight until dropped.
+pub struct Turn {
+    _permit: OwnedSemaphorePermit,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.metrics.checks_running.dec();
+    }
+}
+
+impl Turns {
+    /// Waits until the monitor is due and a place is free; `None` once the
+    /// monitor is stopped. Records how late the turn starts.
+    pub async fn next(&mut self) -> Option<Turn> {
+        tokio::select! {
+            _ = self.stop.cancelled() => return None,
+            _ = sleep_until(self.due) => {}
+        }
+        let permit = tokio::select! {
+            _ = self.stop.cancelled() => return None,
+            permit = self.permits.clone().acquire_owned() => permit.ok()?,
+        };
+        let lateness = Instant::now().saturating_duration_since(self.due);
+        self.metrics
+            .scheduler_lateness
+            .observe(lateness.as_secs_f64());
+        self.metrics.checks_running.inc();
+        Some(Turn {
+            _permit: permit,
+            metrics: self.metrics.clone(),
+        })
+    }
+
+    /// Moves the due time to the next tick. An overrun skips the ticks it
+    /// covered instead of queueing them.
+    pub fn advance(&mut self) {
+        self.due += self.interval;
+        let now = Instant::now();
+        if self.due <= now {
+            let behind =
+                now.duration_since(self.due).as_millis() / self.interval.as_millis().max(1) + 1;
+            self.due += self.interval * behind as u32;
+        }
+    }
+
+    /// Runs `work` unless the monitor is abandoned first (the end of the
+    /// shutdown's patience); `None` then.
+    pub async fn unless_abandoned<T>(&self, work: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            value = work => Some(value),
+            _ = self.abandon.cancelled() => None,
+        }
+    }
+
+    /// Cancelled when the monitor stops (removed, changed, or shutdown).
+    pub fn stop(&self) -> &CancellationToken {
+        &self.stop
+    }
+}
+
 /// A stable offset in `[0, interval)` from the monitor's name, so first
 /// runs are spread out and land on the same offsets after a restart.
 pub fn offset(name: &str, interval: Duration) -> Duration {
@@ -177,86 +225,6 @@ pub fn first_due(name: &str, interval: Duration, now: SystemTime) -> Duration {
     let phase = now_ms % interval_ms;
     let wait = (offset_ms + interval_ms - phase) % interval_ms;
     Duration::from_millis(wait)
-}
-
-async fn run_monitor(
-    monitor: Arc<Scheduled>,
-    permits: Arc<Semaphore>,
-    pipeline: Pipeline,
-    stop: CancellationToken,
-    abandon: CancellationToken,
-) {
-    let interval = monitor.interval();
-    let mut due =
-        tokio::time::Instant::now() + first_due(&monitor.config.name, interval, SystemTime::now());
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = sleep_until(due) => {}
-        }
-        let permit = tokio::select! {
-            _ = stop.cancelled() => return,
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return,
-            },
-        };
-        let lateness = tokio::time::Instant::now().saturating_duration_since(due);
-        pipeline
-            .metrics()
-            .scheduler_lateness
-            .observe(lateness.as_secs_f64());
-        pipeline.metrics().checks_running.inc();
-        let results = tokio::select! {
-            results = check_with_confirm(&monitor, &stop) => Some(results),
-            _ = abandon.cancelled() => None,
-        };
-        pipeline.metrics().checks_running.dec();
-        let Some(results) = results else { return };
-        drop(permit);
-        pipeline.record(&monitor, results).await;
-        // An overrun skips the ticks it covered instead of queueing them.
-        due += interval;
-        let now = tokio::time::Instant::now();
-        if due <= now {
-            let behind = now.duration_since(due).as_millis() / interval.as_millis().max(1) + 1;
-            due += interval * behind as u32;
-        }
-    }
-}
-
-/// One check, and after a failure up to `confirm` re-checks 1 s apart: all
-/// failing confirms it down; one passing marks the failures flaky.
-async fn check_with_confirm(monitor: &Scheduled, stop: &CancellationToken) -> Vec<CheckResult> {
-    let started = Instant::now();
-    let first = run_boxed(&monitor.spec).await;
-    tracing::trace!(
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "check done"
-    );
-    let mut results = vec![first];
-    for _ in 0..monitor.config.confirm {
-        if results.last().is_none_or(|r| !r.cause.is_failure()) {
-            break;
-        }
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(CONFIRM_PAUSE) => {}
-        }
-        results.push(run_boxed(&monitor.spec).await);
-    }
-    if results.len() > 1 && results.last().is_some_and(|r| r.ok) {
-        for result in results.iter_mut().filter(|r| r.cause.is_failure()) {
-            result.flaky = Some(true);
-        }
-    }
-    results
-}
-
-/// The probe future is large (a TLS and HTTP client state machine); boxing it
-/// only while it runs keeps each idle monitor task a few hundred bytes.
-async fn run_boxed(spec: &ProbeSpec) -> CheckResult {
-    Box::pin(probe::run(spec)).await
 }
 
 #[cfg(test)]

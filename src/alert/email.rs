@@ -10,8 +10,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tracing::Instrument;
 
-use super::{AlertEvent, DeliveryError, Notifier, SendFuture, format};
+use super::{DeliveryError, Notifier, SendFuture, format};
 use crate::config::{SmtpConfig, SmtpSecurity};
+use crate::incident::AlertEvent;
 
 /// Default limit for each SMTP command (lettre's own default is 60 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -9,15 +9,18 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::event::{AlertEvent, AlertEvidence, EventKind, MonitorRef};
-use crate::config::{AlertConfig, LoadedConfig, MonitorConfig, MonitorKind, Severity};
+use crate::clock::unix_ms;
+use crate::config::{AlertConfig, LoadedConfig, MonitorConfig};
 use crate::evaluate::{
     Evaluator, Maintenance, Sample, Transition, TransitionKind, folds_into_upstream,
 };
+use crate::incident::{
+    AlertEvent, AlertEvidence, EventKind, Incident, IncidentState, MonitorRef, Severity,
+};
 use crate::metrics::Metrics;
-use crate::probe::CheckResult;
-use crate::store::incidents::{Incident, IncidentState, NewDelivery};
-use crate::clock::unix_ms;
+use crate::monitor::CheckResult;
+use crate::monitor::MonitorKind;
+use crate::store::incidents::NewDelivery;
 use crate::store::{Store, StoreError};
 
 /// How often time-based rules, `for` and repeats are looked at.
@@ -302,15 +305,15 @@ impl Manager {
             state: IncidentState::Open,
             cause: evidence_source
                 .as_ref()
-                .map_or(crate::probe::Cause::Unknown, |r| r.cause),
+                .map_or(crate::monitor::Cause::Unknown, |r| r.cause),
             // The newest verdict: by the time an alert fires, the chain
             // verdict has seen both hops fail (or not).
             verdict: latest
                 .as_ref()
                 .or(evidence_source.as_ref())
                 .map(|r| r.verdict.clone())
-                .unwrap_or(crate::probe::Verdict {
-                    hop: crate::probe::Hop::Unknown,
+                .unwrap_or(crate::monitor::Verdict {
+                    hop: crate::monitor::Hop::Unknown,
                     summary: String::new(),
                 }),
             responder: evidence_source.as_ref().and_then(|r| r.responder.clone()),

@@ -2,19 +2,17 @@
 //! each message built by a pure function, delivered through a durable outbox.
 
 pub mod email;
-pub mod event;
 pub mod format;
 pub mod manager;
 pub mod outbox;
 pub mod webhook;
-
-pub use event::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef};
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::config::{NotifierConfig, NotifierKind};
+use crate::incident::AlertEvent;
 
 /// Why a delivery did not go through.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

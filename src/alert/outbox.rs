@@ -10,10 +10,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{DeliveryError, Notifier};
-use crate::metrics::Metrics;
-use crate::store::incidents::{Delivery, NewDelivery};
 use crate::clock::unix_ms;
+use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::store::incidents::{Delivery, NewDelivery};
 
 /// First retry delay.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);

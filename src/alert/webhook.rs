@@ -9,9 +9,10 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 use sha2::Sha256;
 use tracing::Instrument;
 
-use super::{AlertEvent, DeliveryError, Notifier, SendFuture, format};
+use super::{DeliveryError, Notifier, SendFuture, format};
 use crate::config::{Secret, WebhookFormat};
-use crate::probe::tls::{TlsSettings, TlsSetupError};
+use crate::incident::AlertEvent;
+use crate::monitor::trust::{TlsSetupError, TrustStore};
 
 /// Default limit for connecting, and for a whole request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -78,7 +79,7 @@ impl WebhookNotifier {
         if format == WebhookFormat::Pagerduty && routing_key.is_none() {
             return Err(WebhookSetupError::MissingRoutingKey);
         }
-        let tls = TlsSettings::new(false, None)?.client_config();
+        let tls = TrustStore::default().settings(false, None)?.client_config();
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured((*tls).clone())
             .connect_timeout(DEFAULT_TIMEOUT)

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::config::MonitorConfig;
-use crate::probe::{self, CheckResult, ProbeSpec};
+use crate::config::compile;
+use crate::monitor::trust::TrustStore;
+use crate::monitor::{CheckResult, ProbeSpec};
+use crate::probe;
 
 /// What the command line asked for.
 #[derive(Debug, Clone, clap::Args)]
@@ -92,7 +95,7 @@ fn build_spec(request: &Request) -> Result<ProbeSpec, Vec<String>> {
         interval: Some(request.timeout),
         ..MonitorConfig::named("check")
     };
-    match ProbeSpec::build(&monitor) {
+    match compile::probe(&monitor, &TrustStore::default()) {
         Ok(spec) if errors.is_empty() => Ok(spec),
         Ok(_) => Err(errors),
         Err(field_errors) => {

@@ -1,6 +1,9 @@
 //! Reading a config file: YAML or TOML into a generic tree, `${VAR}` expanded,
 //! then each section and list entry deserialized apart so one bad entry hides no other.
 
+use std::sync::Arc;
+
+use crate::monitor::trust::TrustStore;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -108,7 +111,8 @@ pub fn parse_with_env(
     let mut problems = Vec::new();
     let found = interpolate::interpolate_tree(&mut tree, lookup, &mut problems);
     let interpolation_problems = problems.len();
-    let mut draft = sections(tree, &found, &mut problems);
+    let trust = Arc::new(TrustStore::default());
+    let mut draft = sections(tree, &found, &trust, &mut problems);
     super::validate::check(&mut draft, &mut problems);
     if problems.is_empty() {
         Ok(LoadedConfig {
@@ -116,6 +120,7 @@ pub fn parse_with_env(
             config: draft.into_config(),
             warnings: Vec::new(),
             literal_secrets: found.literal_secrets,
+            trust,
         })
     } else {
         Err(error_lines(

@@ -1,6 +1,7 @@
 //! The config file (contract section 2): schema, loading from YAML or TOML
 //! with `${VAR}` interpolation, and validation that reports every error.
 
+pub mod compile;
 pub mod schema;
 pub mod values;
 
@@ -18,6 +19,9 @@ pub use secret::{SECRET_KEYS, Secret};
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::monitor::trust::TrustStore;
 
 /// A loaded, valid config.
 #[derive(Debug, Clone)]
@@ -32,6 +36,9 @@ pub struct LoadedConfig {
     pub warnings: Vec<String>,
     /// Key paths of secrets written in the file itself, not only `${VAR}`.
     pub(crate) literal_secrets: Vec<String>,
+    /// The TLS trust its monitors were compiled with, kept to compile them
+    /// again without reading the system store again.
+    pub trust: Arc<TrustStore>,
 }
 
 impl LoadedConfig {

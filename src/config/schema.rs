@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::secret::Secret;
-use super::values::{FollowRedirects, Percent, StatusMatcher, duration, opt_duration};
+use super::values::{Percent, duration, opt_duration};
+use crate::incident::Severity;
+use crate::monitor::{AddressMode, FollowRedirects, MonitorKind, RecordKind, StatusMatcher};
+use crate::secret::Secret;
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -137,66 +139,6 @@ fn default_db_path() -> PathBuf {
 
 fn default_retention() -> Duration {
     Duration::from_secs(30 * 86_400)
-}
-
-/// What kind of probe a monitor runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum MonitorKind {
-    /// HTTP or HTTPS request (`url`). The default.
-    #[default]
-    Http,
-    /// TCP connect (`target`).
-    Tcp,
-    /// TLS handshake and certificate (`target`).
-    Tls,
-    /// DNS query (`query`, `record`, `server`).
-    Dns,
-    /// Heartbeats pushed to hopwatch.
-    Push,
-}
-
-impl MonitorKind {
-    /// The name used in config, API and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Http => "http",
-            Self::Tcp => "tcp",
-            Self::Tls => "tls",
-            Self::Dns => "dns",
-            Self::Push => "push",
-        }
-    }
-}
-
-/// Which resolved addresses an http/tcp/tls monitor checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum AddressMode {
-    /// The first address the resolver returns. The default.
-    #[default]
-    First,
-    /// Every A/AAAA address, each checked apart.
-    All,
-}
-
-/// DNS record types a `dns` monitor may ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum RecordKind {
-    /// IPv4 address. The default.
-    #[default]
-    A,
-    /// IPv6 address.
-    Aaaa,
-    /// Canonical name.
-    Cname,
-    /// Mail exchanger.
-    Mx,
-    /// Text.
-    Txt,
-    /// Name server.
-    Ns,
 }
 
 /// One entry of `monitors:`. Fields not used by the monitor's `type` are
@@ -351,30 +293,6 @@ pub struct AlertConfig {
     /// Re-notify this often while firing and unacknowledged.
     #[serde(default, deserialize_with = "opt_duration")]
     pub repeat: Option<Duration>,
-}
-
-/// Alert severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Page someone. The default.
-    #[default]
-    Critical,
-    /// Look soon.
-    Warning,
-    /// For the record.
-    Info,
-}
-
-impl Severity {
-    /// `critical`, `warning` or `info`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
 }
 
 /// `when:` of an alert: exactly one condition.

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
+pub use crate::secret::Secret;
+
 /// Config keys whose values are secrets, wherever in the file they appear.
 pub const SECRET_KEYS: [&str; 6] = [
     "admin_token",
@@ -125,64 +127,6 @@ pub(crate) fn mask_syntax_error(message: &str, text: &str) -> String {
     crate::mask::text(&message)
 }
 
-/// A secret string from the config. `Debug` and `Display` print `***`; the
-/// value is reached only through [`Secret::expose`], so a `{:?}` of a config
-/// or a notifier in a log line cannot leak it.
-#[derive(Clone, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value itself, for the one place that must use it: a login, a
-    /// signature, a comparison.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether the value is the empty string.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(MASK)
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(MASK)
-    }
-}
-
-// Compared as digests, so that no caller comparing a given token with `==`
-// can leak the configured one through timing, not even its length.
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        crate::secret::same(&self.0, &other.0)
-    }
-}
-
-impl Eq for Secret {}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self(value.to_owned())
-    }
-}
-
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(SecretVisitor)
@@ -220,7 +164,7 @@ impl<'de> Visitor<'de> for SecretVisitor {
     }
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<Secret, E> {
-        Ok(Secret(v))
+        Ok(Secret::new(v))
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Secret, E> {

@@ -12,7 +12,7 @@ use super::schema::{
     StorageConfig,
 };
 use super::{Problem, is_within, join_index, join_key};
-use crate::probe::spec::ProbeSpec;
+use crate::monitor::trust::TrustStore;
 
 /// How a value's kind is named in messages.
 pub(crate) fn kind_of(value: &Value) -> &'static str {
@@ -99,7 +99,12 @@ impl Draft {
     }
 }
 
-pub(crate) fn sections(tree: Value, found: &Interpolated, problems: &mut Vec<Problem>) -> Draft {
+pub(crate) fn sections(
+    tree: Value,
+    found: &Interpolated,
+    trust: &TrustStore,
+    problems: &mut Vec<Problem>,
+) -> Draft {
     let Value::Object(mut top) = tree else {
         return Draft::default();
     };
@@ -159,7 +164,7 @@ pub(crate) fn sections(tree: Value, found: &Interpolated, problems: &mut Vec<Pro
         if let Some(Value::String(group)) = map.get("group") {
             draft.groups.insert(group.clone());
         }
-        if let Some(entry) = monitor(index, map, from_defaults, whole, problems) {
+        if let Some(entry) = monitor(index, map, from_defaults, whole, trust, problems) {
             draft.monitors.push(entry);
         }
     }
@@ -279,6 +284,7 @@ fn monitor(
     map: Map<String, Value>,
     mut from_defaults: Vec<Vec<String>>,
     whole: &BTreeSet<String>,
+    trust: &TrustStore,
     problems: &mut Vec<Problem>,
 ) -> Option<MonitorEntry> {
     let mut value = Value::Object(map);
@@ -290,7 +296,9 @@ fn monitor(
         pass += 1;
         let at = |rel: &str| place(index, &from_defaults, rel);
         let config: MonitorConfig = super::deserialize::all(&mut value, &at, whole, problems)?;
-        let errors = ProbeSpec::build(&config).err().unwrap_or_default();
+        let errors = super::compile::probe(&config, trust)
+            .err()
+            .unwrap_or_default();
         let foreign = format!("not used by a {} monitor", config.kind.as_str());
         let unwanted: Vec<Vec<String>> = errors
             .iter()

@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::compile::{DEFAULT_INTERVAL, DEFAULT_TIMEOUT, parse_host_port};
 use super::schema::{AlertConfig, Condition, NotifierConfig, NotifierKind, WebhookFormat};
 use super::sections::{Draft, MonitorEntry};
 use super::{Problem, join_index, join_key};
-use crate::probe::spec::{DEFAULT_INTERVAL, DEFAULT_TIMEOUT, parse_host_port};
 
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 

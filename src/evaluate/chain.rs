@@ -1,7 +1,7 @@
 //! The verdict of a monitor judged with its `upstream`: with the server
 //! behind a gateway checked directly, a 502 says which of the two broke.
 
-use crate::probe::{Cause, CheckResult, Hop, Role, Verdict};
+use crate::monitor::{Cause, CheckResult, Hop, Role, Verdict};
 
 /// An upstream taking at least this share of the edge's time is the slow
 /// part: the edge's latency is about as long as the gateway waited.
@@ -235,7 +235,7 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     use super::*;
-    use crate::probe::Responder;
+    use crate::monitor::Responder;
     use crate::probe::verdict::for_check;
     use Cause as C;
 

@@ -4,12 +4,13 @@
 pub mod chain;
 pub mod maintenance;
 mod rules;
+pub mod verdict;
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use crate::config::schema::{AlertConfig, MonitorConfig};
-use crate::probe::{Cause, CheckResult};
+use crate::monitor::{Cause, CheckResult};
 use rules::{Meter, Reading, Spec};
 
 pub use chain::{chain_verdict, folds_into_upstream};

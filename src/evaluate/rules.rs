@@ -184,7 +184,7 @@ impl Meter {
     /// this condition (an `unknown` result; no certificate seen), so that
     /// it neither starts nor clears anything.
     pub fn record(&mut self, spec: &Spec, sample: &Sample) -> bool {
-        if sample.cause == crate::probe::Cause::Unknown {
+        if sample.cause == crate::monitor::Cause::Unknown {
             return false;
         }
         match (self, spec) {
@@ -285,7 +285,7 @@ mod tests {
     use super::*;
     use crate::config::schema::{CertExpiryCondition, LatencyCondition, RateCondition};
     use crate::config::values::Percent;
-    use crate::probe::Cause;
+    use crate::monitor::Cause;
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_000_000 + secs)

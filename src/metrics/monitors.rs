@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
-use crate::probe::{Cause, CheckResult, Phases};
+use crate::monitor::{Cause, CheckResult, Phases};
 
 /// Upper bounds of `hopwatch_check_duration_seconds` buckets.
 const BUCKETS: [f64; 14] = [

@@ -8,11 +8,11 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant as Deadline, timeout_at};
 use tokio_rustls::client::TlsStream;
 
-use super::Cause;
-use super::cause::{is_out_of_descriptors, out_of_descriptors_message};
-use super::resolve;
-use super::result::{AddressResult, CertFacts, CheckResult, Phases};
-use super::tls::{self, TlsSettings};
+use super::resolve::Resolver;
+use super::{Cause, tls};
+use crate::fdlimit::{is_out_of_descriptors, out_of_descriptors_message};
+use crate::monitor::result::{AddressResult, CertFacts, CheckResult, Phases};
+use crate::monitor::trust::TlsSettings;
 
 /// A failed phase, already classified.
 #[derive(Debug, Clone)]
@@ -49,6 +49,7 @@ pub fn ms(duration: Duration) -> f64 {
 
 /// Resolves `host`, timing the dns phase.
 pub async fn resolve(
+    resolver: &Resolver,
     host: &str,
     port: u16,
     deadline: Deadline,
@@ -59,7 +60,7 @@ pub async fn resolve(
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     let start = Instant::now();
-    let outcome = timeout_at(deadline, resolve::lookup(host, port)).await;
+    let outcome = timeout_at(deadline, resolver.lookup(host, port)).await;
     phases.dns += ms(start.elapsed());
     match outcome {
         Err(_) => Err(Failure::new(

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use hickory_resolver::TokioResolver;
@@ -15,8 +15,9 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use super::connect::ms;
 use super::resolve;
-use super::{Cause, CheckResult, spec::DnsSpec};
-use crate::config::schema::RecordKind;
+use super::{Cause, CheckResult};
+use crate::monitor::RecordKind;
+use crate::monitor::spec::DnsSpec;
 
 /// A resolver ready for one monitor's checks, and the server it asks when
 /// that is a single known address.
@@ -34,15 +35,18 @@ type ResolverKey = (Option<SocketAddr>, Duration);
 /// reused by the next ones: a check runs every few seconds, and a resolver
 /// keeps its TCP connection to the server open between them. The map grows
 /// only with distinct configured pairs.
-static RESOLVERS: LazyLock<Mutex<HashMap<ResolverKey, Prepared>>> = LazyLock::new(Mutex::default);
+#[derive(Default)]
+pub struct DnsResolvers {
+    prepared: Mutex<HashMap<ResolverKey, Prepared>>,
+}
 
 /// Runs one DNS check: `spec.record` for `spec.query`, bounded by
 /// `spec.timeout`, with answers compared as a set to `expect.answers`.
 #[tracing::instrument(skip_all, fields(query = %spec.query, record = ?spec.record))]
-pub async fn check(spec: &DnsSpec, started: SystemTime) -> CheckResult {
+pub async fn check(spec: &DnsSpec, resolvers: &DnsResolvers, started: SystemTime) -> CheckResult {
     let start = Instant::now();
     let mut result = CheckResult::new(started, Cause::Ok);
-    let prepared = match prepared(spec.server, spec.timeout) {
+    let prepared = match resolvers.prepared(spec.server, spec.timeout) {
         Ok(prepared) => prepared,
         Err(message) => return failed(result, Cause::DnsError, message),
     };
@@ -126,18 +130,21 @@ fn failed(mut result: CheckResult, cause: Cause, message: String) -> CheckResult
 }
 
 /// The resolver for `server` (or the system's), built once per pair.
-fn prepared(server: Option<SocketAddr>, timeout: Duration) -> Result<Prepared, String> {
-    // A poisoned lock only means another check panicked mid-insert; the map
-    // of cloneable handles is still sound.
-    let mut map = RESOLVERS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(found) = map.get(&(server, timeout)) {
-        return Ok(found.clone());
+impl DnsResolvers {
+    fn prepared(&self, server: Option<SocketAddr>, timeout: Duration) -> Result<Prepared, String> {
+        // A poisoned lock only means another check panicked mid-insert; the
+        // map of cloneable handles is still sound.
+        let mut map = self
+            .prepared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(found) = map.get(&(server, timeout)) {
+            return Ok(found.clone());
+        }
+        let built = build(server, timeout)?;
+        map.insert((server, timeout), built.clone());
+        Ok(built)
     }
-    let built = build(server, timeout)?;
-    map.insert((server, timeout), built.clone());
-    Ok(built)
 }
 
 fn build(server: Option<SocketAddr>, timeout: Duration) -> Result<Prepared, String> {

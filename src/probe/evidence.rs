@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use http::HeaderMap;
 
-use super::result::Evidence;
+use crate::monitor::result::Evidence;
 
 /// The body excerpt's limit in bytes (contract: at most 2 KiB).
 pub const BODY_EXCERPT_MAX: usize = 2048;

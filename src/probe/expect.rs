@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use http::HeaderMap;
 
-use super::result::CertFacts;
-use super::spec::HttpExpect;
+use crate::monitor::result::CertFacts;
+use crate::monitor::spec::HttpExpect;
 
 /// Body, JSON and header expectations of an HTTP answer.
 pub fn http(

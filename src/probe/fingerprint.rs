@@ -4,7 +4,7 @@
 use http::HeaderMap;
 use http::header::{CONTENT_TYPE, SERVER};
 
-use super::result::{Responder, Role};
+use crate::monitor::result::{Responder, Role};
 
 /// Only the start of a body is read: every default page we know names itself
 /// within its first KiB or two, and a failing check must stay cheap.

@@ -14,11 +14,11 @@ use url::Url;
 
 use super::connect::{self, Failure, ms};
 use super::expect;
-use super::result::{CertFacts, CheckResult, Phases};
-use super::spec::{HttpSpec, MAX_REDIRECTS};
+use super::resolve::Resolver;
 use super::{Cause, evidence, fingerprint, redirect};
-use crate::config::schema::AddressMode;
-use crate::config::values::FollowRedirects;
+use crate::monitor::result::{CertFacts, CheckResult, Phases};
+use crate::monitor::spec::{HttpSpec, MAX_REDIRECTS};
+use crate::monitor::{AddressMode, FollowRedirects};
 
 /// What one HTTP exchange (one hop of a redirect chain) returned.
 struct Exchange {
@@ -31,33 +31,34 @@ struct Exchange {
 }
 
 /// Runs one HTTP check.
-pub async fn check(spec: &HttpSpec, started: SystemTime) -> CheckResult {
+pub async fn check(spec: &HttpSpec, resolver: &Resolver, started: SystemTime) -> CheckResult {
     let clock = Instant::now();
     let deadline = tokio::time::Instant::from_std(clock + spec.timeout);
     let mut phases = Phases::default();
     let (host, port) = host_port(&spec.url);
     let addrs = match spec.resolve {
         Some(addr) => vec![addr],
-        None => match connect::resolve(host, port, deadline, &mut phases).await {
+        None => match connect::resolve(resolver, host, port, deadline, &mut phases).await {
             Ok(addrs) => addrs,
             Err(failure) => return connect::failed(started, clock, phases, failure),
         },
     };
     if spec.addresses == AddressMode::First || addrs.len() == 1 {
-        return check_address(spec, addrs[0], started, clock, deadline, phases).await;
+        return check_address(spec, resolver, addrs[0], started, clock, deadline, phases).await;
     }
     // `addresses: all`: the same request against every address at once,
     // each with its own phases; the worst result speaks for the check.
     let dns_phase = phases;
     let attempts = addrs
         .iter()
-        .map(|addr| check_address(spec, *addr, started, clock, deadline, dns_phase));
+        .map(|addr| check_address(spec, resolver, *addr, started, clock, deadline, dns_phase));
     let results = futures_util::future::join_all(attempts).await;
     connect::combine_addresses(results)
 }
 
 async fn check_address(
     spec: &HttpSpec,
+    resolver: &Resolver,
     first_addr: SocketAddr,
     started: SystemTime,
     clock: Instant,
@@ -99,7 +100,7 @@ async fn check_address(
         let next_addr = if host_port(&spec.url) == (host, port) {
             first_addr
         } else {
-            match connect::resolve(host, port, deadline, &mut phases).await {
+            match connect::resolve(resolver, host, port, deadline, &mut phases).await {
                 Ok(addrs) => addrs[0],
                 Err(failure) => return connect::failed(started, clock, phases, failure),
             }

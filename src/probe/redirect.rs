@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use url::Url;
 
-use crate::config::values::FollowRedirects;
+use crate::monitor::FollowRedirects;
 
 /// The scheme, host and port of a URL: what "same origin" compares.
 pub fn same_origin(a: &Url, b: &Url) -> bool {

@@ -2,7 +2,7 @@
 //! resolver without a cache, so that every check sees DNS as it is now.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 use hickory_resolver::config::{
     LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
@@ -14,7 +14,7 @@ use hickory_resolver::proto::rr::{Name, RecordType};
 use hickory_resolver::{Hosts, TokioResolver};
 
 use super::Cause;
-use super::cause::{is_out_of_descriptors, out_of_descriptors_message};
+use crate::fdlimit::{is_out_of_descriptors, out_of_descriptors_message};
 
 /// A failed lookup, already classified.
 #[derive(Debug, Clone)]
@@ -44,7 +44,13 @@ struct System {
     hosts: Hosts,
 }
 
-static SYSTEM: LazyLock<Result<System, String>> = LazyLock::new(System::load);
+/// Resolves the names of http, tcp and tls monitors through the system's
+/// name servers and hosts file, read once, on first use, and kept by the
+/// owner (the daemon's [`super::Prober`]) for its life.
+#[derive(Default)]
+pub struct Resolver {
+    system: OnceLock<Result<System, String>>,
+}
 
 impl System {
     fn load() -> Result<System, String> {
@@ -93,48 +99,57 @@ pub(super) fn uncached(options: &mut ResolverOpts) {
     options.cache_size = 0;
 }
 
-/// Resolves `host` to socket addresses on `port`, A records before AAAA.
-/// IP literals (IPv6 with or without brackets) skip DNS; names in the hosts
-/// file are answered from it; `.invalid` names are NXDOMAIN without a query.
-#[tracing::instrument(skip_all, fields(host = %host))]
+/// [`Resolver::lookup`] with a resolver of its own, for a one-off lookup.
 pub async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, LookupFailure> {
-    let unbracketed = host
-        .strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'))
-        .unwrap_or(host);
-    if let Ok(ip) = unbracketed.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    if is_invalid_tld(host) {
-        // hickory answers `.invalid` itself (RFC 6761), but only for the name
-        // as given: with a search list it would go on to query
-        // `name.invalid.<search domain>` over the network.
-        return Err(LookupFailure::new(
-            Cause::DnsNxdomain,
-            format!("{host} does not exist (.invalid is reserved by RFC 6761)"),
-        ));
-    }
-    let name = Name::from_utf8(host).map_err(|err| {
-        LookupFailure::new(
-            Cause::DnsError,
-            format!("invalid host name {host:?}: {err}"),
-        )
-    })?;
-    let system = SYSTEM
-        .as_ref()
-        .map_err(|err| LookupFailure::new(Cause::DnsError, err.clone()))?;
-    let from_hosts = hosts_file_addresses(&system.hosts, &name);
-    if !from_hosts.is_empty() {
-        return Ok(from_hosts
-            .into_iter()
-            .map(|ip| SocketAddr::new(ip, port))
-            .collect());
-    }
-    match system.resolver.lookup_ip(name).await {
-        Ok(found) => Ok(found.iter().map(|ip| SocketAddr::new(ip, port)).collect()),
-        Err(err) => {
-            let (cause, message) = classify(&err, host, "A or AAAA");
-            Err(LookupFailure::new(cause, message))
+    Resolver::default().lookup(host, port).await
+}
+
+impl Resolver {
+    /// Resolves `host` to socket addresses on `port`, A records before AAAA.
+    /// IP literals (IPv6 with or without brackets) skip DNS; names in the hosts
+    /// file are answered from it; `.invalid` names are NXDOMAIN without a query.
+    #[tracing::instrument(skip_all, fields(host = %host))]
+    pub async fn lookup(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, LookupFailure> {
+        let unbracketed = host
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+            .unwrap_or(host);
+        if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        if is_invalid_tld(host) {
+            // hickory answers `.invalid` itself (RFC 6761), but only for the name
+            // as given: with a search list it would go on to query
+            // `name.invalid.<search domain>` over the network.
+            return Err(LookupFailure::new(
+                Cause::DnsNxdomain,
+                format!("{host} does not exist (.invalid is reserved by RFC 6761)"),
+            ));
+        }
+        let name = Name::from_utf8(host).map_err(|err| {
+            LookupFailure::new(
+                Cause::DnsError,
+                format!("invalid host name {host:?}: {err}"),
+            )
+        })?;
+        let system = self
+            .system
+            .get_or_init(System::load)
+            .as_ref()
+            .map_err(|err| LookupFailure::new(Cause::DnsError, err.clone()))?;
+        let from_hosts = hosts_file_addresses(&system.hosts, &name);
+        if !from_hosts.is_empty() {
+            return Ok(from_hosts
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect());
+        }
+        match system.resolver.lookup_ip(name).await {
+            Ok(found) => Ok(found.iter().map(|ip| SocketAddr::new(ip, port)).collect()),
+            Err(err) => {
+                let (cause, message) = classify(&err, host, "A or AAAA");
+                Err(LookupFailure::new(cause, message))
+            }
         }
     }
 }

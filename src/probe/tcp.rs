@@ -7,13 +7,15 @@ use std::time::{Instant, SystemTime};
 use super::Cause;
 use super::connect::{self, ms};
 use super::expect;
-use super::result::{CheckResult, Phases};
-use super::spec::{HostPort, TcpSpec, TlsSpec};
-use crate::config::schema::AddressMode;
+use super::resolve::Resolver;
+use crate::monitor::AddressMode;
+use crate::monitor::result::{CheckResult, Phases};
+use crate::monitor::spec::{HostPort, TcpSpec, TlsSpec};
 
 /// Runs one TCP check.
-pub async fn check(spec: &TcpSpec, started: SystemTime) -> CheckResult {
+pub async fn check(spec: &TcpSpec, resolver: &Resolver, started: SystemTime) -> CheckResult {
     let plan = Plan {
+        resolver,
         target: &spec.target,
         addresses: spec.addresses,
         timeout: spec.timeout,
@@ -24,8 +26,9 @@ pub async fn check(spec: &TcpSpec, started: SystemTime) -> CheckResult {
 }
 
 /// Runs one TLS check.
-pub async fn check_tls(spec: &TlsSpec, started: SystemTime) -> CheckResult {
+pub async fn check_tls(spec: &TlsSpec, resolver: &Resolver, started: SystemTime) -> CheckResult {
     let plan = Plan {
+        resolver,
         target: &spec.target,
         addresses: spec.addresses,
         timeout: spec.timeout,
@@ -37,6 +40,7 @@ pub async fn check_tls(spec: &TlsSpec, started: SystemTime) -> CheckResult {
 
 /// What the tcp and tls probes share: resolve, then one or all addresses.
 struct Plan<'a> {
+    resolver: &'a Resolver,
     target: &'a HostPort,
     addresses: AddressMode,
     timeout: std::time::Duration,
@@ -50,6 +54,7 @@ impl Plan<'_> {
         let deadline = tokio::time::Instant::from_std(clock + self.timeout);
         let mut phases = Phases::default();
         let addrs = match connect::resolve(
+            self.resolver,
             &self.target.host,
             self.target.port,
             deadline,

@@ -3,11 +3,28 @@
 
 use http::StatusCode;
 
-use super::cause::Cause;
-use super::result::{CheckResult, Hop, Role, Verdict};
+use crate::monitor::cause::Cause;
+use crate::monitor::result::{CheckResult, Hop, Role, Verdict};
+use crate::monitor::spec::ProbeSpec;
 
 /// An error quoted in a summary is cut here, so the line stays a line.
 const DETAIL_MAX: usize = 240;
+
+/// The verdict of one check of `spec`: [`for_check`], except that a dns
+/// monitor's only hop is the name server, so a wrong answer is a DNS
+/// problem, not an application one.
+pub fn for_probe(spec: &ProbeSpec, result: &CheckResult) -> Verdict {
+    if matches!(spec, ProbeSpec::Dns(_)) && result.cause == Cause::AssertionFailed {
+        return Verdict {
+            hop: Hop::Dns,
+            summary: format!(
+                "the name server answered, but not as expected: {}",
+                result.error.as_deref().unwrap_or("wrong answers")
+            ),
+        };
+    }
+    for_check(result)
+}
 
 /// The verdict of a single check. It sees only the host it talked to, so a
 /// failure to reach that host blames DNS, TLS or the network, and an answer
@@ -433,7 +450,7 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     use super::*;
-    use crate::probe::result::{AddressResult, CertFacts, Evidence, Responder};
+    use crate::monitor::result::{AddressResult, CertFacts, Evidence, Responder};
     use Cause as C;
     use Role as R;
 

@@ -7,73 +7,8 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Store, StoreError, from_unix_ms, unix_ms};
-use crate::alert::event::{AlertEvent, AlertEvidence, Annotation};
-use crate::config::Severity;
-use crate::probe::{Cause, Responder, Verdict};
-
-/// Open or resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IncidentState {
-    /// The condition holds.
-    Open,
-    /// It stopped holding.
-    Resolved,
-}
-
-impl IncidentState {
-    fn as_str(self) -> &'static str {
-        match self {
-            IncidentState::Open => "open",
-            IncidentState::Resolved => "resolved",
-        }
-    }
-}
-
-/// One incident: the INCIDENT object of the API.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Incident {
-    /// Stable id, used in URLs and as PagerDuty's dedup key.
-    pub id: String,
-    /// The alert rule.
-    pub alert: String,
-    /// The monitor.
-    pub monitor: String,
-    /// The alert's severity.
-    pub severity: Severity,
-    /// Open or resolved.
-    pub state: IncidentState,
-    /// Cause of the first failing check.
-    pub cause: Cause,
-    /// The hop at fault when it opened.
-    pub verdict: Verdict,
-    /// Who answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub responder: Option<Responder>,
-    /// The first failing check's evidence.
-    pub evidence: Option<AlertEvidence>,
-    /// Measured value when it opened.
-    pub value: Option<f64>,
-    /// Threshold crossed.
-    pub threshold: Option<f64>,
-    /// Opened.
-    #[serde(with = "crate::clock::rfc3339")]
-    pub started_at: SystemTime,
-    /// Resolved.
-    #[serde(with = "crate::clock::rfc3339_opt")]
-    pub resolved_at: Option<SystemTime>,
-    /// Someone acknowledged it: no repeats.
-    pub acknowledged: bool,
-    /// The incident this one is folded into (an edge failing because its
-    /// upstream fails): it sends nothing of its own.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub folded_into: Option<String>,
-    /// Markers of the hour before it started.
-    pub annotations: Vec<Annotation>,
-    /// Last time notifications were queued for it.
-    #[serde(skip)]
-    pub notified_at: Option<SystemTime>,
-}
+use crate::incident::{AlertEvent, Annotation, Incident, IncidentState, Severity};
+use crate::monitor::{Cause, Verdict};
 
 /// A message to queue for a notifier.
 #[derive(Debug, Clone)]
@@ -447,7 +382,7 @@ fn incident_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Incident, StoreErr
             .parse()
             .unwrap_or(Cause::Unknown),
         verdict: serde_json::from_str(&row.try_get::<String, _>("verdict")?).unwrap_or(Verdict {
-            hop: crate::probe::Hop::Unknown,
+            hop: crate::monitor::Hop::Unknown,
             summary: String::new(),
         }),
         responder: text("responder")?.and_then(|t| serde_json::from_str(&t).ok()),

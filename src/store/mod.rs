@@ -11,8 +11,8 @@ pub mod rollup;
 mod write;
 pub mod writer;
 
-pub use query::{DayStat, HourLatency, Run};
 pub use crate::clock::{day_of, from_unix_ms, hour_of, unix_ms};
+pub use query::{DayStat, HourLatency, Run};
 pub use write::StoredCheck;
 
 use std::collections::HashMap;
@@ -188,4 +188,3 @@ impl Store {
         self.pool.close().await;
     }
 }
-

@@ -254,18 +254,18 @@ impl Store {
 #[derive(serde::Deserialize, Default)]
 struct StoredDetail {
     error: Option<String>,
-    responder: Option<crate::probe::Responder>,
+    responder: Option<crate::monitor::Responder>,
     remote_addr: Option<std::net::SocketAddr>,
-    verdict: Option<crate::probe::Verdict>,
-    evidence: Option<crate::probe::result::Evidence>,
-    addresses: Option<Vec<crate::probe::result::AddressResult>>,
-    tls: Option<crate::probe::result::CertFacts>,
+    verdict: Option<crate::monitor::Verdict>,
+    evidence: Option<crate::monitor::result::Evidence>,
+    addresses: Option<Vec<crate::monitor::result::AddressResult>>,
+    tls: Option<crate::monitor::result::CertFacts>,
 }
 
 impl StoredCheck {
     /// The CHECK object of the API for this row.
-    pub fn into_result(self, monitor: &str) -> crate::probe::CheckResult {
-        use crate::probe::{Cause, CheckResult, Hop, Phases, Verdict};
+    pub fn into_result(self, monitor: &str) -> crate::monitor::CheckResult {
+        use crate::monitor::{Cause, CheckResult, Hop, Phases, Verdict};
         let cause = Cause::from_code(self.cause).unwrap_or(Cause::Unknown);
         let mut result = CheckResult::new(super::from_unix_ms(self.at_ms), cause);
         let ms = |us: i64| us as f64 / 1000.0;

@@ -1,7 +1,7 @@
 //! Hourly and daily aggregates of check results: counts by outcome and cause,
 //! and a log-bucket latency histogram that merges exactly and gives percentiles.
 
-use crate::probe::Cause;
+use crate::monitor::Cause;
 
 /// Histogram buckets; bucket `i` holds latencies up to `GROWTH^i` µs,
 /// so 80 buckets of +25% reach about 45 s with at most 12% error.

@@ -6,8 +6,8 @@ use sqlx::QueryBuilder;
 
 use super::rollup::Rollup;
 use super::{Store, StoreError, unix_ms};
-use crate::probe::CheckResult;
-use crate::probe::result::{AddressResult, CertFacts, Evidence, Responder, Verdict};
+use crate::monitor::CheckResult;
+use crate::monitor::result::{AddressResult, CertFacts, Evidence, Responder, Verdict};
 
 /// `flags` bit: a failure that a confirming re-check did not repeat.
 pub const FLAG_FLAKY: i64 = 1;
@@ -23,7 +23,7 @@ pub struct StoredCheck {
     pub monitor_id: i64,
     /// Start, unix ms.
     pub at_ms: i64,
-    /// [`crate::probe::Cause::code`].
+    /// [`crate::monitor::Cause::code`].
     pub cause: u8,
     /// HTTP status.
     pub status: Option<u16>,

@@ -12,7 +12,7 @@ use super::rollup::Rollup;
 use super::write::StoredCheck;
 use super::{Store, StoreError, day_of, hour_of, unix_ms};
 use crate::metrics::Metrics;
-use crate::probe::Cause;
+use crate::monitor::Cause;
 
 /// Flush at least this often.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(250);

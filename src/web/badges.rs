@@ -11,6 +11,7 @@ use axum::routing::get;
 
 use super::AppState;
 use crate::config::MonitorConfig;
+use crate::monitor::MonitorState;
 
 /// Colours of the shields.io palette, so badges sit well beside others.
 mod colour {
@@ -51,15 +52,15 @@ async fn badge(
 }
 
 fn status(state: &AppState, monitor: &MonitorConfig) -> (String, String, &'static str) {
-    let now = state.pipeline.state(&monitor.name);
+    let now = state.live.state(&monitor.name);
     let fill = match now {
-        "up" => colour::BRIGHTGREEN,
-        "degraded" => colour::YELLOW,
-        "down" => colour::RED,
-        _ => colour::GREY,
+        MonitorState::Up => colour::BRIGHTGREEN,
+        MonitorState::Degraded => colour::YELLOW,
+        MonitorState::Down => colour::RED,
+        MonitorState::Maintenance | MonitorState::Unknown => colour::GREY,
     };
     let title = monitor.title.as_deref().unwrap_or(&monitor.name);
-    (title.to_owned(), now.to_owned(), fill)
+    (title.to_owned(), now.as_str().to_owned(), fill)
 }
 
 fn uptime(state: &AppState, monitor: &MonitorConfig, span: &str) -> (String, String, &'static str) {
@@ -101,7 +102,7 @@ fn uptime_colour(percent: f64) -> &'static str {
 /// fast it failed, not how fast the service is, so it shows as `down`.
 fn latency(state: &AppState, monitor: &MonitorConfig) -> (String, String, &'static str) {
     let label = "latency".to_owned();
-    match state.pipeline.latest(&monitor.name) {
+    match state.live.latest(&monitor.name) {
         None => (label, "no data".to_owned(), colour::GREY),
         Some(last) if !last.ok => (label, "down".to_owned(), colour::RED),
         Some(last) => {

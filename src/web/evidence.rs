@@ -8,8 +8,8 @@ use axum::http::request::Parts;
 use super::AppState;
 use super::api::auth::{Bearer, bearer};
 use crate::config::ServerConfig;
-use crate::probe::CheckResult;
-use crate::store::incidents::Incident;
+use crate::incident::Incident;
+use crate::monitor::CheckResult;
 
 /// How much of the evidence one answer shows. Every public renderer
 /// (pages, feed, API) passes what it shows through [`EvidenceView::check`]
@@ -75,8 +75,8 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     use super::*;
-    use crate::probe::Cause;
-    use crate::probe::result::Evidence;
+    use crate::monitor::Cause;
+    use crate::monitor::result::Evidence;
 
     fn failed() -> CheckResult {
         let mut result = CheckResult::new(UNIX_EPOCH, Cause::Http502);

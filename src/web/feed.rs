@@ -14,7 +14,7 @@ use axum::routing::get;
 
 use super::{ApiError, AppState, EvidenceView};
 use crate::escape::markup as escape;
-use crate::store::incidents::{Incident, IncidentState};
+use crate::incident::{Incident, IncidentState};
 
 /// Entries in the feed: the most recently started incidents.
 const ENTRIES: u32 = 50;
@@ -90,7 +90,11 @@ fn render(
     };
     let _ = writeln!(xml, "  <id>{}</id>", escape(&feed_id));
     let _ = writeln!(xml, "  <title>{} incidents</title>", escape(site.title));
-    let _ = writeln!(xml, "  <updated>{}</updated>", clock::rfc3339_seconds(updated));
+    let _ = writeln!(
+        xml,
+        "  <updated>{}</updated>",
+        clock::rfc3339_seconds(updated)
+    );
     let _ = writeln!(
         xml,
         "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}/feed.atom\"/>",
@@ -141,7 +145,11 @@ fn entry(
         escape(&incident.id)
     );
     let _ = writeln!(xml, "    <title>{}</title>", escape(&headline));
-    let _ = writeln!(xml, "    <updated>{}</updated>", clock::rfc3339_seconds(updated));
+    let _ = writeln!(
+        xml,
+        "    <updated>{}</updated>",
+        clock::rfc3339_seconds(updated)
+    );
     let _ = writeln!(
         xml,
         "    <published>{}</published>",

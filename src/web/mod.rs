@@ -25,8 +25,8 @@ use std::time::SystemTime;
 use axum::Router;
 
 use crate::config::LoadedConfig;
+use crate::live::Live;
 use crate::metrics::Metrics;
-use crate::pipeline::Pipeline;
 use crate::push::PushBoard;
 use crate::store::Store;
 use crate::store::writer::StoreHealth;
@@ -40,16 +40,12 @@ pub struct AppState {
     pub store_health: Arc<StoreHealth>,
     /// Recent hourly and daily counts.
     pub history: Arc<crate::store::history::History>,
-    /// Latest results.
-    pub pipeline: Pipeline,
+    /// The config, monitors and latest results.
+    pub live: Live,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Push inboxes.
     pub push: PushBoard,
-    /// The current config (swapped on reload).
-    pub config: Arc<std::sync::RwLock<Arc<LoadedConfig>>>,
-    /// Monitor name -> store id (swapped on reload).
-    pub monitor_ids: Arc<std::sync::RwLock<Arc<std::collections::HashMap<String, i64>>>>,
     /// The scheduler's heartbeat, unix ms.
     pub scheduler_beat: Arc<AtomicI64>,
     /// Request limits per client on push and the write endpoints.
@@ -59,15 +55,12 @@ pub struct AppState {
 impl AppState {
     /// The current config.
     pub fn config(&self) -> Arc<LoadedConfig> {
-        self.config
-            .read()
-            .map(|c| c.clone())
-            .unwrap_or_else(|e| e.into_inner().clone())
+        self.live.setup().config.clone()
     }
 
     /// The store id of a monitor.
     pub fn monitor_id(&self, name: &str) -> Option<i64> {
-        self.monitor_ids.read().ok()?.get(name).copied()
+        self.live.setup().id(name)
     }
 
     /// Marks the scheduler alive now.

@@ -150,8 +150,8 @@ async fn an_origin_outage_behind_nginx_pages_once_naming_the_origin_and_resolves
     ))
     .await;
     wait_until("both monitors checked", || {
-        app.state.pipeline.latest("shop-edge").is_some()
-            && app.state.pipeline.latest("shop-origin").is_some()
+        app.state.live.latest("shop-edge").is_some()
+            && app.state.live.latest("shop-origin").is_some()
     })
     .await;
 
@@ -321,7 +321,7 @@ async fn nothing_is_lost_or_doubled_across_a_sigkill_and_a_receiver_outage() {
 
 #[tokio::test]
 async fn an_alert_storm_reaches_a_notifier_as_one_grouped_message() {
-    use hopwatch::alert::{AlertEvent, EventKind, MonitorRef};
+    use hopwatch::incident::{AlertEvent, EventKind, MonitorRef};
     use hopwatch::store::incidents::NewDelivery;
 
     let receiver = Receiver::start(0).await;
@@ -333,7 +333,7 @@ async fn an_alert_storm_reaches_a_notifier_as_one_grouped_message() {
         kind: EventKind::Firing,
         incident_id: format!("inc-{i}"),
         alert: "down".to_owned(),
-        severity: hopwatch::config::Severity::Critical,
+        severity: hopwatch::incident::Severity::Critical,
         monitor: MonitorRef {
             name: format!("m{i}"),
             group: None,
@@ -356,12 +356,12 @@ async fn an_alert_storm_reaches_a_notifier_as_one_grouped_message() {
     };
     // Six incidents opened at once, each queueing a message to the hook.
     for i in 0..6 {
-        let incident = hopwatch::store::incidents::Incident {
+        let incident = hopwatch::incident::Incident {
             id: format!("inc-{i}"),
             alert: "down".to_owned(),
             monitor: format!("m{i}"),
-            severity: hopwatch::config::Severity::Critical,
-            state: hopwatch::store::incidents::IncidentState::Open,
+            severity: hopwatch::incident::Severity::Critical,
+            state: hopwatch::incident::IncidentState::Open,
             cause: hopwatch::probe::Cause::ConnectRefused,
             verdict: event(i).verdict,
             responder: None,

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use hopwatch::config::{Format, LoadedConfig, MonitorKind, find_config_file, load, parse_with_env};
+use hopwatch::config::{Format, LoadedConfig, find_config_file, load, parse_with_env};
+use hopwatch::monitor::MonitorKind;
 use proptest::prelude::*;
 
 /// The environment the table runs in; the process environment is not used.

@@ -721,16 +721,13 @@ async fn push_monitors_take_heartbeats_refuse_wrong_tokens_and_go_down_when_sile
         .await;
     assert_eq!(status, 200, "{body}");
     wait_for_stored(&app, "backup", 1).await;
-    assert_eq!(
-        app.state.pipeline.latest("backup").map(|r| r.ok),
-        Some(true)
-    );
+    assert_eq!(app.state.live.latest("backup").map(|r| r.ok), Some(true));
     // Nothing more arrives: down after interval + grace.
     wait_until("a missed heartbeat", || {
-        app.state.pipeline.latest("backup").is_some_and(|r| !r.ok)
+        app.state.live.latest("backup").is_some_and(|r| !r.ok)
     })
     .await;
-    let missed = app.state.pipeline.latest("backup").expect("result");
+    let missed = app.state.live.latest("backup").expect("result");
     assert_eq!(missed.cause, hopwatch::probe::Cause::Timeout);
     assert!(
         missed
@@ -746,7 +743,7 @@ async fn push_monitors_take_heartbeats_refuse_wrong_tokens_and_go_down_when_sile
     assert_eq!(status, 200);
     wait_until("the down push", || {
         app.state
-            .pipeline
+            .live
             .latest("backup")
             .is_some_and(|r| r.error.as_deref().is_some_and(|e| e.contains("disk full")))
     })
@@ -780,15 +777,15 @@ async fn failures_while_the_connectivity_check_fails_are_unknown() {
     }));
     wait_until("an unknown result", || {
         state
-            .pipeline
+            .live
             .latest("web")
             .is_some_and(|r| r.cause == hopwatch::probe::Cause::Unknown)
     })
     .await;
-    let result = state.pipeline.latest("web").expect("result");
+    let result = state.live.latest("web").expect("result");
     assert!(!result.ok);
     assert_eq!(result.verdict.hop, hopwatch::probe::Hop::Unknown);
-    assert_eq!(state.pipeline.state("web"), "unknown");
+    assert_eq!(state.live.state("web").as_str(), "unknown");
     let _ = stop.send(());
     task.await.expect("task").expect("clean stop");
 }

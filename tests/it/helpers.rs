@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hopwatch::config::MonitorConfig;
-use hopwatch::probe::{Cause, CheckResult, Hop, ProbeSpec, Role};
+use hopwatch::config::compile;
+use hopwatch::monitor::trust::TrustStore;
+use hopwatch::probe::{Cause, CheckResult, Hop, Role};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
@@ -76,7 +78,7 @@ pub fn monitor(mut json: serde_json::Value) -> MonitorConfig {
 /// Compiles the monitor and runs one check of it, as the scheduler would.
 pub async fn check(json: serde_json::Value) -> CheckResult {
     let monitor = monitor(json);
-    let spec = ProbeSpec::build(&monitor)
+    let spec = compile::probe(&monitor, &TrustStore::default())
         .unwrap_or_else(|errors| panic!("monitor does not compile: {errors:?}"));
     hopwatch::probe::run(&spec).await
 }

@@ -333,7 +333,7 @@ async fn push_takes_its_token_as_a_bearer_header_and_refuses_a_wrong_one() {
         .await;
     assert_eq!(accepted.status, 200, "{}", accepted.body);
     wait_until("the bearer push was recorded", || {
-        daemon.state.pipeline.latest("backup").is_some_and(|r| r.ok)
+        daemon.state.live.latest("backup").is_some_and(|r| r.ok)
     })
     .await;
 

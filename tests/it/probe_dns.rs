@@ -10,8 +10,10 @@ use hickory_resolver::proto::op::{Message, ResponseCode};
 use hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME, MX, NS, TXT};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use hopwatch::config::MonitorConfig;
+use hopwatch::config::compile;
+use hopwatch::monitor::trust::TrustStore;
 use hopwatch::probe::resolve;
-use hopwatch::probe::{Cause, CheckResult, Hop, ProbeSpec};
+use hopwatch::probe::{Cause, CheckResult, Hop};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -198,7 +200,8 @@ async fn run(server: SocketAddr, fields: Value) -> CheckResult {
     };
     monitor_fields.extend(extra);
     let config: MonitorConfig = serde_json::from_value(monitor).expect("a valid dns monitor");
-    let spec = ProbeSpec::build(&config).expect("a dns monitor that compiles");
+    let spec =
+        compile::probe(&config, &TrustStore::default()).expect("a dns monitor that compiles");
     hopwatch::probe::run(&spec).await
 }
 

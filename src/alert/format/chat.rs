@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{
     colour, email_subject, responder_text, time, title, to_json, truncate, value_text, web_link,
 };
-use crate::alert::AlertEvent;
+use crate::incident::AlertEvent;
 
 /// Slack shows at most this many attachments well; more events are counted.
 const SLACK_MAX_ATTACHMENTS: usize = 20;

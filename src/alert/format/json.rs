@@ -6,9 +6,9 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::to_json;
-use crate::alert::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef};
-use crate::config::Severity;
-use crate::probe::{Cause, Verdict};
+use crate::incident::Severity;
+use crate::incident::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef};
+use crate::monitor::{Cause, Verdict};
 
 /// The body's schema version; bumped only on a breaking change.
 const VERSION: u32 = 1;

@@ -5,7 +5,7 @@ use crate::escape::markup as escape;
 use std::fmt::Write;
 
 use super::{responder_text, tag, time, title, value_text, web_link};
-use crate::alert::{AlertEvent, EventKind};
+use crate::incident::{AlertEvent, EventKind};
 
 /// A grouped subject names this many monitors, then counts the rest.
 const SUBJECT_NAMES: usize = 3;

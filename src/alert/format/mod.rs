@@ -18,9 +18,9 @@ pub use json::json_body;
 pub use mail::{email_html, email_subject, email_text};
 pub use pagerduty::{pagerduty_bodies, pagerduty_body};
 
-use super::{AlertEvent, EventKind};
-use crate::config::Severity;
-use crate::probe::Responder;
+use crate::incident::Severity;
+use crate::incident::{AlertEvent, EventKind};
+use crate::monitor::Responder;
 
 /// What a shortened text ends with, so a reader sees that something is cut.
 const ELLIPSIS: char = '…';
@@ -115,9 +115,9 @@ pub(crate) mod fixture {
     use std::collections::BTreeMap;
     use std::time::{Duration, UNIX_EPOCH};
 
-    use crate::alert::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef};
-    use crate::config::Severity;
-    use crate::probe::{Cause, Hop, Responder, Role, Verdict};
+    use crate::incident::Severity;
+    use crate::incident::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef};
+    use crate::monitor::{Cause, Hop, Responder, Role, Verdict};
 
     /// 2026-01-02T03:04:05.678Z
     pub const STARTED: u64 = 1_767_323_045_678;

@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::json::Body;
 use super::{time, to_json, truncate, web_link};
-use crate::alert::{AlertEvent, EventKind};
-use crate::config::Severity;
+use crate::incident::Severity;
+use crate::incident::{AlertEvent, EventKind};
 
 /// The Events API refuses a longer summary.
 const SUMMARY_MAX: usize = 1024;

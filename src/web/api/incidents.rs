@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::auth::Admin;
 use super::{masked, parse_limit};
-use crate::store::incidents::IncidentState;
+use crate::incident::IncidentState;
 use crate::web::ratelimit::WriteLimit;
 use crate::web::{ApiError, AppState, EvidenceView};
 

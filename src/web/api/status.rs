@@ -9,10 +9,8 @@ use serde::Deserialize;
 
 use super::{masked, parse_limit};
 use crate::config::MonitorConfig;
+use crate::monitor::{MonitorState, overall};
 use crate::web::{ApiError, AppState, EvidenceView};
-
-/// The state words a monitor can be in, as the answers spell them.
-const STATES: [&str; 5] = ["up", "degraded", "down", "maintenance", "unknown"];
 
 /// What a cursor says before the name it points after; a cursor of another
 /// shape (or of a later version of this API) is refused, not misread.
@@ -60,21 +58,22 @@ impl StatusQuery {
                 "group: no monitor is in a group named {group:?}"
             )));
         }
-        let states = match &self.state {
-            None => None,
-            Some(text) => Some(
-                text.split(',')
-                    .map(|word| {
-                        STATES.iter().copied().find(|s| *s == word).ok_or_else(|| {
+        let states =
+            match &self.state {
+                None => None,
+                Some(text) => Some(
+                    text.split(',')
+                        .map(|word| {
+                            MonitorState::parse(word).map(MonitorState::as_str).ok_or_else(|| {
                             ApiError::BadRequest(format!(
                                 "state: expected up, degraded, down, maintenance or unknown \
                                  (or several, comma-separated), got {word:?}"
                             ))
                         })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-        };
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+            };
         let limit = match &self.limit {
             None => None,
             some => Some(parse_limit(some.as_deref())?),
@@ -152,30 +151,13 @@ pub(super) async fn status(
     let config = state.config();
     let all = &config.config.monitors;
     let selection = query.selection(all.iter().filter_map(|m| m.group.as_deref()))?;
+    let live: Vec<MonitorState> = all.iter().map(|m| state.live.state(&m.name)).collect();
+    let overall = overall(live.iter().copied()).api_word();
     let states: Vec<(&MonitorConfig, &'static str)> = all
         .iter()
-        .map(|m| (m, state.pipeline.state(&m.name)))
+        .zip(&live)
+        .map(|(m, s)| (m, s.as_str()))
         .collect();
-    let (mut down, mut degraded, mut counted) = (0, 0, 0);
-    for (_, monitor_state) in &states {
-        match *monitor_state {
-            "down" => down += 1,
-            "degraded" => degraded += 1,
-            _ => {}
-        }
-        if matches!(*monitor_state, "up" | "down" | "degraded") {
-            counted += 1;
-        }
-    }
-    // Half or more of the judged monitors down is an outage; anything less
-    // than all up is degraded.
-    let overall = if counted > 0 && down * 2 >= counted {
-        "outage"
-    } else if down + degraded > 0 {
-        "degraded"
-    } else {
-        "operational"
-    };
 
     let (chosen, next_cursor) = select(states, &selection);
     let now = crate::clock::unix_ms(std::time::SystemTime::now());
@@ -191,7 +173,7 @@ pub(super) async fn status(
                 })
             });
             let last_check = state
-                .pipeline
+                .live
                 .latest(&monitor.name)
                 .map(|r| masked(&view.check((*r).clone())));
             serde_json::json!({

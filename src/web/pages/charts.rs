@@ -4,7 +4,7 @@
 use maud::{Markup, html};
 
 use super::format;
-use crate::probe::{CheckResult, Phases};
+use crate::monitor::{CheckResult, Phases};
 use crate::store::HourLatency;
 
 /// Chart size in viewBox units; the SVG scales to its box (CSS width 100%).

@@ -6,22 +6,23 @@ use std::time::SystemTime;
 use maud::{Markup, html};
 
 use super::format;
-use crate::probe::{Hop, Responder, Role, Verdict};
-use crate::store::incidents::{Incident, IncidentState};
+use crate::incident::{Incident, IncidentState};
+use crate::monitor::{Hop, MonitorState, Responder, Role, Verdict};
 
 /// Body text shown in a list before "more on the incident page".
 const EXCERPT_CHARS: usize = 400;
 
 /// A monitor state: `up`, `degraded`, `down`, `maintenance` or `unknown`,
 /// as a shape and the word; the class only adds colour.
-pub fn state_badge(state: &str) -> Markup {
+pub fn state_badge(state: MonitorState) -> Markup {
     let shape = match state {
-        "up" => "✓",
-        "degraded" => "▲",
-        "down" => "✕",
-        "maintenance" => "◆",
-        _ => "?",
+        MonitorState::Up => "✓",
+        MonitorState::Degraded => "▲",
+        MonitorState::Down => "✕",
+        MonitorState::Maintenance => "◆",
+        MonitorState::Unknown => "?",
     };
+    let state = state.as_str();
     html! {
         span class={ "state s-" (state) } {
             span.shape aria-hidden="true" { (shape) } " " (state)

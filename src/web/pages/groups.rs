@@ -6,6 +6,7 @@ use maud::{Markup, html};
 use super::components::state_badge;
 use super::title_of;
 use crate::config::MonitorConfig;
+use crate::monitor::MonitorState;
 
 /// Monitors without a group are listed under this heading, last.
 pub const UNGROUPED: &str = "Other";
@@ -13,19 +14,21 @@ pub const UNGROUPED: &str = "Other";
 /// The monitor states from worst to best. Unknown (no result, or hopwatch's
 /// own network failing) ranks above maintenance: nobody knows it is fine,
 /// whereas maintenance was planned.
-const WORST_FIRST: [&str; 5] = ["down", "degraded", "unknown", "maintenance", "up"];
-
-/// The order counts are listed in, as `/api/v1/status` lists the states:
-/// `48 up · 2 down` reads best first, like the example in the README.
-const COUNT_ORDER: [&str; 5] = ["up", "degraded", "down", "maintenance", "unknown"];
+const WORST_FIRST: [MonitorState; 5] = [
+    MonitorState::Down,
+    MonitorState::Degraded,
+    MonitorState::Unknown,
+    MonitorState::Maintenance,
+    MonitorState::Up,
+];
 
 /// A monitor with its current state.
 #[derive(Debug, Clone, Copy)]
 pub struct Member<'a> {
     /// The monitor's config.
     pub monitor: &'a MonitorConfig,
-    /// `up`, `degraded`, `down`, `maintenance` or `unknown`.
-    pub state: &'a str,
+    /// Its state now.
+    pub state: MonitorState,
 }
 
 /// The monitors of one group, in config order.
@@ -57,15 +60,14 @@ pub fn by_group<'a>(members: impl IntoIterator<Item = Member<'a>>) -> Vec<Group<
     groups
 }
 
-/// How bad a state is: 0 is the worst. A word outside the list ranks with
-/// unknown.
-fn rank(state: &str) -> usize {
+/// How bad a state is: 0 is the worst.
+fn rank(state: MonitorState) -> usize {
     WORST_FIRST.iter().position(|s| *s == state).unwrap_or(2)
 }
 
 /// Whether a monitor in this state needs looking at now.
-pub fn is_problem(state: &str) -> bool {
-    matches!(state, "down" | "degraded")
+pub fn is_problem(state: MonitorState) -> bool {
+    matches!(state, MonitorState::Down | MonitorState::Degraded)
 }
 
 impl<'a> Group<'a> {
@@ -80,8 +82,10 @@ impl<'a> Group<'a> {
     /// `48 up · 2 down`: how many monitors are in each state, states
     /// without monitors left out. A no-break space keeps each number with
     /// its word when the line wraps on a phone.
+    /// Listed in [`MonitorState::ALL`]'s order, as `/api/v1/status` lists
+    /// the states: `48 up · 2 down` reads best first.
     pub fn counts(&self) -> String {
-        COUNT_ORDER
+        MonitorState::ALL
             .iter()
             .filter_map(|state| {
                 let n = self.members.iter().filter(|m| m.state == *state).count();
@@ -137,7 +141,7 @@ pub fn summary(group: &Group) -> Markup {
             h2 { (group.name) }
             @if let Some(worst) = worst { " " (state_badge(worst.state)) }
             " " span.counts { (group.counts()) }
-            @if let Some(worst) = worst.filter(|w| w.state != "up") {
+            @if let Some(worst) = worst.filter(|w| w.state != MonitorState::Up) {
                 " " span.worst {
                     "worst: " a href={ "/monitors/" (worst.monitor.name) } { (title_of(worst.monitor)) }
                 }
@@ -166,7 +170,7 @@ mod tests {
         ];
         let groups = by_group(configs.iter().map(|monitor| Member {
             monitor,
-            state: "up",
+            state: MonitorState::Up,
         }));
         let names: Vec<(&str, usize)> = groups.iter().map(|g| (g.name, g.members.len())).collect();
         assert_eq!(names, [("Shop", 2), ("API", 1), (UNGROUPED, 1)]);
@@ -178,7 +182,7 @@ mod tests {
         configs[0].title = Some("<script>alert(1)</script>".to_owned());
         let groups = by_group(configs.iter().map(|monitor| Member {
             monitor,
-            state: "down",
+            state: MonitorState::Down,
         }));
         let html = summary(&groups[0]).into_string();
         assert!(html.contains("<h2>&lt;b&gt;G&lt;/b&gt;</h2>"), "{html}");
@@ -196,7 +200,8 @@ mod tests {
             .collect();
         let states = [
             "down", "up", "degraded", "down", "up", "unknown", "up", "up",
-        ];
+        ]
+        .map(|s| MonitorState::parse(s).expect("a state"));
         let groups = by_group(
             configs
                 .iter()
@@ -219,7 +224,8 @@ mod tests {
         let configs: Vec<MonitorConfig> = (0..6)
             .map(|i| monitor(&format!("m{i}"), Some("G")))
             .collect();
-        let states = ["up", "maintenance", "down", "unknown", "down", "up"];
+        let states = ["up", "maintenance", "down", "unknown", "down", "up"]
+            .map(|s| MonitorState::parse(s).expect("a state"));
         let group = &by_group(
             configs
                 .iter()
@@ -242,14 +248,18 @@ mod tests {
         let calm = &by_group(
             configs
                 .iter()
-                .zip(["up", "maintenance", "unknown"])
+                .zip([
+                    MonitorState::Up,
+                    MonitorState::Maintenance,
+                    MonitorState::Unknown,
+                ])
                 .map(|(monitor, state)| Member { monitor, state }),
         )[0];
         assert!(!calm.has_problem(), "unknown and maintenance stay folded");
-        assert_eq!(calm.worst().map(|w| w.state), Some("unknown"));
+        assert_eq!(calm.worst().map(|w| w.state), Some(MonitorState::Unknown));
         let all_up = &by_group(configs.iter().map(|monitor| Member {
             monitor,
-            state: "up",
+            state: MonitorState::Up,
         }))[0];
         assert_eq!(all_up.counts(), "6\u{a0}up");
         assert!(!summary(all_up).into_string().contains("worst"));

@@ -9,9 +9,9 @@ use maud::{Markup, html};
 use super::components::{responder, time, verdict, web_link};
 use super::layout::{self, Refresh};
 use super::{PageError, format, site_title, title_of};
-use crate::alert::AlertEvidence;
 use crate::config::Condition;
-use crate::store::incidents::{Incident, IncidentState};
+use crate::incident::AlertEvidence;
+use crate::incident::{Incident, IncidentState};
 use crate::web::{AppState, EvidenceView};
 
 /// `GET /incidents/{id}`; an unknown id is a 404 page.

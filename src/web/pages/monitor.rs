@@ -9,8 +9,9 @@ use maud::{Markup, html};
 use super::components::{incident_card, state_badge, time, verdict, web_link};
 use super::layout::{self, Refresh};
 use super::{PageError, bars, charts, format, site_title, title_of};
-use crate::config::{Config, MonitorConfig, MonitorKind};
-use crate::probe::CheckResult;
+use crate::config::{Config, MonitorConfig};
+use crate::monitor::CheckResult;
+use crate::monitor::MonitorKind;
 use crate::store::history::{DAYS, HOURS};
 use crate::web::{AppState, EvidenceView};
 
@@ -73,7 +74,7 @@ pub async fn page(
         p.crumbs { a href="/" { "Status" } " / " (monitor.group.as_deref().unwrap_or("Other")) }
         div.mon-head {
             h1 { (title) }
-            (state_badge(state.pipeline.state(&name)))
+            (state_badge(state.live.state(&name)))
         }
         dl.facts {
             dt { "Name" } dd { code { (monitor.name) } }
@@ -139,8 +140,8 @@ fn target(monitor: &MonitorConfig) -> Markup {
     }
 }
 
-fn record_name(record: crate::config::RecordKind) -> &'static str {
-    use crate::config::RecordKind;
+fn record_name(record: crate::monitor::RecordKind) -> &'static str {
+    use crate::monitor::RecordKind;
     match record {
         RecordKind::A => "A",
         RecordKind::Aaaa => "AAAA",
@@ -180,7 +181,7 @@ fn hops(state: &AppState, config: &Config, monitor: &MonitorConfig) -> Markup {
                         li {
                             @if hop.name == monitor.name { strong { (title_of(hop)) } }
                             @else { a href={ "/monitors/" (hop.name) } { (title_of(hop)) } }
-                            " " (state_badge(state.pipeline.state(&hop.name)))
+                            " " (state_badge(state.live.state(&hop.name)))
                         }
                     }
                 }
@@ -190,7 +191,7 @@ fn hops(state: &AppState, config: &Config, monitor: &MonitorConfig) -> Markup {
                     @for (i, front) in fronts.iter().enumerate() {
                         @if i > 0 { ", " }
                         a href={ "/monitors/" (front.name) } { (title_of(front)) }
-                        " " (state_badge(state.pipeline.state(&front.name)))
+                        " " (state_badge(state.live.state(&front.name)))
                     }
                 }
             }

@@ -13,8 +13,9 @@ use super::groups::{self, Fold, Group, Member};
 use super::layout::{self, Refresh};
 use super::{PageError, bars, format, site_title, title_of};
 use crate::config::MonitorConfig;
+use crate::incident::{Incident, IncidentState};
+use crate::monitor::{MonitorState, overall};
 use crate::store::history::DAYS;
-use crate::store::incidents::{Incident, IncidentState};
 use crate::web::{AppState, EvidenceView};
 
 /// How far back resolved incidents are listed.
@@ -27,32 +28,6 @@ pub const FOLD_ABOVE: usize = 50;
 /// At most this many monitors of a folded page get their 90-day bar, so a
 /// wide outage cannot bring the page's size back.
 const MAX_FOLDED_BARS: usize = 50;
-
-/// The page's overall state from the monitors' states. Half or more of the
-/// judged monitors down is an outage and anything short of all up is
-/// degraded (the rule of `/api/v1/status`); with none of that, a monitor in
-/// maintenance makes the page say so.
-pub fn overall<'a>(states: impl IntoIterator<Item = &'a str>) -> &'static str {
-    let (mut down, mut degraded, mut judged, mut maintenance) = (0, 0, 0, 0);
-    for state in states {
-        match state {
-            "down" => down += 1,
-            "degraded" => degraded += 1,
-            "maintenance" => maintenance += 1,
-            _ => {}
-        }
-        judged += usize::from(matches!(state, "up" | "down" | "degraded"));
-    }
-    if judged > 0 && down * 2 >= judged {
-        "outage"
-    } else if down + degraded > 0 {
-        "degraded"
-    } else if maintenance > 0 {
-        "maintenance"
-    } else {
-        "operational"
-    }
-}
 
 /// The banner's shape and heading for an overall state.
 fn headline(overall: &str) -> (&'static str, &'static str) {
@@ -86,11 +61,8 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
         .map(|i| view.incident(i))
         .collect();
     let monitors = &config.config.monitors;
-    let states: Vec<&str> = monitors
-        .iter()
-        .map(|m| state.pipeline.state(&m.name))
-        .collect();
-    let overall = overall(states.iter().copied());
+    let states: Vec<MonitorState> = monitors.iter().map(|m| state.live.state(&m.name)).collect();
+    let overall = overall(states.iter().copied()).as_str();
     let titles: HashMap<&str, &str> = monitors
         .iter()
         .map(|m| (m.name.as_str(), title_of(m)))
@@ -100,7 +72,7 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
         monitors
             .iter()
             .zip(&states)
-            .map(|(monitor, state)| Member { monitor, state }),
+            .map(|(monitor, &state)| Member { monitor, state }),
     );
     let fold = monitors.len() > FOLD_ABOVE;
 
@@ -179,10 +151,15 @@ fn light_list(state: &AppState, members: &[&Member], now: SystemTime) -> Markup 
 }
 
 /// One monitor: title, state, last latency, uptimes and the 90-day bar.
-fn row(state: &AppState, monitor: &MonitorConfig, monitor_state: &str, now: SystemTime) -> Markup {
+fn row(
+    state: &AppState,
+    monitor: &MonitorConfig,
+    monitor_state: MonitorState,
+    now: SystemTime,
+) -> Markup {
     let now_ms = crate::clock::unix_ms(now);
     let (hour, day) = (crate::clock::hour_of(now_ms), crate::clock::day_of(now_ms));
-    let latest = state.pipeline.latest(&monitor.name);
+    let latest = state.live.latest(&monitor.name);
     let id = state.monitor_id(&monitor.name);
     let history = &state.history;
     let uptimes = id.map_or([None; 3], |id| {
@@ -212,21 +189,5 @@ fn row(state: &AppState, monitor: &MonitorConfig, monitor_state: &str, now: Syst
                 p.axis aria-hidden="true" { span { (DAYS) " days ago" } span { "today" } }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::overall;
-
-    #[test]
-    fn the_banner_follows_the_api_rule_and_knows_maintenance() {
-        assert_eq!(overall([]), "operational");
-        assert_eq!(overall(["up", "up", "unknown"]), "operational");
-        assert_eq!(overall(["up", "degraded"]), "degraded");
-        assert_eq!(overall(["up", "up", "down"]), "degraded");
-        assert_eq!(overall(["up", "down"]), "outage");
-        assert_eq!(overall(["up", "maintenance"]), "maintenance");
-        assert_eq!(overall(["down", "maintenance", "up"]), "outage");
     }
 }

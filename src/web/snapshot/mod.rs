@@ -217,7 +217,7 @@ impl Snapshots {
         next: Next,
     ) -> Result<Arc<Entry>, Response> {
         let slot = self.slot(key);
-        if let Some(entry) = slot.fresh(self.state.pipeline.generation()) {
+        if let Some(entry) = slot.fresh(self.state.live.generation()) {
             return Ok(entry);
         }
         let _rebuilding = match slot.rebuild.try_lock() {
@@ -228,7 +228,7 @@ impl Snapshots {
             },
         };
         // Whoever held the lock may have just built it.
-        let generation = self.state.pipeline.generation();
+        let generation = self.state.live.generation();
         if let Some(entry) = slot.fresh(generation) {
             return Ok(entry);
         }

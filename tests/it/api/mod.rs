@@ -204,7 +204,7 @@ impl Fixture {
             .wait_incidents("open", &["shop-edge", "redirector"])
             .await;
         wait_until("web was checked", || {
-            daemon.state.pipeline.latest("web").is_some_and(|r| r.ok)
+            daemon.state.live.latest("web").is_some_and(|r| r.ok)
         })
         .await;
         Fixture {

@@ -8,10 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use hopwatch::alert::{
-    AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef, Notifier, build_notifiers,
-};
-use hopwatch::config::{NotifierConfig, Severity};
+use hopwatch::alert::{Notifier, build_notifiers};
+use hopwatch::config::NotifierConfig;
+use hopwatch::incident::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef, Severity};
 use hopwatch::probe::{Cause, Hop, Responder, Role, Verdict};
 use serde_json::Value;
 

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
+use hopwatch::incident::{Incident, IncidentState};
 use hopwatch::probe::Cause;
-use hopwatch::store::incidents::{Incident, IncidentState};
 use hopwatch::store::rollup::Rollup;
 use hopwatch::store::{Store, day_of, hour_of, unix_ms};
 
@@ -70,9 +70,7 @@ pub async fn fixture() -> Fixture {
     flappy.start().await;
     incident_of(store, "flappy", IncidentState::Resolved).await;
     wait_until("every monitor has a result", || {
-        MONITORS
-            .iter()
-            .all(|m| app.state.pipeline.latest(m).is_some())
+        MONITORS.iter().all(|m| app.state.live.latest(m).is_some())
     })
     .await;
     fill_history(&app).await;
@@ -180,7 +178,7 @@ pub async fn crowd(count: usize) -> (TestApp, Origin) {
         .collect();
     let app = spawn_app(&monitors).await;
     wait_until("every monitor has a result", || {
-        names.iter().all(|m| app.state.pipeline.latest(m).is_some())
+        names.iter().all(|m| app.state.live.latest(m).is_some())
     })
     .await;
     fill_days(&app, &names, |m, back| match m % 5 {
@@ -275,7 +273,7 @@ pub async fn push_crowd(count: usize) -> TestApp {
         assert_eq!(code, 200, "{path}: {body}");
     }
     wait_until("every pushed monitor has its state", || {
-        (0..count).all(|m| app.state.pipeline.state(&crowd_name(m)) == crowd_member(m).1)
+        (0..count).all(|m| app.state.live.state(&crowd_name(m)).as_str() == crowd_member(m).1)
     })
     .await;
     let names: Vec<String> = (0..count).map(crowd_name).collect();

@@ -226,19 +226,6 @@ impl FromStr for Cause {
     }
 }
 
-pub use crate::fdlimit::is_out_of_descriptors;
-
-/// What to say when a check could not get a socket (see
-/// [`is_out_of_descriptors`]): whose fault it is and what to change. Such a
-/// check says nothing about its target: its cause is `unknown`, never a page.
-pub fn out_of_descriptors_message(what: &str, err: &std::io::Error) -> String {
-    format!(
-        "hopwatch ran out of file descriptors ({err}) while {what}: hopwatch's own fault, \
-         not the target's; raise its open-file limit (ulimit -n, systemd LimitNOFILE=) \
-         or lower server.max_connections"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,17 +238,6 @@ mod tests {
             assert_eq!(cause.as_str().parse::<Cause>().unwrap(), cause);
             assert_eq!(Cause::from_code(cause.code()), Some(cause));
         }
-    }
-
-    #[test]
-    fn running_out_of_descriptors_is_our_own_fault() {
-        let emfile = std::io::Error::from_raw_os_error(rustix::io::Errno::MFILE.raw_os_error());
-        let message = out_of_descriptors_message("connecting to 127.0.0.1:80", &emfile);
-        assert!(
-            message.contains("hopwatch ran out of file descriptors"),
-            "{message}"
-        );
-        assert!(message.contains("not the target's"), "{message}");
     }
 
     #[test]

@@ -1,8 +1,7 @@
-//! A monitor compiled for probing: URLs parsed, regexes and JSONPaths built,
-//! TLS settings loaded, once, so that each check only does network work.
+//! Compiling a monitor's config into what the probes run: every field
+//! parsed and checked once, every problem reported, not just the first.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,10 +10,13 @@ use regex::Regex;
 use serde_json_path::JsonPath;
 use url::Url;
 
-use crate::config::schema::{AddressMode, MonitorConfig, MonitorKind, RecordKind};
-use crate::config::values::{FollowRedirects, StatusMatcher};
+use std::collections::HashSet;
 
-use super::tls;
+use super::LoadedConfig;
+use super::schema::MonitorConfig;
+use crate::monitor::spec::{DnsSpec, HostPort, HttpExpect, HttpSpec, ProbeSpec, TcpSpec, TlsSpec};
+use crate::monitor::trust::{TlsSettings, TrustStore};
+use crate::monitor::{AddressMode, Monitor, MonitorKind, StatusMatcher};
 
 /// Default `interval`.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -22,8 +24,6 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of a body is read; more is not an error, just not read.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
-/// Redirects followed before giving up.
-pub const MAX_REDIRECTS: usize = 10;
 
 /// A problem with one field of a monitor, relative to the monitor
 /// (`expect.body_regex`), so the config layer can prefix `monitors[3].`.
@@ -44,187 +44,114 @@ impl FieldError {
     }
 }
 
-/// What a probe needs to run one check.
-#[derive(Debug, Clone)]
-pub enum ProbeSpec {
-    /// HTTP or HTTPS request.
-    Http(Box<HttpSpec>),
-    /// TCP connect.
-    Tcp(TcpSpec),
-    /// TLS handshake.
-    Tls(TlsSpec),
-    /// DNS query.
-    Dns(DnsSpec),
-    /// Heartbeats arrive from outside; nothing to send.
-    Push,
+/// A monitor of a loaded config that did not compile (its CA file went
+/// away between validation and start, say).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("monitor {name}: {message}")]
+pub struct CompileError {
+    /// The monitor.
+    pub name: String,
+    /// Every problem, `key: message; ...`.
+    pub message: String,
 }
 
-/// A `host:port` to connect to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostPort {
-    /// Name or IP literal (without IPv6 brackets).
-    pub host: String,
-    /// Port.
-    pub port: u16,
-}
-
-/// Expectations on an HTTP answer.
-#[derive(Debug, Clone)]
-pub struct HttpExpect {
-    /// Accepted statuses; default `2xx`.
-    pub status: Vec<StatusMatcher>,
-    /// Substring the body must contain.
-    pub body_contains: Option<String>,
-    /// Regex the body must match.
-    pub body_regex: Option<Regex>,
-    /// JSONPath (as written, compiled) -> expected value.
-    pub json: Vec<(String, JsonPath, serde_json::Value)>,
-    /// Header -> expected value.
-    pub headers: Vec<(HeaderName, String)>,
-    /// Slower fails with `too_slow`.
-    pub max_latency: Option<Duration>,
-    /// Fewer days of certificate left fails with `tls_expiring`.
-    pub cert_min_days: Option<u32>,
-}
-
-impl HttpExpect {
-    /// Whether any expectation reads the body (and so needs all of it).
-    pub fn reads_body(&self) -> bool {
-        self.body_contains.is_some() || self.body_regex.is_some() || !self.json.is_empty()
+impl LoadedConfig {
+    /// Every monitor compiled, in config order, with store id 0 (the
+    /// caller assigns ids).
+    pub fn compile(&self) -> Result<Vec<Monitor>, CompileError> {
+        let monitors = &self.config.monitors;
+        let upstreams: HashSet<&str> = monitors
+            .iter()
+            .filter_map(|m| m.upstream.as_deref())
+            .collect();
+        monitors
+            .iter()
+            .map(|config| {
+                monitor(
+                    config,
+                    upstreams.contains(config.name.as_str()),
+                    &self.trust,
+                )
+                .map_err(|errors| CompileError {
+                    name: config.name.clone(),
+                    message: errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.path, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                })
+            })
+            .collect()
     }
 }
 
-/// An HTTP monitor, compiled.
-#[derive(Debug, Clone)]
-pub struct HttpSpec {
-    /// The first URL requested.
-    pub url: Url,
-    /// Request method.
-    pub method: Method,
-    /// Request headers (beyond Host).
-    pub headers: HeaderMap,
-    /// Request body.
-    pub body: Bytes,
-    /// Connect here instead of resolving the URL's host.
-    pub resolve: Option<SocketAddr>,
-    /// Whether and where redirects are followed (up to [`MAX_REDIRECTS`]).
-    pub follow_redirects: FollowRedirects,
-    /// TLS client settings (trust, verification).
-    pub tls: tls::TlsSettings,
-    /// What counts as healthy.
-    pub expect: HttpExpect,
-    /// First address or all.
-    pub addresses: AddressMode,
-    /// Whole-check deadline.
-    pub timeout: Duration,
-    /// Body bytes read at most.
-    pub body_limit: usize,
+/// Compiles one monitor, `defaults` merged in.
+pub fn monitor(
+    config: &MonitorConfig,
+    is_upstream: bool,
+    trust: &TrustStore,
+) -> Result<Monitor, Vec<FieldError>> {
+    let spec = probe(config, trust)?;
+    Ok(Monitor {
+        id: 0,
+        name: config.name.clone(),
+        group: config.group.clone(),
+        kind: config.kind,
+        interval: config.interval.unwrap_or(DEFAULT_INTERVAL),
+        timeout: config.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        confirm: config.confirm,
+        grace: config.grace.unwrap_or_default(),
+        token: config.token.clone().unwrap_or_default(),
+        upstream: config.upstream.clone(),
+        is_upstream,
+        spec,
+    })
 }
 
-/// A TCP monitor, compiled.
-#[derive(Debug, Clone)]
-pub struct TcpSpec {
-    /// Where to connect.
-    pub target: HostPort,
-    /// First address or all.
-    pub addresses: AddressMode,
-    /// Whole-check deadline.
-    pub timeout: Duration,
-    /// Slower fails with `too_slow`.
-    pub max_latency: Option<Duration>,
-}
-
-/// A TLS monitor, compiled.
-#[derive(Debug, Clone)]
-pub struct TlsSpec {
-    /// Where to connect; the host is also the SNI name.
-    pub target: HostPort,
-    /// TLS client settings.
-    pub tls: tls::TlsSettings,
-    /// Fewer days left fails with `tls_expiring`.
-    pub cert_min_days: Option<u32>,
-    /// First address or all.
-    pub addresses: AddressMode,
-    /// Whole-check deadline.
-    pub timeout: Duration,
-    /// Slower fails with `too_slow`.
-    pub max_latency: Option<Duration>,
-}
-
-/// A DNS monitor, compiled.
-#[derive(Debug, Clone)]
-pub struct DnsSpec {
-    /// The name asked for.
-    pub query: String,
-    /// Record type.
-    pub record: RecordKind,
-    /// Resolver; `None` uses the system's.
-    pub server: Option<SocketAddr>,
-    /// Expected answers, if any (order ignored).
-    pub answers: Option<Vec<String>>,
-    /// Whole-check deadline.
-    pub timeout: Duration,
-    /// Slower fails with `too_slow`.
-    pub max_latency: Option<Duration>,
-}
-
-impl ProbeSpec {
-    /// Compiles a monitor whose `defaults` have already been merged in.
-    /// Returns every problem found, not just the first.
-    pub fn build(monitor: &MonitorConfig) -> Result<ProbeSpec, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let timeout = monitor.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        reject_foreign_fields(monitor, &mut errors);
-        let spec = match monitor.kind {
-            MonitorKind::Http => build_http(monitor, timeout, &mut errors)
-                .map(Box::new)
-                .map(ProbeSpec::Http),
-            MonitorKind::Tcp => required_target(monitor, &mut errors).map(|target| {
-                ProbeSpec::Tcp(TcpSpec {
+/// Compiles a monitor whose `defaults` have already been merged in.
+/// Returns every problem found, not just the first.
+pub fn probe(monitor: &MonitorConfig, trust: &TrustStore) -> Result<ProbeSpec, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let timeout = monitor.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    reject_foreign_fields(monitor, &mut errors);
+    let spec = match monitor.kind {
+        MonitorKind::Http => build_http(monitor, trust, timeout, &mut errors)
+            .map(Box::new)
+            .map(ProbeSpec::Http),
+        MonitorKind::Tcp => required_target(monitor, &mut errors).map(|target| {
+            ProbeSpec::Tcp(TcpSpec {
+                target,
+                addresses: monitor.addresses,
+                timeout,
+                max_latency: monitor.expect.max_latency,
+            })
+        }),
+        MonitorKind::Tls => {
+            let target = required_target(monitor, &mut errors);
+            let settings = tls_settings(monitor, trust, &mut errors);
+            match (target, settings) {
+                (Some(target), Some(tls)) => Some(ProbeSpec::Tls(TlsSpec {
                     target,
+                    tls,
+                    cert_min_days: monitor.expect.cert_min_days,
                     addresses: monitor.addresses,
                     timeout,
                     max_latency: monitor.expect.max_latency,
-                })
-            }),
-            MonitorKind::Tls => {
-                let target = required_target(monitor, &mut errors);
-                let settings = tls_settings(monitor, &mut errors);
-                match (target, settings) {
-                    (Some(target), Some(tls)) => Some(ProbeSpec::Tls(TlsSpec {
-                        target,
-                        tls,
-                        cert_min_days: monitor.expect.cert_min_days,
-                        addresses: monitor.addresses,
-                        timeout,
-                        max_latency: monitor.expect.max_latency,
-                    })),
-                    _ => None,
-                }
+                })),
+                _ => None,
             }
-            MonitorKind::Dns => build_dns(monitor, timeout, &mut errors).map(ProbeSpec::Dns),
-            MonitorKind::Push => {
-                if monitor.token.as_ref().is_none_or(|t| t.is_empty()) {
-                    errors.push(FieldError::new("token", "a push monitor needs a token"));
-                }
-                Some(ProbeSpec::Push)
+        }
+        MonitorKind::Dns => build_dns(monitor, timeout, &mut errors).map(ProbeSpec::Dns),
+        MonitorKind::Push => {
+            if monitor.token.as_ref().is_none_or(|t| t.is_empty()) {
+                errors.push(FieldError::new("token", "a push monitor needs a token"));
             }
-        };
-        match spec {
-            Some(spec) if errors.is_empty() => Ok(spec),
-            _ => Err(errors),
+            Some(ProbeSpec::Push)
         }
-    }
-
-    /// The check deadline.
-    pub fn timeout(&self) -> Duration {
-        match self {
-            ProbeSpec::Http(s) => s.timeout,
-            ProbeSpec::Tcp(s) => s.timeout,
-            ProbeSpec::Tls(s) => s.timeout,
-            ProbeSpec::Dns(s) => s.timeout,
-            ProbeSpec::Push => DEFAULT_TIMEOUT,
-        }
+    };
+    match spec {
+        Some(spec) if errors.is_empty() => Ok(spec),
+        _ => Err(errors),
     }
 }
 
@@ -295,6 +222,7 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
 
 fn build_http(
     m: &MonitorConfig,
+    trust: &TrustStore,
     timeout: Duration,
     errors: &mut Vec<FieldError>,
 ) -> Option<HttpSpec> {
@@ -373,7 +301,7 @@ fn build_http(
             }
         });
     let expect = build_http_expect(m, errors);
-    let tls = tls_settings(m, errors);
+    let tls = tls_settings(m, trust, errors);
     if errors.len() > before {
         return None;
     }
@@ -554,8 +482,12 @@ pub fn parse_host_port(text: &str) -> Option<HostPort> {
     })
 }
 
-fn tls_settings(m: &MonitorConfig, errors: &mut Vec<FieldError>) -> Option<tls::TlsSettings> {
-    match tls::TlsSettings::new(m.insecure, m.ca_file.as_deref()) {
+fn tls_settings(
+    m: &MonitorConfig,
+    trust: &TrustStore,
+    errors: &mut Vec<FieldError>,
+) -> Option<TlsSettings> {
+    match trust.settings(m.insecure, m.ca_file.as_deref()) {
         Ok(settings) => Some(settings),
         Err(err) => {
             errors.push(FieldError::new("ca_file", err.to_string()));
@@ -567,6 +499,3 @@ fn tls_settings(m: &MonitorConfig, errors: &mut Vec<FieldError>) -> Option<tls::
 fn first_line(text: &str) -> &str {
     text.lines().last().unwrap_or(text).trim()
 }
-
-/// Reference-counted so that every check of a monitor shares one compiled spec.
-pub type SharedSpec = Arc<ProbeSpec>;

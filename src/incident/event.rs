@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Severity;
-use crate::probe::{Cause, Responder, Verdict};
+use super::Severity;
+use crate::monitor::{Cause, Responder, Verdict};
 
 /// Firing or resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +41,7 @@ pub struct MonitorRef {
 }
 
 /// The evidence quoted in an alert and kept with the incident: a check's
-/// [`crate::probe::result::Evidence`] (bounded and masked at capture) with
+/// [`crate::monitor::result::Evidence`] (bounded and masked at capture) with
 /// its HTTP status.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct AlertEvidence {
@@ -150,4 +150,3 @@ pub struct AlertEvent {
     /// Link to the incident page (`server.public_url` + `/incidents/{id}`).
     pub url: Option<String>,
 }
-

@@ -1,12 +1,14 @@
 //! Builds and wires the daemon's parts (store, writer, pipeline, scheduler,
 //! web), runs them, reloads the config on SIGHUP or file change, shuts down.
 
+mod checks;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
@@ -17,17 +19,20 @@ use tokio_util::sync::CancellationToken;
 use crate::alert;
 use crate::alert::manager::{Manager, ManagerMessage};
 use crate::alert::outbox::Dispatcher;
+use crate::clock::unix_ms;
+use crate::config::compile::CompileError;
 use crate::config::{self, LoadedConfig};
 use crate::evaluate::Maintenance;
 use crate::fdlimit;
+use crate::live::{Live, Setup};
 use crate::metrics::Metrics;
+use crate::monitor::Monitor;
 use crate::pipeline::{Connectivity, Pipeline};
-use crate::probe::ProbeSpec;
+use crate::probe::Prober;
 use crate::push::PushBoard;
-use crate::schedule::{DEFAULT_CONCURRENCY, Scheduled, Scheduler};
+use crate::schedule::{DEFAULT_CONCURRENCY, Scheduler};
 use crate::store::history::History;
 use crate::store::writer::{StoreHealth, Writer};
-use crate::clock::unix_ms;
 use crate::store::{Store, StoreError, retention};
 use crate::web::{self, AppState, serve};
 
@@ -64,13 +69,8 @@ pub enum AppError {
     #[error("{0}")]
     Config(String),
     /// A monitor could not be compiled (validation should have caught it).
-    #[error("monitor {name}: {message}")]
-    Monitor {
-        /// Its name.
-        name: String,
-        /// The problems.
-        message: String,
-    },
+    #[error(transparent)]
+    Monitor(#[from] CompileError),
 }
 
 /// A built daemon, ready to run.
@@ -135,20 +135,21 @@ impl Application {
         let writer_stop = CancellationToken::new();
         let connectivity = Arc::new(Connectivity::default());
         let config = Arc::new(loaded);
-        let maintenance = Maintenance::new(&config.config.maintenance, &config.config.monitors)
-            .map_err(|err| AppError::Config(err.to_string()))?;
         let notifiers = alert::build_notifiers(&config.config.notifiers)
             .map_err(|err| AppError::Config(err.to_string()))?;
         let wake = Arc::new(Notify::new());
         let dispatcher = Dispatcher::new(store.clone(), &notifiers, metrics.clone(), wake.clone());
         let manager = Manager::start(store.clone(), config.clone(), metrics.clone(), wake).await?;
         let (manager_outbox, manager_inbox) = mpsc::channel(WRITER_QUEUE);
+        let setup = setup(config.clone(), &store).await?;
+        let monitors: Vec<Arc<Monitor>> = setup.monitors.values().cloned().collect();
+        let live = Live::new(setup);
         let pipeline = Pipeline::new(
             results,
             manager_outbox.clone(),
             metrics.clone(),
             connectivity.clone(),
-            Arc::new(maintenance),
+            live.clone(),
         );
         let push = PushBoard::default();
         let concurrency = config
@@ -156,28 +157,24 @@ impl Application {
             .server
             .max_concurrent_checks
             .unwrap_or(DEFAULT_CONCURRENCY);
-        let mut scheduler = Scheduler::new(concurrency, pipeline.clone(), push.clone());
-        let (scheduled, ids) = compile(&config, &store).await?;
+        let mut scheduler = Scheduler::new(
+            concurrency,
+            metrics.clone(),
+            checks::start_task(Arc::new(Prober::default()), pipeline.clone(), push.clone()),
+            checks::forget(pipeline.clone(), push.clone()),
+        );
         if let Some(last_alive) = last_alive {
-            record_gap(
-                &mut writer,
-                &scheduled,
-                &known,
-                last_alive,
-                unix_ms(started),
-            );
+            record_gap(&mut writer, &monitors, &known, last_alive, unix_ms(started));
         }
         let writer_task = tokio::spawn(writer.run(writer_stop.clone()));
-        scheduler.apply(scheduled);
+        scheduler.apply(monitors);
         let state = AppState {
             store: store.clone(),
             store_health,
             history,
-            pipeline,
+            live,
             metrics,
             push,
-            config: Arc::new(RwLock::new(config)),
-            monitor_ids: Arc::new(RwLock::new(Arc::new(ids))),
             scheduler_beat: Arc::new(AtomicI64::new(0)),
             limits: Arc::default(),
         };
@@ -328,14 +325,14 @@ async fn finish<T>(what: &str, mut task: JoinHandle<T>, deadline: tokio::time::I
 /// not a gap: the schedule barely moved).
 fn record_gap(
     writer: &mut Writer,
-    monitors: &[Scheduled],
+    monitors: &[Arc<Monitor>],
     known: &HashMap<String, i64>,
     last_alive: i64,
     now: i64,
 ) {
     for monitor in monitors {
-        let interval = monitor.interval().as_millis() as i64;
-        let Some(created) = known.get(&monitor.config.name) else {
+        let interval = monitor.interval.as_millis() as i64;
+        let Some(created) = known.get(&monitor.name) else {
             continue;
         };
         let from = last_alive.max(*created);
@@ -345,48 +342,31 @@ fn record_gap(
     }
 }
 
-/// Store ids and compiled probes for every monitor of a config.
-async fn compile(
-    loaded: &LoadedConfig,
-    store: &Store,
-) -> Result<(Vec<Scheduled>, HashMap<String, i64>), AppError> {
-    let names: Vec<&str> = loaded
-        .config
-        .monitors
-        .iter()
-        .map(|m| m.name.as_str())
-        .collect();
+/// Everything a config gives the live state: its monitors compiled with
+/// their store ids (rows made for new ones) and its maintenance windows.
+async fn setup(config: Arc<LoadedConfig>, store: &Store) -> Result<Setup, AppError> {
+    let maintenance = Maintenance::new(&config.config.maintenance, &config.config.monitors)
+        .map_err(|err| AppError::Config(err.to_string()))?;
+    let mut compiled = config.compile()?;
+    let names: Vec<&str> = compiled.iter().map(|m| m.name.as_str()).collect();
     let ids = store.monitor_ids(&names).await?;
-    let mut scheduled = Vec::with_capacity(names.len());
-    for monitor in &loaded.config.monitors {
-        let spec = ProbeSpec::build(monitor).map_err(|errors| AppError::Monitor {
-            name: monitor.name.clone(),
-            message: errors
-                .iter()
-                .map(|e| format!("{}: {}", e.path, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-        })?;
-        let id = ids
-            .get(&monitor.name)
-            .copied()
-            .ok_or_else(|| AppError::Monitor {
+    for monitor in &mut compiled {
+        monitor.id = ids.get(&monitor.name).copied().ok_or_else(|| {
+            AppError::Monitor(CompileError {
                 name: monitor.name.clone(),
                 message: "no store id".to_owned(),
-            })?;
-        let is_upstream = loaded
-            .config
-            .monitors
-            .iter()
-            .any(|m| m.upstream.as_deref() == Some(monitor.name.as_str()));
-        scheduled.push(Scheduled {
-            config: monitor.clone(),
-            id,
-            spec,
-            is_upstream,
-        });
+            })
+        })?;
     }
-    Ok((scheduled, ids))
+    let monitors = compiled
+        .into_iter()
+        .map(|m| (m.name.clone(), Arc::new(m)))
+        .collect();
+    Ok(Setup {
+        config,
+        monitors,
+        maintenance,
+    })
 }
 
 /// Loads the config again; a broken one is refused (every error logged)
@@ -426,27 +406,12 @@ async fn reload(
     if previous.config.notifiers != loaded.config.notifiers {
         tracing::warn!("notifier changes take effect at the next restart");
     }
-    let maintenance = match Maintenance::new(&loaded.config.maintenance, &loaded.config.monitors) {
-        Ok(maintenance) => maintenance,
-        Err(err) => {
-            tracing::error!(trigger = why, error = %err, "config reload refused; the previous config keeps running");
-            return;
-        }
-    };
-    match compile(&loaded, store).await {
-        Ok((scheduled, ids)) => {
-            scheduler.apply(scheduled);
-            if let Ok(mut slot) = state.monitor_ids.write() {
-                *slot = Arc::new(ids);
-            }
-            let loaded = Arc::new(loaded);
-            state.pipeline.set_maintenance(Arc::new(maintenance));
-            let _ = alerts
-                .send(ManagerMessage::Reconfigure(loaded.clone()))
-                .await;
-            if let Ok(mut slot) = state.config.write() {
-                *slot = loaded;
-            }
+    let loaded = Arc::new(loaded);
+    match setup(loaded.clone(), store).await {
+        Ok(setup) => {
+            scheduler.apply(setup.monitors.values().cloned().collect());
+            state.live.replace(setup);
+            let _ = alerts.send(ManagerMessage::Reconfigure(loaded)).await;
             tracing::info!(
                 trigger = why,
                 monitors = scheduler.names().len(),
@@ -454,7 +419,7 @@ async fn reload(
             );
         }
         Err(err) => {
-            tracing::error!(trigger = why, error = %err, "config reload failed; the previous config keeps running")
+            tracing::error!(trigger = why, error = %err, "config reload refused; the previous config keeps running")
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod email;
 pub mod format;
 pub mod manager;
+mod messages;
 pub mod outbox;
 pub mod webhook;
 

@@ -137,13 +137,13 @@ impl Application {
         let config = Arc::new(loaded);
         let notifiers = alert::build_notifiers(&config.config.notifiers)
             .map_err(|err| AppError::Config(err.to_string()))?;
-        let wake = Arc::new(Notify::new());
-        let dispatcher = Dispatcher::new(store.clone(), &notifiers, metrics.clone(), wake.clone());
-        let manager = Manager::start(store.clone(), config.clone(), metrics.clone(), wake).await?;
-        let (manager_outbox, manager_inbox) = mpsc::channel(WRITER_QUEUE);
         let setup = setup(config.clone(), &store).await?;
         let monitors: Vec<Arc<Monitor>> = setup.monitors.values().cloned().collect();
         let live = Live::new(setup);
+        let wake = Arc::new(Notify::new());
+        let dispatcher = Dispatcher::new(store.clone(), &notifiers, metrics.clone(), wake.clone());
+        let manager = Manager::start(store.clone(), live.clone(), metrics.clone(), wake).await?;
+        let (manager_outbox, manager_inbox) = mpsc::channel(WRITER_QUEUE);
         let pipeline = Pipeline::new(
             results,
             manager_outbox.clone(),
@@ -411,7 +411,7 @@ async fn reload(
         Ok(setup) => {
             scheduler.apply(setup.monitors.values().cloned().collect());
             state.live.replace(setup);
-            let _ = alerts.send(ManagerMessage::Reconfigure(loaded)).await;
+            let _ = alerts.send(ManagerMessage::Reconfigure).await;
             tracing::info!(
                 trigger = why,
                 monitors = scheduler.names().len(),

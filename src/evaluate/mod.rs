@@ -2,6 +2,7 @@
 //! or stop firing, which monitors are in maintenance, and which hop is at fault.
 
 pub mod chain;
+pub mod incidents;
 pub mod maintenance;
 mod rules;
 pub mod verdict;

@@ -63,6 +63,19 @@ pub struct AlertEvidence {
 }
 
 impl AlertEvidence {
+    /// The evidence of a check, as an incident keeps it.
+    pub fn of(result: &crate::monitor::CheckResult) -> AlertEvidence {
+        let evidence = result.evidence.clone().unwrap_or_default();
+        AlertEvidence {
+            status: result.status,
+            headers: evidence.headers,
+            body_excerpt: evidence.body_excerpt,
+            request_id: evidence.request_id,
+            headers_dropped: evidence.headers_dropped,
+            withheld: false,
+        }
+    }
+
     /// What a reader without the right to see response content gets: the
     /// status, request id and count of dropped headers, not the headers and
     /// body excerpt. The one place that decides what such a reader sees of

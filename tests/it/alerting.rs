@@ -2,7 +2,6 @@
 //! daemon, a webhook receiver that records (and can refuse) deliveries.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,8 +12,10 @@ use axum::routing::post;
 use hmac::{KeyInit, Mac};
 use tokio::task::JoinHandle;
 
-use crate::daemon::spawn_app;
-use crate::helpers::{GatewayOpts, Mode, Nginx, Origin, free_port, wait_until};
+use crate::helpers::{
+    GatewayOpts, Mode, Nginx, Origin, config_yaml, count_rows, free_port, spawn_app, start_binary,
+    wait_until,
+};
 
 const SECRET: &str = "s3cret";
 
@@ -235,16 +236,6 @@ async fn a_broken_gateway_in_front_of_a_healthy_origin_is_the_gateways_fault() {
 
 // ------------------------------------------------------------ crash safety
 
-fn start_binary(config: &Path) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_hopwatch"))
-        .args(["run", "-c"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start hopwatch")
-}
-
 #[tokio::test]
 async fn nothing_is_lost_or_doubled_across_a_sigkill_and_a_receiver_outage() {
     let origin = Origin::spawn().await;
@@ -252,15 +243,17 @@ async fn nothing_is_lost_or_doubled_across_a_sigkill_and_a_receiver_outage() {
     let receiver = Receiver::start(0).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("hopwatch.yaml");
-    let text = format!(
-        "server: {{ listen: 127.0.0.1:{} }}\nstorage: {{ path: {} }}\nmonitors:\n{}",
-        free_port(),
-        dir.path().join("hopwatch.db").display(),
-        monitors(
-            &nginx.url("/health"),
-            &origin.url("/health"),
-            &receiver.url()
-        )
+    let text = config_yaml(
+        &format!("listen: 127.0.0.1:{}", free_port()),
+        &dir.path().join("hopwatch.db"),
+        &format!(
+            "monitors:\n{}",
+            monitors(
+                &nginx.url("/health"),
+                &origin.url("/health"),
+                &receiver.url()
+            )
+        ),
     );
     std::fs::write(&config, text).expect("write config");
     let mut daemon = start_binary(&config);
@@ -276,13 +269,13 @@ async fn nothing_is_lost_or_doubled_across_a_sigkill_and_a_receiver_outage() {
     let db = dir.path().join("hopwatch.db");
     let sent = "SELECT COUNT(*) FROM deliveries WHERE state = 'sent'";
     for _ in 0..100 {
-        if crate::daemon::count_rows(&db, sent).await >= 1 {
+        if count_rows(&db, sent).await >= 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
-        crate::daemon::count_rows(&db, sent).await >= 1,
+        count_rows(&db, sent).await >= 1,
         "the firing delivery is recorded as sent"
     );
     daemon.kill().expect("SIGKILL");

@@ -15,8 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::api::Daemon;
-use crate::daemon::{count_rows, signal};
-use crate::helpers::{Origin, free_port, wait_until};
+use crate::helpers::{Origin, count_rows, free_port, signal, wait_until};
 
 /// The daemon's open-file limit, soft and hard alike, so raising it cannot help.
 const FILE_LIMIT: u64 = 256;

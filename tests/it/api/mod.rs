@@ -12,8 +12,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
 
-use crate::daemon::TestApp;
-use crate::helpers::{Origin, Peer, spawn_status, wait_until};
+use crate::helpers::{Origin, Peer, TestApp, spawn_app_config, spawn_status, wait_until};
 
 /// The admin token of [`Fixture`]'s daemon.
 pub const TOKEN: &str = "t0ken-for-tests";
@@ -72,16 +71,8 @@ impl Daemon {
     /// Starts a daemon; `server` and `rest` are the YAML of the `server:`
     /// keys besides `listen`, and of everything after `storage:`.
     pub async fn spawn(server: &str, rest: &str) -> Daemon {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("data").join("hopwatch.db");
-        let path = dir.path().join("hopwatch.yaml");
-        let text = format!(
-            "server: {{ listen: 127.0.0.1:0, {server} }}\nstorage: {{ path: {} }}\n{rest}",
-            db.display()
-        );
-        std::fs::write(&path, text).expect("write config");
         Daemon {
-            app: crate::daemon::start_from_file(dir, path, db).await,
+            app: spawn_app_config(server, rest).await,
         }
     }
 

@@ -1,10 +1,14 @@
-//! The integration-test harness: real gateways (nginx, haproxy) in front of a
-//! switchable origin, misbehaving HTTP peers, and TLS peers with made-up certs.
-//! Tests import from here; the files below hold one concern each.
+//! The integration-test harness: the daemon in process (`spawn_app`) or as a
+//! binary, real gateways (nginx, haproxy) in front of a switchable origin,
+//! misbehaving HTTP peers, and TLS peers with made-up certs. Tests import
+//! from here; the files below hold one concern each.
 // Every test file uses a part of this module, none uses all of it.
 #![allow(dead_code)]
 
+mod binary;
 mod checks;
+mod client;
+mod daemon;
 mod gateways;
 mod origin;
 mod peers;
@@ -14,7 +18,13 @@ mod wire;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use binary::{count_rows, signal, start_binary, wait_exit};
 pub use checks::{assert_cause, assert_hop, assert_responder, check};
+pub use client::http_get;
+pub use daemon::{
+    TestApp, config_text, config_yaml, spawn_app, spawn_app_config, spawn_app_in, spawn_app_with,
+    spawn_app_with_routes,
+};
 pub use gateways::{Gateway, GatewayOpts, Haproxy, Nginx};
 pub use origin::{Mode, Origin};
 pub use peers::{

@@ -12,7 +12,9 @@ mod daemon;
 mod gateways;
 mod origin;
 mod peers;
+mod smtp;
 mod tls;
+mod webhook;
 mod wire;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +34,9 @@ pub use peers::{
     spawn_headers_then_stall, spawn_huge_body, spawn_redirect_loop, spawn_reset, spawn_slow_drip,
     spawn_status,
 };
+pub use smtp::{SmtpServer, read_maildir};
 pub use tls::{CertKind, TlsPeer, spawn_tls, spawn_tls_status};
+pub use webhook::{Receiver, Reply};
 
 /// Every server of the harness listens here.
 pub const LOCALHOST: &str = "127.0.0.1";
@@ -85,4 +89,19 @@ pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         tokio::time::sleep(POLL).await;
     }
     panic!("gave up waiting: {what}");
+}
+
+/// Polls `done` until it holds; panics with `what` after `within`. For
+/// conditions that must ask the daemon (its API, its store).
+pub async fn wait_until_async(what: &str, within: Duration, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if done().await {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("gave up waiting after {within:?}: {what}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }

@@ -85,17 +85,32 @@ async fn a_reload_adds_and_removes_monitors_and_refuses_a_broken_config() {
     let app = spawn_app(&(line("a") + &line("b"))).await;
     app.wait_stored("a", 1).await;
 
-    // A broken config is refused and the running one stays.
-    std::fs::write(
-        &app.config_path,
-        "monitors: [ { name: a, interval: 5 sec } ]\n",
-    )
-    .expect("write");
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // A broken config is refused and the running one stays. It is broken in
+    // one place only, a's interval: were it taken, `z` would start and `b`
+    // would stop.
+    let broken = line("a").replace("interval: 1s", "interval: 5 sec") + &line("z");
+    std::fs::write(&app.config_path, config_text(&broken, &app.db_path)).expect("write");
+    // A refusal leaves nothing to wait for but a log line, so the test waits
+    // until the file was polled (every 2 s) since the write: checks fall on
+    // a 1 s grid and never bunch up, so of five more stored checks of `a`
+    // (in both configs) at most the first ran before the write, and the
+    // fifth 3 s after it.
+    let (a_before, b_before) = (app.stored("a").await, app.stored("b").await);
+    app.wait_stored("a", a_before + 5).await;
     assert!(
-        app.state.monitor_id("a").is_some(),
-        "broken config must not replace the running one"
+        app.state.monitor_id("z").is_none(),
+        "the broken config's new monitor must not start"
     );
+    assert_eq!(
+        app.get("/api/v1/monitors/z/checks").await.0,
+        404,
+        "the API knows no z"
+    );
+    assert!(
+        app.state.monitor_id("b").is_some(),
+        "the running config's b must stay"
+    );
+    app.wait_stored("b", b_before + 5).await;
 
     std::fs::write(
         &app.config_path,

@@ -10,7 +10,7 @@ use hopwatch::store::{Store, StoredCheck, retention, unix_ms};
 
 use crate::helpers::{
     Mode, Origin, config_text, count_rows, free_port, signal, spawn_app, spawn_app_in,
-    spawn_app_with, start_binary, wait_exit, wait_until,
+    spawn_app_with, start_binary, wait_exit, wait_until, wait_until_async,
 };
 
 #[tokio::test]
@@ -349,6 +349,9 @@ fn fill(disk: &Path) -> PathBuf {
     path
 }
 
+/// How long /healthz may take to follow the disk filling up or freed.
+const HEALTHZ_WITHIN: Duration = Duration::from_secs(10);
+
 #[tokio::test]
 async fn a_full_disk_fails_healthz_keeps_checking_and_recovers() {
     let origin = Origin::spawn().await;
@@ -368,15 +371,10 @@ async fn a_full_disk_fails_healthz_keeps_checking_and_recovers() {
     assert_eq!(app.get("/healthz").await.0, 200);
 
     let filler = fill(&disk.path);
-    let mut unhealthy = false;
-    for _ in 0..100 {
-        if app.get("/healthz").await.0 == 503 {
-            unhealthy = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(unhealthy, "healthz stays 200 on a full disk");
+    wait_until_async("healthz fails on a full disk", HEALTHZ_WITHIN, async || {
+        app.get("/healthz").await.0 == 503
+    })
+    .await;
     let (_, metrics) = app.get("/metrics").await;
     assert!(
         metrics
@@ -391,15 +389,10 @@ async fn a_full_disk_fails_healthz_keeps_checking_and_recovers() {
     .await;
 
     std::fs::remove_file(&filler).expect("free the disk");
-    let mut healthy = false;
-    for _ in 0..100 {
-        if app.get("/healthz").await.0 == 200 {
-            healthy = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(healthy, "healthz did not recover");
+    wait_until_async("healthz recovers", HEALTHZ_WITHIN, async || {
+        app.get("/healthz").await.0 == 200
+    })
+    .await;
     // Results taken during the outage were kept in memory and land now:
     // all but the checks in flight (at most one per monitor) are stored.
     // The first write that succeeds turns /healthz green while the backlog

@@ -13,9 +13,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::client::http_get;
+use super::wait_until_async;
 
 /// The `server:` entry every in-process daemon starts with.
 const LISTEN_ANY: &str = "listen: 127.0.0.1:0";
+/// A bound on [`TestApp::wait_stored`]: a dozen checks at 1 s, with room.
+const STORED_WITHIN: Duration = Duration::from_secs(20);
 
 /// A daemon running in this process on port 0 with its own database.
 pub struct TestApp {
@@ -134,13 +137,11 @@ impl TestApp {
 
     /// Waits (bounded, 20 s) until `monitor` has `at_least` stored checks.
     pub async fn wait_stored(&self, monitor: &str, at_least: i64) {
-        for _ in 0..200 {
-            if self.stored(monitor).await >= at_least {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{monitor} never reached {at_least} stored checks");
+        let what = format!("{monitor} reaches {at_least} stored checks");
+        wait_until_async(&what, STORED_WITHIN, async || {
+            self.stored(monitor).await >= at_least
+        })
+        .await;
     }
 
     /// Asks for a clean stop and waits for it.

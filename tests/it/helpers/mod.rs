@@ -44,7 +44,6 @@ pub const LOCALHOST: &str = "127.0.0.1";
 const POLL: Duration = Duration::from_millis(50);
 /// ...at most this many times (10s): a hung dependency fails the test instead of hanging it.
 const MAX_POLLS: usize = 200;
-// ---------------------------------------------------------------- basics
 
 /// A port that was free a moment ago. Whoever binds it next may lose a race
 /// with another test, so the gateway launchers retry on "address in use".

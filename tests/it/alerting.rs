@@ -2,7 +2,6 @@
 //! daemon, a webhook receiver that records (and can refuse) deliveries.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,12 +10,17 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hmac::{KeyInit, Mac};
+use hopwatch::incident::{Incident, IncidentState};
 use tokio::task::JoinHandle;
 
-use crate::daemon::spawn_app;
-use crate::helpers::{GatewayOpts, Mode, Nginx, Origin, free_port, wait_until};
+use crate::helpers::{
+    GatewayOpts, Mode, Nginx, Origin, TestApp, config_yaml, count_rows, free_port, spawn_app,
+    start_binary, wait_until, wait_until_async,
+};
 
 const SECRET: &str = "s3cret";
+/// A bound on each wait for the daemon to act on an outage or a recovery.
+const SETTLE_WITHIN: Duration = Duration::from_secs(20);
 
 /// One delivery the receiver accepted.
 #[derive(Debug, Clone)]
@@ -126,6 +130,41 @@ fn monitors(nginx_url: &str, origin_url: &str, hook: &str) -> String {
     )
 }
 
+/// Waits until `shop-edge` and `shop-origin` each have an incident in
+/// `state`, both were checked twice more since, and the outbox holds nothing
+/// pending; returns the incidents. A message is queued in the transaction
+/// that records its incident, so by then every message hopwatch decided to
+/// send, a second page included, has reached the receiver: what arrived is
+/// all there is, without a sleep to guess how long "nothing more" takes.
+async fn settle(app: &TestApp, state: IncidentState) -> Vec<Incident> {
+    let store = &app.state.store;
+    wait_until_async(
+        &format!("an incident in state {state:?} for both monitors"),
+        SETTLE_WITHIN,
+        async || {
+            let incidents = store.incidents(Some(state), 10).await.expect("incidents");
+            ["shop-edge", "shop-origin"]
+                .iter()
+                .all(|m| incidents.iter().any(|i| i.monitor == *m))
+        },
+    )
+    .await;
+    for monitor in ["shop-edge", "shop-origin"] {
+        let checked = app.stored(monitor).await;
+        app.wait_stored(monitor, checked + 2).await;
+    }
+    wait_until_async(
+        "the outbox holds nothing pending",
+        SETTLE_WITHIN,
+        async || {
+            let deliveries = store.deliveries().await.expect("deliveries");
+            deliveries.iter().all(|(_, _, state, _)| state != "pending")
+        },
+    )
+    .await;
+    store.incidents(None, 10).await.expect("incidents")
+}
+
 fn assert_unique_deliveries(receiver: &Receiver) {
     let ids: Vec<String> = receiver
         .accepted()
@@ -161,7 +200,7 @@ async fn an_origin_outage_behind_nginx_pages_once_naming_the_origin_and_resolves
     })
     .await;
     // Both monitors fail; the edge's alert must join the origin's incident.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let incidents = settle(&app, IncidentState::Open).await;
     let firing = receiver.events("firing");
     assert_eq!(firing.len(), 1, "one page, not two: {firing:#?}");
     let event = &firing[0];
@@ -171,12 +210,6 @@ async fn an_origin_outage_behind_nginx_pages_once_naming_the_origin_and_resolves
         "the origin itself is down: {event:#}"
     );
     assert_eq!(event["cause"], "connect_refused");
-    let incidents = app
-        .state
-        .store
-        .incidents(None, 10)
-        .await
-        .expect("incidents");
     let edge = incidents
         .iter()
         .find(|i| i.monitor == "shop-edge")
@@ -196,7 +229,7 @@ async fn an_origin_outage_behind_nginx_pages_once_naming_the_origin_and_resolves
         !receiver.events("resolved").is_empty()
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    settle(&app, IncidentState::Resolved).await;
     assert_eq!(
         receiver.events("resolved").len(),
         1,
@@ -235,16 +268,6 @@ async fn a_broken_gateway_in_front_of_a_healthy_origin_is_the_gateways_fault() {
 
 // ------------------------------------------------------------ crash safety
 
-fn start_binary(config: &Path) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_hopwatch"))
-        .args(["run", "-c"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start hopwatch")
-}
-
 #[tokio::test]
 async fn nothing_is_lost_or_doubled_across_a_sigkill_and_a_receiver_outage() {
     let origin = Origin::spawn().await;
@@ -252,15 +275,17 @@ async fn nothing_is_lost_or_doubled_across_a_sigkill_and_a_receiver_outage() {
     let receiver = Receiver::start(0).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("hopwatch.yaml");
-    let text = format!(
-        "server: {{ listen: 127.0.0.1:{} }}\nstorage: {{ path: {} }}\nmonitors:\n{}",
-        free_port(),
-        dir.path().join("hopwatch.db").display(),
-        monitors(
-            &nginx.url("/health"),
-            &origin.url("/health"),
-            &receiver.url()
-        )
+    let text = config_yaml(
+        &format!("listen: 127.0.0.1:{}", free_port()),
+        &dir.path().join("hopwatch.db"),
+        &format!(
+            "monitors:\n{}",
+            monitors(
+                &nginx.url("/health"),
+                &origin.url("/health"),
+                &receiver.url()
+            )
+        ),
     );
     std::fs::write(&config, text).expect("write config");
     let mut daemon = start_binary(&config);
@@ -275,16 +300,12 @@ async fn nothing_is_lost_or_doubled_across_a_sigkill_and_a_receiver_outage() {
     // receiver to drop; the test kills once the answer is on record.
     let db = dir.path().join("hopwatch.db");
     let sent = "SELECT COUNT(*) FROM deliveries WHERE state = 'sent'";
-    for _ in 0..100 {
-        if crate::daemon::count_rows(&db, sent).await >= 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        crate::daemon::count_rows(&db, sent).await >= 1,
-        "the firing delivery is recorded as sent"
-    );
+    wait_until_async(
+        "the firing delivery is recorded as sent",
+        SETTLE_WITHIN,
+        async || count_rows(&db, sent).await >= 1,
+    )
+    .await;
     daemon.kill().expect("SIGKILL");
     daemon.wait().expect("reap");
 
@@ -296,12 +317,15 @@ async fn nothing_is_lost_or_doubled_across_a_sigkill_and_a_receiver_outage() {
         receiver.inbox.refused.load(Ordering::SeqCst) >= 1
     })
     .await;
-    for _ in 0..100 {
-        if !receiver.events("resolved").is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // Refused three times, the resolved alert arrives after about 7 s of
+    // backoff; once nothing is pending, no other message can follow.
+    let pending = "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'";
+    wait_until_async(
+        "the resolved alert arrives and nothing is left to send",
+        Duration::from_secs(30),
+        async || !receiver.events("resolved").is_empty() && count_rows(&db, pending).await == 0,
+    )
+    .await;
     daemon.kill().expect("stop");
     daemon.wait().expect("reap");
     assert_eq!(

@@ -6,7 +6,7 @@ use std::process::Output;
 
 use tokio::process::Command;
 
-use crate::helpers::{GatewayOpts, Mode, Nginx, Origin};
+use crate::helpers::{GatewayOpts, Mode, Nginx, Origin, config_yaml};
 
 async fn hopwatch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hopwatch"))
@@ -211,10 +211,13 @@ async fn a_secret_in_a_file_others_can_read_gets_a_warning_from_validate_and_run
     let db = dir.path().join("data").join("hopwatch.db");
     let write = |name: &str, token: &str, mode: u32| {
         let path = dir.path().join(name);
-        let text = format!(
-            "server: {{ listen: 127.0.0.1:0, admin_token: \"{token}\" }}\nstorage: {{ path: {} }}\nmonitors:\n  - {{ name: web, url: '{}', interval: 1s, timeout: 1s }}\n",
-            db.display(),
-            origin.url("/")
+        let text = config_yaml(
+            &format!("listen: 127.0.0.1:0, admin_token: \"{token}\""),
+            &db,
+            &format!(
+                "monitors:\n  - {{ name: web, url: '{}', interval: 1s, timeout: 1s }}\n",
+                origin.url("/")
+            ),
         );
         std::fs::write(&path, text).expect("write");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");

@@ -10,8 +10,7 @@ use axum::routing::get;
 use hopwatch::web::serve::{WEB_THREAD, web_threads};
 
 use crate::api::{Answer, Daemon};
-use crate::daemon::{http_get, spawn_app_with_routes};
-use crate::helpers::{Origin, wait_until};
+use crate::helpers::{Origin, http_get, spawn_app_with_routes, wait_until};
 
 /// Where the hogging handler ran, and the gate that holds it.
 #[derive(Default)]

@@ -1,176 +1,17 @@
 //! The daemon end to end: checks land in SQLite at their interval, reloads,
 //! SIGTERM drains, SIGKILL loses at most a batch, retention, a full disk.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use hopwatch::app::Application;
-use hopwatch::config;
 use hopwatch::store::rollup::Rollup;
 use hopwatch::store::{Store, StoredCheck, retention, unix_ms};
-use hopwatch::web::AppState;
-use tempfile::TempDir;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-use crate::helpers::{Origin, free_port, wait_until};
-
-/// A daemon running in this process on port 0 with its own database.
-pub struct TestApp {
-    pub addr: SocketAddr,
-    pub state: AppState,
-    pub config_path: PathBuf,
-    pub db_path: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
-    _dir: TempDir,
-}
-
-/// The config text for `monitors` (a YAML list body), storing in `db`.
-pub fn config_text(monitors: &str, db: &Path) -> String {
-    config_text_with("", monitors, db)
-}
-
-/// [`config_text`] with more `server:` keys (`public_evidence: true`).
-fn config_text_with(server: &str, monitors: &str, db: &Path) -> String {
-    let server = if server.is_empty() {
-        String::new()
-    } else {
-        format!(", {server}")
-    };
-    format!(
-        "server: {{ listen: 127.0.0.1:0{server} }}\nstorage: {{ path: {} }}\nmonitors:\n{monitors}",
-        db.display()
-    )
-}
-
-/// Starts a daemon with these monitors (YAML list items, indented by two).
-pub async fn spawn_app(monitors: &str) -> TestApp {
-    spawn_app_with("", monitors).await
-}
-
-/// [`spawn_app`] with more `server:` keys, as YAML flow entries.
-pub async fn spawn_app_with(server: &str, monitors: &str) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("data").join("hopwatch.db");
-    let config_path = dir.path().join("hopwatch.yaml");
-    std::fs::write(&config_path, config_text_with(server, monitors, &db)).expect("write config");
-    start_from_file(dir, config_path, db).await
-}
-
-async fn spawn_app_in(dir: TempDir, db_path: PathBuf, monitors: &str) -> TestApp {
-    let config_path = dir.path().join("hopwatch.yaml");
-    std::fs::write(&config_path, config_text(monitors, &db_path)).expect("write config");
-    start_from_file(dir, config_path, db_path).await
-}
-
-/// Starts a daemon from a config file already written in `dir`.
-pub async fn start_from_file(dir: TempDir, config_path: PathBuf, db_path: PathBuf) -> TestApp {
-    start_with_routes(dir, config_path, db_path, None).await
-}
-
-/// [`spawn_app`] serving `routes` beside hopwatch's own, as the demo does.
-pub async fn spawn_app_with_routes(monitors: &str, routes: axum::Router) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("data").join("hopwatch.db");
-    let config_path = dir.path().join("hopwatch.yaml");
-    std::fs::write(&config_path, config_text(monitors, &db)).expect("write config");
-    start_with_routes(dir, config_path, db, Some(routes)).await
-}
-
-async fn start_with_routes(
-    dir: TempDir,
-    config_path: PathBuf,
-    db_path: PathBuf,
-    routes: Option<axum::Router>,
-) -> TestApp {
-    let loaded = config::load(&config_path).unwrap_or_else(|e| panic!("test config invalid: {e}"));
-    let mut app = Application::build(loaded).await.expect("daemon starts");
-    if let Some(routes) = routes {
-        app.add_routes(routes);
-    }
-    let addr = app.local_addr();
-    let state = app.state().clone();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        app.run_until(async {
-            let _ = stopped.await;
-        })
-        .await
-        .expect("daemon runs and stops cleanly");
-    });
-    TestApp {
-        addr,
-        state,
-        config_path,
-        db_path,
-        stop: Some(stop),
-        task,
-        _dir: dir,
-    }
-}
-
-impl TestApp {
-    /// Stored checks of a monitor.
-    pub async fn stored(&self, monitor: &str) -> i64 {
-        let Some(id) = self.state.monitor_id(monitor) else {
-            return 0;
-        };
-        self.state
-            .store
-            .count_checks(Some(id))
-            .await
-            .expect("count checks")
-    }
-
-    /// Asks for a clean stop and waits for it.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task).await.expect("daemon task");
-    }
-
-    /// GET a path; (status, body).
-    pub async fn get(&self, path: &str) -> (u16, String) {
-        http_get(self.addr, path).await
-    }
-}
-
-/// A minimal HTTP GET for tests (the daemon's own probe would hide bugs).
-pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect to the daemon");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-async fn wait_for_stored(app: &TestApp, monitor: &str, at_least: i64) {
-    for _ in 0..200 {
-        if app.stored(monitor).await >= at_least {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{monitor} never reached {at_least} stored checks");
-}
+use crate::helpers::{
+    Mode, Origin, config_text, count_rows, free_port, signal, spawn_app, spawn_app_in,
+    spawn_app_with, start_binary, wait_exit, wait_until, wait_until_async,
+};
 
 #[tokio::test]
 async fn checks_land_in_the_database_at_their_interval() {
@@ -180,7 +21,7 @@ async fn checks_land_in_the_database_at_their_interval() {
         origin.url("/")
     ))
     .await;
-    wait_for_stored(&app, "web", 3).await;
+    app.wait_stored("web", 3).await;
     let id = app.state.monitor_id("web").expect("id");
     let rows = app
         .state
@@ -242,19 +83,34 @@ async fn a_reload_adds_and_removes_monitors_and_refuses_a_broken_config() {
         )
     };
     let app = spawn_app(&(line("a") + &line("b"))).await;
-    wait_for_stored(&app, "a", 1).await;
+    app.wait_stored("a", 1).await;
 
-    // A broken config is refused and the running one stays.
-    std::fs::write(
-        &app.config_path,
-        "monitors: [ { name: a, interval: 5 sec } ]\n",
-    )
-    .expect("write");
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // A broken config is refused and the running one stays. It is broken in
+    // one place only, a's interval: were it taken, `z` would start and `b`
+    // would stop.
+    let broken = line("a").replace("interval: 1s", "interval: 5 sec") + &line("z");
+    std::fs::write(&app.config_path, config_text(&broken, &app.db_path)).expect("write");
+    // A refusal leaves nothing to wait for but a log line, so the test waits
+    // until the file was polled (every 2 s) since the write: checks fall on
+    // a 1 s grid and never bunch up, so of five more stored checks of `a`
+    // (in both configs) at most the first ran before the write, and the
+    // fifth 3 s after it.
+    let (a_before, b_before) = (app.stored("a").await, app.stored("b").await);
+    app.wait_stored("a", a_before + 5).await;
     assert!(
-        app.state.monitor_id("a").is_some(),
-        "broken config must not replace the running one"
+        app.state.monitor_id("z").is_none(),
+        "the broken config's new monitor must not start"
     );
+    assert_eq!(
+        app.get("/api/v1/monitors/z/checks").await.0,
+        404,
+        "the API knows no z"
+    );
+    assert!(
+        app.state.monitor_id("b").is_some(),
+        "the running config's b must stay"
+    );
+    app.wait_stored("b", b_before + 5).await;
 
     std::fs::write(
         &app.config_path,
@@ -265,12 +121,12 @@ async fn a_reload_adds_and_removes_monitors_and_refuses_a_broken_config() {
         app.state.monitor_id("c").is_some() && app.state.monitor_id("a").is_none()
     })
     .await;
-    wait_for_stored(&app, "c", 2).await;
+    app.wait_stored("c", 2).await;
     let store = &app.state.store;
     let ids = store.monitor_ids(&["a"]).await.expect("ids");
     let a_before = store.count_checks(Some(ids["a"])).await.expect("count");
     let c_before = app.stored("c").await;
-    wait_for_stored(&app, "c", c_before + 2).await;
+    app.wait_stored("c", c_before + 2).await;
     let a_after = store.count_checks(Some(ids["a"])).await.expect("count");
     assert!(
         a_after <= a_before + 1,
@@ -319,68 +175,28 @@ async fn retention_deletes_old_raw_checks_and_keeps_rollups() {
 
 // ------------------------------------------------------------ the binary
 
-fn start_binary(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hopwatch"))
-        .args(["run", "-c"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start hopwatch")
-}
-
-pub fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([format!("-{name}"), child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-}
-
-async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    for _ in 0..300 {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    panic!("hopwatch did not exit");
-}
-
-pub async fn count_rows(db: &Path, sql: &str) -> i64 {
-    let store = Store::open(db).await.expect("open the daemon's database");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-        .await
-        .expect("connect");
-    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_one(&pool)
-        .await
-        .expect("query");
-    pool.close().await;
-    store.close().await;
-    count
-}
-
-fn binary_config(dir: &Path, origin: &Origin) -> (PathBuf, PathBuf, u16) {
-    let port = free_port();
+/// A config in `dir` with one monitor, `web`, checking `origin` every
+/// second; (config path, database path).
+fn binary_config(dir: &Path, origin: &Origin) -> (PathBuf, PathBuf) {
     let db = dir.join("hopwatch.db");
     let config = dir.join("hopwatch.yaml");
-    let text = format!(
-        "server: {{ listen: 127.0.0.1:{port} }}\nstorage: {{ path: {} }}\nmonitors:\n  - {{ name: web, url: '{}', interval: 1s, timeout: 1s }}\n",
-        db.display(),
+    std::fs::write(&config, config_text(&web_monitor(origin), &db)).expect("write config");
+    (config, db)
+}
+
+/// The monitor `web`, checking `origin` every second.
+fn web_monitor(origin: &Origin) -> String {
+    format!(
+        "  - {{ name: web, url: '{}', interval: 1s, timeout: 1s }}\n",
         origin.url("/")
-    );
-    std::fs::write(&config, text).expect("write config");
-    (config, db, port)
+    )
 }
 
 #[tokio::test]
 async fn sigterm_drains_running_checks_and_flushes_everything() {
     let origin = Origin::spawn().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let (config, db, _) = binary_config(dir.path(), &origin);
+    let (config, db) = binary_config(dir.path(), &origin);
     let mut child = start_binary(&config);
     wait_until("three checks reached the origin", || origin.requests() >= 3).await;
     signal(&child, "TERM");
@@ -406,7 +222,7 @@ async fn sigterm_drains_running_checks_and_flushes_everything() {
 async fn sigkill_loses_at_most_the_last_batch_and_a_restart_carries_on() {
     let origin = Origin::spawn().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let (config, db, _) = binary_config(dir.path(), &origin);
+    let (config, db) = binary_config(dir.path(), &origin);
     let mut child = start_binary(&config);
     wait_until("four checks reached the origin", || origin.requests() >= 4).await;
     signal(&child, "KILL");
@@ -457,12 +273,7 @@ async fn the_database_its_wal_and_new_folders_are_owner_only_whatever_the_umask(
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("data").join("hopwatch").join("hopwatch.db");
     let config = dir.path().join("hopwatch.yaml");
-    let text = format!(
-        "server: {{ listen: 127.0.0.1:0 }}\nstorage: {{ path: {} }}\nmonitors:\n  - {{ name: web, url: '{}', interval: 1s, timeout: 1s }}\n",
-        db.display(),
-        origin.url("/")
-    );
-    std::fs::write(&config, text).expect("write config");
+    std::fs::write(&config, config_text(&web_monitor(&origin), &db)).expect("write config");
     let existing = mode(dir.path());
     // umask 000 would leave new files 0666 and folders 0777.
     let mut child = Command::new("sh")
@@ -538,6 +349,9 @@ fn fill(disk: &Path) -> PathBuf {
     path
 }
 
+/// How long /healthz may take to follow the disk filling up or freed.
+const HEALTHZ_WITHIN: Duration = Duration::from_secs(10);
+
 #[tokio::test]
 async fn a_full_disk_fails_healthz_keeps_checking_and_recovers() {
     let origin = Origin::spawn().await;
@@ -553,19 +367,14 @@ async fn a_full_disk_fails_healthz_keeps_checking_and_recovers() {
         })
         .collect();
     let app = spawn_app_in(tempfile::tempdir().expect("temp dir"), db, &monitors).await;
-    wait_for_stored(&app, "m0", 1).await;
+    app.wait_stored("m0", 1).await;
     assert_eq!(app.get("/healthz").await.0, 200);
 
     let filler = fill(&disk.path);
-    let mut unhealthy = false;
-    for _ in 0..100 {
-        if app.get("/healthz").await.0 == 503 {
-            unhealthy = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(unhealthy, "healthz stays 200 on a full disk");
+    wait_until_async("healthz fails on a full disk", HEALTHZ_WITHIN, async || {
+        app.get("/healthz").await.0 == 503
+    })
+    .await;
     let (_, metrics) = app.get("/metrics").await;
     assert!(
         metrics
@@ -580,15 +389,10 @@ async fn a_full_disk_fails_healthz_keeps_checking_and_recovers() {
     .await;
 
     std::fs::remove_file(&filler).expect("free the disk");
-    let mut healthy = false;
-    for _ in 0..100 {
-        if app.get("/healthz").await.0 == 200 {
-            healthy = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(healthy, "healthz did not recover");
+    wait_until_async("healthz recovers", HEALTHZ_WITHIN, async || {
+        app.get("/healthz").await.0 == 200
+    })
+    .await;
     // Results taken during the outage were kept in memory and land now:
     // all but the checks in flight (at most one per monitor) are stored.
     // The first write that succeeds turns /healthz green while the backlog
@@ -624,7 +428,7 @@ async fn downtime_of_hopwatch_counts_as_unknown_in_rollups_and_uptime() {
         &monitors,
     )
     .await;
-    wait_for_stored(&app, "web", 2).await;
+    app.wait_stored("web", 2).await;
     app.stop().await;
     // Pretend the previous run died two minutes ago: the monitor existed
     // then, and nobody watched it since.
@@ -647,7 +451,7 @@ async fn downtime_of_hopwatch_counts_as_unknown_in_rollups_and_uptime() {
         &monitors,
     )
     .await;
-    wait_for_stored(&app, "web", 4).await;
+    app.wait_stored("web", 4).await;
     let (status, body) = app.get("/api/v1/status").await;
     assert_eq!(status, 200);
     let json: serde_json::Value = serde_json::from_str(&body).expect("json");
@@ -673,9 +477,7 @@ async fn downtime_of_hopwatch_counts_as_unknown_in_rollups_and_uptime() {
 #[tokio::test]
 async fn confirm_rechecks_a_failure_and_marks_it_flaky_when_a_recheck_passes() {
     let origin = Origin::spawn().await;
-    origin
-        .set_mode(crate::helpers::Mode::Status(500, "boom".to_owned()))
-        .await;
+    origin.set_mode(Mode::Status(500, "boom".to_owned())).await;
     let monitors = format!(
         "  - {{ name: web, url: '{}', interval: 2s, timeout: 1s, confirm: 2 }}\n",
         origin.url("/")
@@ -686,8 +488,8 @@ async fn confirm_rechecks_a_failure_and_marks_it_flaky_when_a_recheck_passes() {
         origin.requests() >= 1
     })
     .await;
-    origin.set_mode(crate::helpers::Mode::Healthy).await;
-    wait_for_stored(&app, "web", 2).await;
+    origin.set_mode(Mode::Healthy).await;
+    app.wait_stored("web", 2).await;
     let id = app.state.monitor_id("web").expect("id");
     let rows = app.state.store.checks(id, 0, 10).await.expect("checks");
     let results: Vec<_> = rows.into_iter().map(|r| r.into_result("web")).collect();
@@ -720,7 +522,7 @@ async fn push_monitors_take_heartbeats_refuse_wrong_tokens_and_go_down_when_sile
         .get("/api/v1/push/backup?token=t0ken&status=up&msg=done")
         .await;
     assert_eq!(status, 200, "{body}");
-    wait_for_stored(&app, "backup", 1).await;
+    app.wait_stored("backup", 1).await;
     assert_eq!(app.state.live.latest("backup").map(|r| r.ok), Some(true));
     // Nothing more arrives: down after interval + grace.
     wait_until("a missed heartbeat", || {
@@ -756,25 +558,14 @@ async fn failures_while_the_connectivity_check_fails_are_unknown() {
     // Nothing listens on the connectivity target: hopwatch's own network
     // looks down, so a failing monitor is not counted as down.
     let dead = free_port();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("c.db");
-    let config = dir.path().join("hopwatch.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "server: {{ listen: 127.0.0.1:0, connectivity_check: '127.0.0.1:{dead}' }}\nstorage: {{ path: {} }}\n\
-             monitors:\n  - {{ name: web, url: 'http://127.0.0.1:{dead}/', interval: 1s, timeout: 1s }}\n",
-            db.display()
+    let app = spawn_app_with(
+        &format!("connectivity_check: '127.0.0.1:{dead}'"),
+        &format!(
+            "  - {{ name: web, url: 'http://127.0.0.1:{dead}/', interval: 1s, timeout: 1s }}\n"
         ),
     )
-    .expect("write");
-    let loaded = config::load(&config).expect("valid");
-    let app = Application::build(loaded).await.expect("starts");
-    let state = app.state().clone();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
+    .await;
+    let state = &app.state;
     wait_until("an unknown result", || {
         state
             .live
@@ -786,6 +577,5 @@ async fn failures_while_the_connectivity_check_fails_are_unknown() {
     assert!(!result.ok);
     assert_eq!(result.verdict.hop, hopwatch::probe::Hop::Unknown);
     assert_eq!(state.live.state("web").as_str(), "unknown");
-    let _ = stop.send(());
-    task.await.expect("task").expect("clean stop");
+    app.stop().await;
 }

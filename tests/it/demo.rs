@@ -43,7 +43,7 @@ async fn the_demo_story_pages_for_the_origin_then_the_gateway_and_resolves() {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let (status, page) = crate::daemon::http_get(handles.addr, "/demo/alerts").await;
+    let (status, page) = crate::helpers::http_get(handles.addr, "/demo/alerts").await;
     let _ = stop.send(());
     demo.await
         .expect("demo task")

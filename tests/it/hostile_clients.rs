@@ -15,8 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::api::Daemon;
-use crate::daemon::{count_rows, signal};
-use crate::helpers::{Origin, free_port, wait_until};
+use crate::helpers::{Origin, config_yaml, count_rows, free_port, signal, wait_until};
 
 /// The daemon's open-file limit, soft and hard alike, so raising it cannot help.
 const FILE_LIMIT: u64 = 256;
@@ -51,9 +50,10 @@ impl Binary {
             dir.path().join("hopwatch.log"),
         );
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let text = format!(
-            "server: {{ listen: '{addr}' }}\nstorage: {{ path: '{}' }}\nmonitors:\n{monitors}",
-            db.display()
+        let text = config_yaml(
+            &format!("listen: '{addr}'"),
+            &db,
+            &format!("monitors:\n{monitors}"),
         );
         std::fs::write(&config, text).expect("write config");
         let out = std::fs::File::create(&log).expect("create the log file");

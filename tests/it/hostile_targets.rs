@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use crate::api::{Daemon, TOKEN};
-use crate::helpers::{Peer, spawn_status};
-use crate::notify::email::{SmtpServer, read_maildir};
-use crate::notify::webhook::{Answer as Reply, Receiver};
+use crate::helpers::{
+    Peer, Receiver, Reply, SmtpServer, read_maildir, spawn_status, wait_until_async,
+};
 
 /// Headers of the hostile answer: as many, as long, as hyper's client takes
 /// (100 headers and about 400 KB of head) before refusing the answer.
@@ -23,17 +23,8 @@ const MAX_EXCERPT: usize = 2 * 1_024;
 /// What one failed check may cost at most, stored or answered: the bounded
 /// evidence plus room for JSON escaping and the rest of the row.
 const MAX_PER_CHECK: usize = 16 * 1_024;
-
-/// Polls (at most 20 s) until `monitor` has `n` stored checks.
-async fn wait_stored(daemon: &Daemon, monitor: &str, n: i64) {
-    for _ in 0..200 {
-        if daemon.stored(monitor).await >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{monitor} never had {n} stored checks");
-}
+/// How long a delivery may take to arrive once its incident is open.
+const DELIVERED_WITHIN: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn a_target_with_huge_headers_costs_a_bounded_amount_per_check() {
@@ -57,7 +48,7 @@ async fn a_target_with_huge_headers_costs_a_bounded_amount_per_check() {
         ),
     )
     .await;
-    wait_stored(&daemon, "hostile", 3).await;
+    daemon.wait_stored("hostile", 3).await;
 
     let id = daemon.state.monitor_id("hostile").expect("monitor id");
     let rows = daemon.state.store.checks(id, 0, 1_000).await.expect("rows");
@@ -186,24 +177,13 @@ fn assert_masked(what: &str, text: &str) {
 /// The id of `monitor`'s open incident, once it has one and a failed
 /// check of it is stored.
 async fn open_incident(daemon: &Daemon, monitor: &str) -> String {
-    wait_stored(daemon, monitor, 1).await;
+    daemon.wait_stored(monitor, 1).await;
     let list = daemon.wait_incidents("open", &[monitor]).await;
     let incident = list
         .iter()
         .find(|i| i["monitor"] == monitor)
         .expect("an incident");
     incident["id"].as_str().expect("an id").to_owned()
-}
-
-/// Polls (at most 20 s) until `done` holds.
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("gave up waiting: {what}");
 }
 
 #[tokio::test]
@@ -272,16 +252,18 @@ async fn urls_in_evidence_are_masked_on_every_page_answer_feed_and_alert() {
     }
 
     for (format, receiver) in formats.iter().zip(&receivers) {
-        wait_for(&format!("a {format} delivery"), || {
-            !receiver.seen().is_empty()
-        })
+        wait_until_async(
+            &format!("a {format} delivery"),
+            DELIVERED_WITHIN,
+            async || !receiver.seen().is_empty(),
+        )
         .await;
         for (_, body) in receiver.seen() {
             assert_masked(format, &String::from_utf8_lossy(&body));
         }
     }
     let new_mail = smtp.maildir().join("new");
-    wait_for("an email", || {
+    wait_until_async("an email", DELIVERED_WITHIN, async || {
         std::fs::read_dir(&new_mail).is_ok_and(|d| d.count() > 0)
     })
     .await;

@@ -7,10 +7,9 @@ use std::io::Read as _;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use http_body_util::{BodyExt, Empty};
 
 use crate::api::Daemon;
-use crate::helpers::{Origin, spawn_status};
+use crate::helpers::{Origin, send, spawn_status};
 
 /// The admin token of these tests' daemons.
 const TOKEN: &str = "cache-t0ken";
@@ -64,28 +63,15 @@ impl Raw {
 
 /// GET `path` with extra request headers.
 async fn fetch(daemon: &Daemon, path: &str, headers: &[(&str, &str)]) -> Raw {
-    let stream = tokio::net::TcpStream::connect(daemon.addr)
-        .await
-        .expect("connect to the daemon");
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .expect("HTTP handshake");
-    tokio::spawn(connection);
-    let mut request = http::Request::get(path).header(http::header::HOST, daemon.addr.to_string());
+    let mut request = http::Request::get(path);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let request = request.body(Empty::<Bytes>::new()).expect("a request");
-    let response = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
-        .await
-        .expect("an answer within 30s")
-        .expect("an HTTP answer");
-    let (parts, body) = response.into_parts();
+    let (parts, body) = send(daemon.addr, request, Bytes::new()).await.into_parts();
     Raw {
         status: parts.status.as_u16(),
         headers: parts.headers,
-        body: body.collect().await.expect("the body").to_bytes(),
+        body,
     }
 }
 

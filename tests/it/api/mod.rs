@@ -10,10 +10,8 @@ mod paging;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use http_body_util::{BodyExt, Full};
 
-use crate::daemon::TestApp;
-use crate::helpers::{Origin, Peer, spawn_status, wait_until};
+use crate::helpers::{Origin, Peer, TestApp, send, spawn_app_config, spawn_status, wait_until};
 
 /// The admin token of [`Fixture`]'s daemon.
 pub const TOKEN: &str = "t0ken-for-tests";
@@ -72,16 +70,8 @@ impl Daemon {
     /// Starts a daemon; `server` and `rest` are the YAML of the `server:`
     /// keys besides `listen`, and of everything after `storage:`.
     pub async fn spawn(server: &str, rest: &str) -> Daemon {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("data").join("hopwatch.db");
-        let path = dir.path().join("hopwatch.yaml");
-        let text = format!(
-            "server: {{ listen: 127.0.0.1:0, {server} }}\nstorage: {{ path: {} }}\n{rest}",
-            db.display()
-        );
-        std::fs::write(&path, text).expect("write config");
         Daemon {
-            app: crate::daemon::start_from_file(dir, path, db).await,
+            app: spawn_app_config(server, rest).await,
         }
     }
 
@@ -93,30 +83,13 @@ impl Daemon {
         token: Option<&str>,
         body: &[u8],
     ) -> Answer {
-        let stream = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .expect("connect to the daemon");
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .expect("HTTP handshake");
-        tokio::spawn(connection);
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(http::header::HOST, self.addr.to_string());
+        let mut request = http::Request::builder().method(method).uri(path);
         if let Some(token) = token {
             request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
         }
-        let request = request
-            .body(Full::new(Bytes::copy_from_slice(body)))
-            .expect("a valid request");
-        let response = tokio::time::timeout(Duration::from_secs(10), sender.send_request(request))
+        let (parts, body) = send(self.addr, request, Bytes::copy_from_slice(body))
             .await
-            .expect("an answer within 10s")
-            .expect("an HTTP answer");
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.expect("the body").to_bytes();
+            .into_parts();
         Answer {
             status: parts.status.as_u16(),
             headers: parts.headers,

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::daemon::TestApp;
+use crate::helpers::TestApp;
 use crate::pages::fixture::{CROWD_GROUPS, crowd_member, crowd_name, push_crowd};
 
 const CROWD: usize = 120;

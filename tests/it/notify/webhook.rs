@@ -1,15 +1,9 @@
 //! Webhooks against a real HTTP receiver: signature, delivery id, the
 //! classification of each kind of refusal, and the chat and PagerDuty formats.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::http::HeaderMap;
 use hmac::{Hmac, KeyInit, Mac};
 use hopwatch::alert::webhook::WebhookNotifier;
 use hopwatch::alert::{DeliveryError, Notifier, format};
@@ -17,94 +11,9 @@ use hopwatch::config::WebhookFormat;
 use hopwatch::incident::AlertEvent;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tokio::task::JoinHandle;
 
 use super::{build, firing, resolved};
-use crate::helpers::{LOCALHOST, free_port};
-
-/// How the receiver answers.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Answer {
-    Status(u16),
-    /// Never answers in time.
-    Hang,
-}
-
-/// One request as the receiver saw it.
-struct Seen {
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-#[derive(Clone)]
-struct Shared {
-    seen: Arc<Mutex<Vec<Seen>>>,
-    answer: Arc<Mutex<Answer>>,
-}
-
-/// A webhook endpoint on loopback, stopped on drop.
-pub(crate) struct Receiver {
-    shared: Shared,
-    port: u16,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    shared
-        .seen
-        .lock()
-        .expect("receiver lock")
-        .push(Seen { headers, body });
-    let answer = *shared.answer.lock().expect("receiver lock");
-    match answer {
-        Answer::Status(code) => {
-            let status = StatusCode::from_u16(code).expect("a valid status");
-            (status, "receiver says: not now\n").into_response()
-        }
-        Answer::Hang => {
-            // Far beyond the client's timeout; bounded so the task ends.
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            StatusCode::OK.into_response()
-        }
-    }
-}
-
-impl Receiver {
-    pub(crate) async fn start(answer: Answer) -> Receiver {
-        let shared = Shared {
-            seen: Arc::default(),
-            answer: Arc::new(Mutex::new(answer)),
-        };
-        let app = Router::new()
-            .route("/hook", post(receive))
-            .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind((LOCALHOST, 0))
-            .await
-            .expect("bind the receiver");
-        let port = listener.local_addr().expect("bound").port();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("receiver runs");
-        });
-        Receiver { shared, port, task }
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("http://{LOCALHOST}:{}/hook", self.port)
-    }
-
-    pub(crate) fn seen(&self) -> Vec<(HeaderMap, Bytes)> {
-        let seen = self.shared.seen.lock().expect("receiver lock");
-        seen.iter()
-            .map(|s| (s.headers.clone(), s.body.clone()))
-            .collect()
-    }
-}
+use crate::helpers::{LOCALHOST, Receiver, Reply, free_port};
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
@@ -122,7 +31,7 @@ fn webhook(receiver_url: String, format: WebhookFormat) -> WebhookNotifier {
         .with_timeout(Duration::from_millis(500))
 }
 
-async fn answer_with(answer: Answer) -> DeliveryError {
+async fn answer_with(answer: Reply) -> DeliveryError {
     let receiver = Receiver::start(answer).await;
     let events = [firing()];
     let result = webhook(receiver.url(), WebhookFormat::Json)
@@ -134,7 +43,7 @@ async fn answer_with(answer: Answer) -> DeliveryError {
 
 #[tokio::test]
 async fn json_webhook_is_signed_and_carries_the_delivery_id() {
-    let receiver = Receiver::start(Answer::Status(204)).await;
+    let receiver = Receiver::start(Reply::Status(204)).await;
     let notifier = build(json!({
         "name": "ops-hook", "type": "webhook", "url": receiver.url(), "secret": "s3cr3t",
     }));
@@ -176,7 +85,7 @@ fn hex_decode(hex: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn without_a_secret_nothing_is_signed() {
-    let receiver = Receiver::start(Answer::Status(200)).await;
+    let receiver = Receiver::start(Reply::Status(200)).await;
     let events = [resolved()];
     webhook(receiver.url(), WebhookFormat::Json)
         .send("d-2", &events)
@@ -192,7 +101,7 @@ async fn without_a_secret_nothing_is_signed() {
 #[tokio::test]
 async fn server_errors_and_throttling_are_retried() {
     for code in [500, 502, 503, 408, 429] {
-        let err = answer_with(Answer::Status(code)).await;
+        let err = answer_with(Reply::Status(code)).await;
         assert!(err.retryable, "{code} should be retried: {err}");
         assert!(err.message.starts_with(&format!("HTTP {code}")), "{err}");
         assert!(err.message.contains("receiver says: not now"), "{err}");
@@ -202,7 +111,7 @@ async fn server_errors_and_throttling_are_retried() {
 #[tokio::test]
 async fn other_client_errors_are_permanent() {
     for code in [400, 401, 404, 410] {
-        let err = answer_with(Answer::Status(code)).await;
+        let err = answer_with(Reply::Status(code)).await;
         assert!(!err.retryable, "{code} should not be retried: {err}");
         assert!(err.message.starts_with(&format!("HTTP {code}")), "{err}");
     }
@@ -210,7 +119,7 @@ async fn other_client_errors_are_permanent() {
 
 #[tokio::test]
 async fn a_receiver_that_hangs_is_retried() {
-    let err = answer_with(Answer::Hang).await;
+    let err = answer_with(Reply::Hang).await;
     assert!(err.retryable, "{err}");
     assert!(err.message.starts_with("timed out"), "{err}");
 }
@@ -230,7 +139,7 @@ async fn a_refused_connection_is_retried_without_showing_the_url() {
 
 /// Sends `events` in `format` and returns the JSON bodies received.
 async fn bodies_in(format: WebhookFormat, events: &[AlertEvent]) -> Vec<Value> {
-    let receiver = Receiver::start(Answer::Status(202)).await;
+    let receiver = Receiver::start(Reply::Status(202)).await;
     webhook(receiver.url(), format)
         .send("d-4", events)
         .await

@@ -10,8 +10,7 @@ use hopwatch::probe::Cause;
 use hopwatch::store::rollup::Rollup;
 use hopwatch::store::{Store, day_of, hour_of, unix_ms};
 
-use crate::daemon::{TestApp, spawn_app, spawn_app_with};
-use crate::helpers::{Mode, Origin, wait_until};
+use crate::helpers::{Mode, Origin, TestApp, spawn_app, spawn_app_with, wait_until};
 
 /// A title and group that would run if a page forgot to escape them.
 pub const XSS: &str = "<script>alert(1)</script>";

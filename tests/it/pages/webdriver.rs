@@ -5,14 +5,10 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::helpers::{free_port, require};
+use crate::helpers::{ClientError, free_port, require, try_send};
 
 /// The longest one WebDriver command may take (a page load included).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -229,21 +225,14 @@ async fn call(
     method: &str,
     path: &str,
     body: Option<Value>,
-) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
+) -> Result<Value, ClientError> {
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let request = Request::builder()
+    let request = http::Request::builder()
         .method(method)
         .uri(path)
-        .header("host", addr.to_string())
-        .header("content-type", "application/json; charset=utf-8")
-        .body(Full::new(Bytes::from(body)))?;
-    let response = sender.send_request(request).await?;
-    let bytes = response.into_body().collect().await?.to_bytes();
-    Ok(serde_json::from_slice(&bytes)?)
+        .header("content-type", "application/json; charset=utf-8");
+    let response = try_send(addr, request, body).await?;
+    Ok(serde_json::from_slice(response.body())?)
 }
 
 /// Standard base64 (with padding), as WebDriver sends screenshots.

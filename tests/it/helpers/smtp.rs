@@ -1,0 +1,116 @@
+//! A real SMTP server, aiosmtpd, on loopback: messages land in a maildir
+//! that Python's own email package reads back.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{LOCALHOST, free_port};
+
+/// An aiosmtpd process on loopback, killed on drop.
+pub struct SmtpServer {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The system Python: it has Debian's aiosmtpd, a pyenv one first on PATH may not.
+const PYTHON: &str = "/usr/bin/python3";
+
+/// Transient refusal at RCPT, as a busy or greylisting server answers.
+const DEFER_HANDLER: &str = r#"
+class Defer:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "451 4.7.1 greylisted, try again later"
+"#;
+
+impl SmtpServer {
+    /// Starts aiosmtpd with its Mailbox handler (a maildir in a temp dir);
+    /// `defer` uses a handler that refuses every recipient with 451 instead.
+    pub async fn start(extra: &[&str], defer: bool) -> SmtpServer {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(dir.path().join("defer_handler.py"), DEFER_HANDLER).expect("handler");
+        let maildir = dir.path().join("mail");
+        let mut dir = dir;
+        for _ in 0..5 {
+            let port = free_port();
+            let mut command = Command::new(PYTHON);
+            command
+                .args(["-m", "aiosmtpd", "-n", "-l", &format!("{LOCALHOST}:{port}")])
+                .args(extra)
+                .env("PYTHONPATH", dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            if defer {
+                command.args(["-c", "defer_handler.Defer"]);
+            } else {
+                command
+                    .args(["-c", "aiosmtpd.handlers.Mailbox"])
+                    .arg(&maildir);
+            }
+            let child = command.spawn().expect("python3 with aiosmtpd");
+            let mut server = SmtpServer { child, port, dir };
+            if server.wait_listening().await {
+                return server;
+            }
+            // Lost the port to another test: try another.
+            dir = std::mem::replace(&mut server.dir, tempfile::tempdir().expect("a temp dir"));
+        }
+        panic!("aiosmtpd did not start (is python3-aiosmtpd installed?)");
+    }
+
+    /// `true` once the port accepts; `false` if the process exited first.
+    async fn wait_listening(&mut self) -> bool {
+        for _ in 0..200 {
+            if TcpStream::connect((LOCALHOST, self.port)).is_ok() {
+                return true;
+            }
+            if self.child.try_wait().expect("process status").is_some() {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("aiosmtpd did not listen within 10 s");
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn maildir(&self) -> PathBuf {
+        self.dir.path().join("mail")
+    }
+}
+
+/// Every message of a maildir, parsed by Python's own email package.
+pub fn read_maildir(maildir: &Path) -> Value {
+    const PARSE: &str = r#"
+import email, email.policy, json, pathlib, sys
+out = []
+for path in sorted(pathlib.Path(sys.argv[1]).glob("new/*")):
+    m = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    parts = [{"type": p.get_content_type(), "text": p.get_content()}
+             for p in m.walk() if not p.is_multipart()]
+    out.append({"subject": m["subject"], "delivery": m["x-hopwatch-delivery"],
+                "message_id": m["message-id"], "type": m.get_content_type(),
+                "rcpt": m["x-rcptto"], "parts": parts})
+print(json.dumps(out))
+"#;
+    let output = Command::new(PYTHON)
+        .args(["-c", PARSE])
+        .arg(maildir)
+        .output()
+        .expect("python3 runs");
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).expect("JSON from the parser")
+}

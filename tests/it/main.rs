@@ -2,6 +2,7 @@
 
 mod alerting;
 mod api;
+mod architecture;
 mod cli;
 mod config_errors;
 mod crowd;

@@ -9,6 +9,7 @@ pub mod demo; // `hopwatch demo`: built-in targets that break on a script
 pub mod escape; // escaping text for HTML, XML and log lines
 pub mod evaluate; // rules, maintenance and chain verdicts: the pure decisions
 pub mod fdlimit; // the open-file limit: raised at start, shared out
+pub mod import; // `hopwatch import`: Gatus and Uptime Kuma setups as hopwatch configs
 pub mod mask; // hiding secrets in text shown to people
 pub mod metrics; // the Prometheus registry and every metric
 pub mod pipeline; // where each result goes: metrics, logs, live state, writer

@@ -133,6 +133,11 @@ fn finish(mut draft: Draft) -> Result<Imported, ImportError> {
     prune_references(&mut draft);
     for _ in 0..REPAIR_PASSES {
         let yaml = emit::yaml(&draft);
+        // No monitor: no config can be valid; the caller says so, and the
+        // comments say why.
+        if draft.monitors.is_empty() {
+            return Ok(imported(&draft, yaml, Vec::new()));
+        }
         let errors = match config::parse(&yaml, Format::Yaml, LABEL) {
             Ok(_) => Vec::new(),
             Err(errors) => errors.errors,
@@ -146,9 +151,6 @@ fn finish(mut draft: Draft) -> Result<Imported, ImportError> {
                     unset.insert(name);
                 }
                 Refusal::Entry(section, index, reason) => refused.push((section, index, reason)),
-                // With no monitor to import the config cannot be valid;
-                // the caller says so, with the comments that explain why.
-                Refusal::NoMonitors if draft.monitors.is_empty() => {}
                 Refusal::NoMonitors | Refusal::Other => other.push(line),
             }
         }
@@ -234,7 +236,7 @@ fn read_error(line: &str) -> Refusal {
 
 fn remove_refused(draft: &mut Draft, mut refused: Vec<(Section, usize, String)>) {
     // From the back, so earlier indices stay right; one reason per entry.
-    refused.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    refused.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
     refused.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
     for (section, index, reason) in refused {
         let entries = draft.entries_mut(section);

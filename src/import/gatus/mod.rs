@@ -79,10 +79,10 @@ pub(crate) fn import(text: &str, label: &str) -> Result<Draft, ImportError> {
     {
         endpoints::external(&mut cx, index, endpoint);
     }
-    if let Some(window) = top.get("maintenance") {
-        if let Some(entry) = maintenance(&mut cx.draft, "maintenance", window, &["*".to_owned()]) {
-            cx.draft.maintenance.push(entry);
-        }
+    if let Some(window) = top.get("maintenance")
+        && let Some(entry) = maintenance(&mut cx.draft, "maintenance", window, &["*".to_owned()])
+    {
+        cx.draft.maintenance.push(entry);
     }
     Ok(cx.draft)
 }
@@ -222,8 +222,10 @@ pub(crate) fn maintenance(
                 numbers.join(",")
             }
         };
-        let mut entry = Entry::default();
-        entry.origin = origin.to_owned();
+        let mut entry = Entry {
+            origin: origin.to_owned(),
+            ..Entry::default()
+        };
         entry.note(format!("from {origin} (start {start} UTC)"));
         let monitors = monitors.iter().map(|m| Value::Str(m.clone())).collect();
         entry.set("monitors", Value::List(monitors));

@@ -133,8 +133,10 @@ fn group(m: &Monitor, groups: &Groups) -> (Option<String>, Vec<String>) {
 fn http(entry: &mut Entry, m: &Monitor, kind: &str) -> Result<(), String> {
     let row = &m.row;
     let auth = string(row, "auth_method").unwrap_or_default();
+    // Before Uptime Kuma had auth_method, a basic_auth_user meant basic.
     let basic = auth == "basic" || (auth.is_empty() && string(row, "basic_auth_user").is_some());
-    if !basic && !auth.is_empty() {
+    let bearer = auth == "bearer";
+    if !basic && !bearer && !auth.is_empty() {
         return Err(format!(
             "it authenticates with {auth}, which hopwatch does not do"
         ));
@@ -185,6 +187,13 @@ fn http(entry: &mut Entry, m: &Monitor, kind: &str) -> Result<(), String> {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
         entry.note("basic auth: sent as an Authorization header");
         headers.push(("Authorization".into(), Value::Str(format!("Basic {token}"))));
+    }
+    if bearer && !has_header(&headers, "authorization") {
+        let token = string(row, "bearer_token").unwrap_or_default();
+        headers.push((
+            "Authorization".into(),
+            Value::literal(&format!("Bearer {token}")),
+        ));
     }
     if !headers.is_empty() {
         entry.set("headers", Value::Map(headers));

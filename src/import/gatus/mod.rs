@@ -29,11 +29,11 @@ pub(crate) fn import(text: &str, label: &str) -> Result<Draft, ImportError> {
         path: label.to_owned(),
         reason,
     };
-    let mut tree: Json = serde_yaml_ng::from_str(text).map_err(|e| {
+    let tree: Json = serde_yaml_ng::from_str(text).map_err(|e| {
         let reason = e.to_string().replace('\n', " ");
         not_gatus(format!("YAML: {reason}"))
     })?;
-    let Json::Object(top) = &tree else {
+    let Json::Object(mut top) = tree else {
         return Err(not_gatus(
             "expected a mapping with an endpoints list".into(),
         ));
@@ -47,10 +47,9 @@ pub(crate) fn import(text: &str, label: &str) -> Result<Draft, ImportError> {
         )));
     }
     let mut vars = BTreeSet::new();
-    env::rewrite_tree(&mut tree, &mut vars);
-    let Json::Object(top) = tree else {
-        unreachable!("rewriting keeps the mapping");
-    };
+    for value in top.values_mut() {
+        env::rewrite_tree(value, &mut vars);
+    }
 
     let mut cx = Context {
         draft: Draft::default(),
@@ -159,10 +158,11 @@ fn top_level(cx: &mut Context, key: &str, value: &Json) {
 
 fn web(cx: &mut Context, value: &Json) {
     // Gatus listens on 0.0.0.0:8080 unless told otherwise.
-    let address = value
-        .get("address")
-        .and_then(Json::as_str)
-        .unwrap_or("0.0.0.0");
+    let address = value.get("address").and_then(Json::as_str).unwrap_or_else(|| {
+        let note = "server.listen is on every address, as Gatus was; hopwatch's own default is 127.0.0.1";
+        cx.draft.header.push(note.into());
+        "0.0.0.0"
+    });
     let port = value.get("port").map_or("8080".to_owned(), text);
     let listen = if address.contains(':') {
         format!("[{address}]:{port}")

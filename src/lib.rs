@@ -82,5 +82,8 @@ pub mod app;
 /// `hopwatch demo`: built-in targets that break on a script.
 pub mod demo;
 
+/// `hopwatch import`: Gatus and Uptime Kuma setups as a hopwatch config.
+pub mod import;
+
 /// What each CLI command does.
 pub mod commands;

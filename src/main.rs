@@ -41,6 +41,11 @@ enum Command {
     },
     /// Probe one URL now and print the phases, the cause and a verdict.
     Check(commands::check::Request),
+    /// Print a hopwatch config made from a Gatus or Uptime Kuma setup.
+    Import {
+        #[command(subcommand)]
+        source: commands::import::Source,
+    },
 }
 
 // One thread runs every check: checks wait on the network, not the CPU, and
@@ -59,5 +64,6 @@ async fn main() -> ExitCode {
         Command::Demo { listen } => commands::demo(listen).await,
         Command::Validate { config } => commands::validate::run(config.as_deref()),
         Command::Check(request) => commands::check::run(request).await,
+        Command::Import { source } => commands::import::run(source).await,
     }
 }

@@ -1,6 +1,7 @@
 //! What each CLI command does; `main.rs` only parses arguments.
 
 pub mod check;
+pub mod import;
 pub mod run;
 pub mod validate;
 

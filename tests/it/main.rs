@@ -11,6 +11,7 @@ mod demo;
 mod helpers;
 mod hostile_clients;
 mod hostile_targets;
+mod import;
 mod notify;
 mod pages;
 mod probe_dns;

@@ -57,8 +57,7 @@ const NOT_FOUND: &str = "status 404 Not Found (expected 2xx, 301)";
 const LOOP: &str = "stopped after 10 redirects (a redirect loop?); last Location: /a";
 const BODY: &str = r#"body does not contain "ok""#;
 const SLOW: &str = "took 1234 ms, more than max_latency 800 ms";
-const NO_FDS: &str =
-    "hopwatch ran out of file descriptors (Too many open files) while connecting";
+const NO_FDS: &str = "hopwatch ran out of file descriptors (Too many open files) while connecting";
 
 /// One case a row: the result, the hop, and the words its summary must
 /// hold (split at "|"). Kept out of rustfmt so the table stays a table.

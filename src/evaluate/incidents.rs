@@ -328,3 +328,7 @@ impl IncidentMachine {
         format!("{:x}-{:x}", unix_ms(at), self.sequence)
     }
 }
+
+#[cfg(test)]
+#[path = "incident_tests.rs"]
+mod tests;

@@ -52,6 +52,7 @@ pub fn find_config_file(explicit: Option<&Path>) -> PathBuf {
 
 /// Reads and checks a config file; the format comes from its extension and
 /// `${VAR}` from the process environment.
+#[tracing::instrument(level = "debug", skip_all, fields(path = %path.display()))]
 pub fn load(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
     let label = path.display().to_string();
     let fail = |message: String| ConfigErrors {

@@ -31,6 +31,7 @@ struct Exchange {
 }
 
 /// Runs one HTTP check.
+#[tracing::instrument(level = "debug", skip_all, fields(url = %crate::mask::url(spec.url.as_str())))]
 pub async fn check(spec: &HttpSpec, resolver: &Resolver, started: SystemTime) -> CheckResult {
     let clock = Instant::now();
     let deadline = tokio::time::Instant::from_std(clock + spec.timeout);

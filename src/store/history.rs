@@ -63,6 +63,7 @@ pub struct History {
 
 impl History {
     /// Loads the last [`HOURS`] hours and [`DAYS`] days from the store.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn load(store: &Store, now_ms: i64) -> Result<Self, StoreError> {
         let history = History::default();
         let hour = super::hour_of(now_ms);

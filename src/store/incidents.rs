@@ -65,6 +65,7 @@ async fn queue(
 
 impl Store {
     /// Records a new incident and queues its first messages.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn open_incident(
         &self,
         incident: &Incident,
@@ -98,6 +99,7 @@ impl Store {
     }
 
     /// Marks an incident resolved and queues its resolved messages.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn resolve_incident(
         &self,
         id: &str,
@@ -116,6 +118,7 @@ impl Store {
     }
 
     /// Queues repeat messages of an open incident.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn repeat_incident(
         &self,
         id: &str,
@@ -134,6 +137,7 @@ impl Store {
     }
 
     /// Records that an incident is folded into another.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn fold_incident(&self, id: &str, into: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE incidents SET folded_into = ? WHERE id = ?")
             .bind(into)
@@ -144,6 +148,7 @@ impl Store {
     }
 
     /// Acknowledges an incident; false when there is no such incident.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn acknowledge(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE incidents SET acknowledged = 1 WHERE id = ?")
             .bind(id)
@@ -153,6 +158,7 @@ impl Store {
     }
 
     /// Incidents, newest first: all open ones, or those in `state`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn incidents(
         &self,
         state: Option<IncidentState>,
@@ -182,6 +188,7 @@ impl Store {
     }
 
     /// One incident by id.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
         let row = sqlx::query("SELECT * FROM incidents WHERE id = ?")
             .bind(id)
@@ -196,6 +203,7 @@ impl Store {
     }
 
     /// Stores a deploy or change marker; `monitors` empty means all.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn add_annotation(
         &self,
         at: SystemTime,
@@ -214,6 +222,7 @@ impl Store {
     }
 
     /// Markers for `monitor` in the hour up to `at`, oldest first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn annotations_before(
         &self,
         monitor: &str,
@@ -240,6 +249,7 @@ impl Store {
     }
 
     /// Pending deliveries, oldest first (due or waiting for a retry).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn pending_deliveries(&self, limit: u32) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, notifier, events, attempts, created_ms, next_attempt_ms FROM deliveries \
@@ -264,6 +274,7 @@ impl Store {
     }
 
     /// The soonest time a pending delivery is due, if any.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn next_delivery_due(&self) -> Result<Option<i64>, StoreError> {
         let row =
             sqlx::query("SELECT MIN(next_attempt_ms) FROM deliveries WHERE state = 'pending'")
@@ -273,6 +284,7 @@ impl Store {
     }
 
     /// The receiver took it: never sent again.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn delivery_sent(&self, id: &str, attempts: u32) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE deliveries SET state = 'sent', attempts = ?, last_error = NULL WHERE id = ?",
@@ -285,6 +297,7 @@ impl Store {
     }
 
     /// Try again at `next`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn delivery_retry(
         &self,
         id: &str,
@@ -305,6 +318,7 @@ impl Store {
     }
 
     /// Given up on.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn delivery_failed(
         &self,
         id: &str,
@@ -324,6 +338,7 @@ impl Store {
 
     /// Replaces several untried deliveries of one notifier by one grouped
     /// delivery (an alert storm), atomically.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn group_deliveries(
         &self,
         grouped: &NewDelivery,
@@ -345,6 +360,7 @@ impl Store {
     }
 
     /// Deliveries by state (tests, diagnostics): (id, notifier, state, attempts).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn deliveries(&self) -> Result<Vec<(String, String, String, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, notifier, state, attempts FROM deliveries ORDER BY created_ms, id",

@@ -65,6 +65,7 @@ impl Store {
     /// Opens (creating the file and its folder) and migrates the database.
     /// Folders it creates are 0700, and a database it creates is 0600 with
     /// its WAL: they hold evidence that may quote what targets answered.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             files::create_dirs(parent).map_err(|source| StoreError::CreateDir {
@@ -114,6 +115,7 @@ impl Store {
 
     /// The ids of these monitors, creating rows for new names. Ids are
     /// stable, so history survives reloads and restarts.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn monitor_ids(&self, names: &[&str]) -> Result<HashMap<String, i64>, StoreError> {
         let now = unix_ms(SystemTime::now());
         let mut tx = self.pool.begin().await?;
@@ -140,6 +142,7 @@ impl Store {
     }
 
     /// Records the start of a daemon run; returns its id.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start_run(&self, now: SystemTime) -> Result<i64, StoreError> {
         let now = unix_ms(now);
         let row = sqlx::query("INSERT INTO runs (started_ms, alive_ms) VALUES (?, ?) RETURNING id")
@@ -151,6 +154,7 @@ impl Store {
     }
 
     /// When the previous run was last seen alive, if there was one.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn last_alive(&self) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query("SELECT MAX(alive_ms) FROM runs")
             .fetch_one(&self.pool)
@@ -159,6 +163,7 @@ impl Store {
     }
 
     /// Monitor names already known to the store, with their creation time.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn known_monitors(&self) -> Result<HashMap<String, i64>, StoreError> {
         let rows = sqlx::query("SELECT name, created_ms FROM monitors")
             .fetch_all(&self.pool)
@@ -171,6 +176,7 @@ impl Store {
     }
 
     /// Marks a run as cleanly stopped.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn stop_run(&self, run: i64, now: SystemTime) -> Result<(), StoreError> {
         let now = unix_ms(now);
         sqlx::query("UPDATE runs SET alive_ms = ?, stopped_ms = ? WHERE id = ?")

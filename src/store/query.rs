@@ -77,6 +77,7 @@ impl Store {
     }
 
     /// Checks of one monitor, newest first, at or after `since_ms`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn checks(
         &self,
         monitor_id: i64,
@@ -117,6 +118,7 @@ impl Store {
     }
 
     /// Count of stored checks of a monitor (tests, benchmarks).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn count_checks(&self, monitor_id: Option<i64>) -> Result<i64, StoreError> {
         let row = match monitor_id {
             Some(id) => sqlx::query("SELECT COUNT(*) FROM checks WHERE monitor_id = ?").bind(id),
@@ -129,6 +131,7 @@ impl Store {
 
     /// Daily counts of every monitor from day `since` on: one indexed range
     /// per monitor is avoided by reading the small daily table whole.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn daily_stats(&self, since_day: i64) -> Result<Vec<DayStat>, StoreError> {
         let rows = sqlx::query(
             "SELECT monitor_id, bucket, total, ok, failed, unknown FROM rollups_daily WHERE bucket >= ?",
@@ -151,6 +154,7 @@ impl Store {
     }
 
     /// Hourly p50/p95 of one monitor from hour `since` on, oldest first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn hourly_latency(
         &self,
         monitor_id: i64,
@@ -175,6 +179,7 @@ impl Store {
     }
 
     /// Daemon runs that overlap `[since_ms, now]`, oldest first.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn runs(&self, since_ms: i64) -> Result<Vec<Run>, StoreError> {
         let rows = sqlx::query(
             "SELECT started_ms, alive_ms FROM runs WHERE alive_ms >= ? ORDER BY started_ms",
@@ -195,6 +200,7 @@ impl Store {
     /// Deletes at most `limit` raw checks (and their details) of one monitor
     /// older than `before_ms`; returns how many went. Small batches keep
     /// each transaction short, so the writer never waits long.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn delete_checks_before(
         &self,
         monitor_id: i64,
@@ -229,6 +235,7 @@ impl Store {
     }
 
     /// Deletes rollups older than the given hour and day buckets.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn delete_rollups_before(&self, hour: i64, day: i64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM rollups_hourly WHERE bucket < ?")
             .bind(hour)
@@ -242,6 +249,7 @@ impl Store {
     }
 
     /// Every monitor id with stored checks.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn monitor_ids_with_checks(&self) -> Result<Vec<i64>, StoreError> {
         let rows = sqlx::query("SELECT id FROM monitors")
             .fetch_all(self.pool())

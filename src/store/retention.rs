@@ -15,6 +15,7 @@ const BATCH: u32 = 5_000;
 const EVERY: Duration = Duration::from_secs(600);
 
 /// Deletes what is past retention once; returns the raw rows deleted.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn apply(store: &Store, retention: Duration, now: SystemTime) -> Result<u64, StoreError> {
     let cutoff = unix_ms(now - retention);
     let mut deleted = 0;

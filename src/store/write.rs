@@ -101,6 +101,7 @@ pub type RollupRow<'a> = (i64, i64, &'a Rollup);
 impl Store {
     /// Writes one batch atomically. `INSERT OR IGNORE` on checks makes a
     /// replayed batch harmless; rollups are replaced with the writer's totals.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn write_batch(
         &self,
         checks: &[StoredCheck],

@@ -204,6 +204,7 @@ impl Writer {
     }
 
     /// Writes what is pending; true when the database took it.
+    #[tracing::instrument(level = "debug", skip_all, fields(rows = self.pending.len()))]
     async fn flush(&mut self) -> bool {
         let now = unix_ms(SystemTime::now());
         // Refreshed on every try, written or not, so a long store outage

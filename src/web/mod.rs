@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(badges::router())
         .merge(feed::router())
         .merge(pages::router())
+        .route_layer(axum::middleware::from_fn(request_span))
         .with_state(state)
         // Inside the security headers, so a snapshot carries the handler's
         // own headers and every answer, 304s included, gets the fixed ones.
@@ -88,4 +89,24 @@ pub fn router(state: AppState) -> Router {
             snapshot::serve,
         ))
         .layer(axum::middleware::map_response(pages::security_headers))
+}
+
+/// A span per request named by the route that matched (`/monitors/{name}`),
+/// not the raw path: few distinct names, and no visitor-chosen text in the
+/// logs. Debug level, so a crowd pays nothing for it at the default level.
+async fn request_span(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .cloned();
+    let span = tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        route = route.as_ref().map_or("", |r| r.as_str()),
+    );
+    next.run(request).instrument(span).await
 }

@@ -181,6 +181,12 @@ impl Manager {
                     tracing::warn!(alert = %incident.alert, monitor = %incident.monitor, hop = incident.verdict.hop.as_str(), "incident opened: {}", crate::escape::log_field(&incident.verdict.summary));
                     !deliveries.is_empty()
                 }
+                Effect::Unfold { incident } => {
+                    let deliveries = messages::deliveries(&incident, EventKind::Firing, 0, setup);
+                    self.store.unfold_incident(&incident, &deliveries).await?;
+                    tracing::warn!(alert = %incident.alert, monitor = %incident.monitor, hop = incident.verdict.hop.as_str(), "incident no longer explained by its upstream; paging: {}", crate::escape::log_field(&incident.verdict.summary));
+                    !deliveries.is_empty()
+                }
                 Effect::Fold { id, into } => {
                     self.store.fold_incident(&id, &into).await?;
                     false

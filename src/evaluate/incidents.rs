@@ -42,6 +42,13 @@ pub enum Effect {
         /// Send its firing messages.
         notify: bool,
     },
+    /// An open incident no longer folds: its monitor fails on its own now
+    /// (its upstream recovered, or its failure stopped passing through),
+    /// so it pages as its own root cause.
+    Unfold {
+        /// The incident, `folded_into` cleared.
+        incident: Incident,
+    },
     /// An open incident now folds into `into`, the root cause's incident.
     Fold {
         /// The folded incident.
@@ -124,14 +131,51 @@ impl IncidentMachine {
         now: SystemTime,
         world: &World,
     ) -> Vec<Effect> {
-        self.track(monitor, result);
         if (world.in_maintenance)(monitor, now) {
+            // What failed inside the window is not evidence for an incident
+            // after it: the next streak starts from its own first failure.
+            self.first_failure.remove(monitor);
             return Vec::new();
         }
+        self.track(monitor, result);
         let transitions = self
             .evaluator
             .observe(monitor, &Sample::from(&**result), now);
-        self.apply(&transitions, world)
+        let mut effects = self.apply(&transitions, world);
+        effects.extend(self.unfold(monitor, result, world));
+        effects
+    }
+
+    /// A failing result of a monitor whose incident is folded into its
+    /// upstream's: judged again against the upstream's latest result. A
+    /// fold is a claim that the upstream explains the failure; once it does
+    /// not (the upstream recovered while the gateway still fails, say), the
+    /// incident pages on its own instead of waiting in silence.
+    fn unfold(&mut self, monitor: &str, result: &CheckResult, world: &World) -> Option<Effect> {
+        if !result.cause.is_failure() {
+            return None;
+        }
+        let upstream = world
+            .config
+            .monitors
+            .iter()
+            .find(|m| m.name == monitor)
+            .and_then(|m| m.upstream.as_deref());
+        let explained = upstream
+            .and_then(|name| (world.latest)(name))
+            .is_some_and(|origin| folds_into_upstream(result, &origin));
+        if explained {
+            return None;
+        }
+        let incident = self
+            .open
+            .values_mut()
+            .find(|i| i.monitor == monitor && i.folded_into.is_some())?;
+        incident.folded_into = None;
+        incident.verdict = result.verdict.clone();
+        Some(Effect::Unfold {
+            incident: incident.clone(),
+        })
     }
 
     /// Time passing: `for` durations complete, windows empty, repeats come
@@ -175,6 +219,11 @@ impl IncidentMachine {
     pub fn replay(&mut self, results: &[(String, Arc<CheckResult>)], world: &World) -> Vec<Effect> {
         let mut transitions = Vec::new();
         for (monitor, result) in results {
+            // As live: what happened inside a window is not evaluated.
+            if (world.in_maintenance)(monitor, result.at) {
+                self.first_failure.remove(monitor);
+                continue;
+            }
             self.track(monitor, result);
             let sample = Sample::from(&**result);
             transitions.extend(self.evaluator.observe(monitor, &sample, result.at));

@@ -136,6 +136,29 @@ impl Store {
         Ok(())
     }
 
+    /// An incident that was folded pages on its own now: the fold goes,
+    /// its verdict is the newer one, and its messages are queued, at once.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %incident.id))]
+    pub async fn unfold_incident(
+        &self,
+        incident: &Incident,
+        deliveries: &[NewDelivery],
+    ) -> Result<(), StoreError> {
+        let now = unix_ms(SystemTime::now());
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE incidents SET folded_into = NULL, verdict = ?, notified_ms = ? WHERE id = ?",
+        )
+        .bind(json(&incident.verdict))
+        .bind(now)
+        .bind(&incident.id)
+        .execute(&mut *tx)
+        .await?;
+        queue(&mut tx, deliveries, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records that an incident is folded into another.
     #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn fold_incident(&self, id: &str, into: &str) -> Result<(), StoreError> {

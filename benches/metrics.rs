@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hopwatch::metrics::Metrics;
 use hopwatch::monitor::result::CertFacts;
-use hopwatch::monitor::{Cause, CheckResult, Phases};
+use hopwatch::monitor::{Cause, CheckResult, MonitorState, Phases};
 
 const MONITORS: usize = 10_000;
 const ROUNDS: usize = 10;
@@ -35,9 +35,9 @@ fn result(cause: Cause, status: u16, latency_ms: f64) -> CheckResult {
 fn main() {
     let metrics = Metrics::new();
     let samples = [
-        (result(Cause::Ok, 200, 12.0), "up"),
-        (result(Cause::Ok, 200, 30.0), "up"),
-        (result(Cause::Http502, 502, 250.0), "down"),
+        (result(Cause::Ok, 200, 12.0), MonitorState::Up),
+        (result(Cause::Ok, 200, 30.0), MonitorState::Up),
+        (result(Cause::Http502, 502, 250.0), MonitorState::Down),
     ];
     for i in 0..MONITORS {
         let name = format!("monitor-{i:05}");
@@ -45,7 +45,7 @@ fn main() {
         for (sample, state) in &samples {
             metrics
                 .per_monitor
-                .observe(&name, &group, "http", sample, state);
+                .observe(&name, &group, "http", sample, *state);
             metrics.scheduler_lateness.observe(0.001);
         }
     }

@@ -134,7 +134,7 @@ impl Pipeline {
             monitor.group.as_deref().unwrap_or(""),
             monitor.kind.as_str(),
             result,
-            state.as_str(),
+            state,
         );
         if result.cause.is_failure() {
             tracing::warn!(

@@ -3,7 +3,7 @@
 
 mod monitors;
 
-pub use monitors::{MonitorMetrics, STATES};
+pub use monitors::MonitorMetrics;
 
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,

@@ -12,15 +12,12 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
-use crate::monitor::{Cause, CheckResult, Phases};
+use crate::monitor::{Cause, CheckResult, MonitorState, Phases};
 
 /// Upper bounds of `hopwatch_check_duration_seconds` buckets.
 const BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
-
-/// The states of `hopwatch_monitor_state`.
-pub const STATES: [&str; 5] = ["up", "degraded", "down", "maintenance", "unknown"];
 
 #[derive(Debug, Default, Clone)]
 struct Series {
@@ -54,7 +51,7 @@ impl MonitorMetrics {
         group: &str,
         kind: &'static str,
         result: &CheckResult,
-        state: &str,
+        state: MonitorState,
     ) {
         let Ok(mut all) = self.series.lock() else {
             return;
@@ -72,10 +69,10 @@ impl MonitorMetrics {
         if result.cause != Cause::Unknown {
             series.up = Some(result.ok);
         }
-        series.state = STATES
+        series.state = MonitorState::ALL
             .iter()
             .position(|s| *s == state)
-            .unwrap_or(STATES.len() - 1);
+            .unwrap_or(MonitorState::ALL.len() - 1);
         let seconds = result.latency_ms / 1000.0;
         if let Some(bucket) = BUCKETS.iter().position(|b| seconds <= *b) {
             series.buckets[bucket] += 1;
@@ -145,7 +142,7 @@ impl MonitorMetrics {
             "1 for the monitor's current state",
         );
         each(out, &|out, name, s| {
-            for (index, state) in STATES.iter().enumerate() {
+            for (index, state) in MonitorState::ALL.iter().enumerate() {
                 let value = u8::from(index == s.state);
                 let _ = writeln!(
                     out,
@@ -278,7 +275,7 @@ mod tests {
         let mut result = CheckResult::new(SystemTime::now(), Cause::Http502);
         result.status = Some(502);
         result.latency_ms = 30.0;
-        metrics.observe("edge", "Shop \"main\"", "http", &result, "down");
+        metrics.observe("edge", "Shop \"main\"", "http", &result, MonitorState::Down);
         let mut out = String::new();
         metrics.render(&mut out);
         assert!(

@@ -23,6 +23,30 @@ enum Kind {
     Unsupported(&'static str),
 }
 
+/// A monitor entry under a unique hopwatch name claimed for `name` in the
+/// endpoint's group (the original name kept as its title when it had to
+/// change), saying where it came from; and the name it got.
+fn claim_entry(cx: &mut Context, name: &str, origin: &str, ep: &Json) -> (Entry, String) {
+    let group = ep
+        .get("group")
+        .and_then(Json::as_str)
+        .filter(|g| !g.is_empty());
+    let claimed = cx.monitor_names.claim(name, group);
+    let mut entry = Entry::named(&claimed.name);
+    entry.origin = origin.to_owned();
+    entry.note(format!("from {origin}"));
+    if let Some(note) = claimed.note {
+        entry.note(note);
+    }
+    if claimed.name != name {
+        entry.set("title", Value::Str(name.to_owned()));
+    }
+    if let Some(group) = group {
+        entry.set("group", Value::Str(group.to_owned()));
+    }
+    (entry, claimed.name)
+}
+
 fn kind(endpoint: &Json, url: &str) -> Kind {
     if endpoint.get("dns").is_some() {
         return Kind::Probe(Probe::Dns);
@@ -119,23 +143,7 @@ fn monitor(cx: &mut Context, origin: &str, ep: &Json) -> Result<Entry, String> {
         }
     }
 
-    let group = ep
-        .get("group")
-        .and_then(Json::as_str)
-        .filter(|g| !g.is_empty());
-    let claimed = cx.monitor_names.claim(&name, group);
-    let mut entry = Entry::named(&claimed.name);
-    entry.origin = origin.to_owned();
-    entry.note(format!("from {origin}"));
-    if let Some(note) = claimed.note {
-        entry.note(note);
-    }
-    if claimed.name != name {
-        entry.set("title", Value::Str(name.clone()));
-    }
-    if let Some(group) = group {
-        entry.set("group", Value::Str(group.to_owned()));
-    }
+    let (mut entry, _) = claim_entry(cx, &name, origin, ep);
     match probe {
         Probe::Http | Probe::Https => http(&mut entry, ep, &client, &url),
         Probe::Tcp | Probe::Tls => socket(&mut entry, ep, probe, &client, &url)?,
@@ -367,27 +375,11 @@ pub(crate) fn external(cx: &mut Context, index: usize, ep: &Json) {
         let interval = duration_value(&interval)
             .filter(|_| go_duration(&interval).is_some_and(|d| !d.is_zero()))
             .ok_or("no heartbeat interval: a hopwatch push monitor is down when pushes stop, so it needs one")?;
-        let group = ep
-            .get("group")
-            .and_then(Json::as_str)
-            .filter(|g| !g.is_empty());
-        let claimed = cx.monitor_names.claim(&name, group);
-        let mut entry = Entry::named(&claimed.name);
-        entry.origin = origin.clone();
-        entry.note(format!("from {origin}"));
-        if let Some(note) = claimed.note {
-            entry.note(note);
-        }
+        let (mut entry, claimed) = claim_entry(cx, &name, &origin, ep);
         entry.note(format!(
             "push to /api/v1/push/{}?status=up|down with the same bearer token",
-            claimed.name
+            claimed
         ));
-        if claimed.name != name {
-            entry.set("title", Value::Str(name.clone()));
-        }
-        if let Some(group) = group {
-            entry.set("group", Value::Str(group.to_owned()));
-        }
         entry.set("type", Value::Str("push".into()));
         entry.set("interval", interval);
         entry.set("token", Value::Str(token));

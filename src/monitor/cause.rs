@@ -78,6 +78,20 @@ pub enum Cause {
     /// Complete and correct, but slower than `max_latency`.
     #[serde(rename = "too_slow")]
     TooSlow,
+    /// An ICMP "unreachable" answered the echo request (icmp).
+    #[serde(rename = "icmp_unreachable")]
+    IcmpUnreachable,
+    /// The gRPC health service answered NOT_SERVING or SERVICE_UNKNOWN (grpc).
+    #[serde(rename = "grpc_not_serving")]
+    GrpcNotServing,
+    /// The mail server refused: a 4xx/5xx banner or EHLO, or no STARTTLS
+    /// when it was asked for (smtp).
+    #[serde(rename = "smtp_error")]
+    SmtpError,
+    /// The domain's registration ends in fewer days than `expect.min_days`
+    /// (domain).
+    #[serde(rename = "domain_expiring")]
+    DomainExpiring,
     /// hopwatch's own connectivity check failed: neither up nor down.
     #[serde(rename = "unknown")]
     Unknown,
@@ -85,7 +99,7 @@ pub enum Cause {
 
 impl Cause {
     /// Every cause, in a fixed order (the order of their numeric codes).
-    pub const ALL: [Cause; 24] = [
+    pub const ALL: [Cause; 28] = [
         Cause::Ok,
         Cause::DnsNxdomain,
         Cause::DnsError,
@@ -110,6 +124,11 @@ impl Cause {
         Cause::AssertionFailed,
         Cause::TooSlow,
         Cause::Unknown,
+        // Appended, never inserted: a cause's code is its place in this list.
+        Cause::IcmpUnreachable,
+        Cause::GrpcNotServing,
+        Cause::SmtpError,
+        Cause::DomainExpiring,
     ];
 
     /// The contract's name for this cause.
@@ -139,6 +158,10 @@ impl Cause {
             Cause::AssertionFailed => "assertion_failed",
             Cause::TooSlow => "too_slow",
             Cause::Unknown => "unknown",
+            Cause::IcmpUnreachable => "icmp_unreachable",
+            Cause::GrpcNotServing => "grpc_not_serving",
+            Cause::SmtpError => "smtp_error",
+            Cause::DomainExpiring => "domain_expiring",
         }
     }
 
@@ -190,14 +213,17 @@ impl Cause {
             Cause::Ok => 0,
             Cause::Unknown => 1,
             Cause::TooSlow => 2,
-            Cause::TlsExpiring => 3,
-            Cause::AssertionFailed => 4,
+            Cause::TlsExpiring | Cause::DomainExpiring => 3,
+            Cause::AssertionFailed | Cause::GrpcNotServing | Cause::SmtpError => 4,
             Cause::HttpStatus => 5,
             Cause::Http5xx | Cause::Http500 | Cause::Http503 => 6,
             Cause::Http502 | Cause::Http504 => 7,
             Cause::Timeout | Cause::ConnectionReset | Cause::ProtocolError => 8,
             Cause::TlsError | Cause::TlsHostname | Cause::TlsUntrusted | Cause::TlsExpired => 9,
-            Cause::ConnectError | Cause::ConnectTimeout | Cause::ConnectRefused => 10,
+            Cause::ConnectError
+            | Cause::ConnectTimeout
+            | Cause::ConnectRefused
+            | Cause::IcmpUnreachable => 10,
             Cause::DnsError | Cause::DnsTimeout | Cause::DnsNxdomain => 11,
         }
     }

@@ -50,6 +50,10 @@ pub fn for_check(result: &CheckResult) -> Verdict {
         Cause::HttpStatus => facts.unexpected_status(),
         Cause::AssertionFailed => (Hop::Origin, facts.assertion()),
         Cause::TooSlow => facts.too_slow(),
+        Cause::IcmpUnreachable => (Hop::Network, facts.said("no route to")),
+        Cause::GrpcNotServing => (Hop::Origin, facts.said("the gRPC service at")),
+        Cause::SmtpError => (Hop::Origin, facts.said("the mail server at")),
+        Cause::DomainExpiring => (Hop::Dns, facts.said("the registration checked at")),
     };
     let summary = one_line(&format!("{}{summary}", facts.addresses_prefix()));
     Verdict { hop, summary }
@@ -65,6 +69,12 @@ impl Facts<'_> {
     fn peer(&self) -> String {
         let addr = self.0.remote_addr;
         addr.map_or_else(|| "the target".to_owned(), |a| a.to_string())
+    }
+
+    /// `<what> <peer>: <error>`: the probe's own words about a peer, for
+    /// causes whose message already says what went wrong.
+    fn said(&self, what: &str) -> String {
+        format!("{what} {}{}", self.peer(), self.detail())
     }
 
     /// `: <error>` when the probe said something, else nothing.

@@ -13,7 +13,6 @@ use crate::monitor::result::{CheckResult, Phases};
 use crate::monitor::spec::{HostPort, TcpSpec, TlsSpec};
 
 /// Runs one TCP check.
-#[tracing::instrument(level = "debug", skip_all, fields(host = %spec.target.host, port = spec.target.port))]
 pub async fn check(spec: &TcpSpec, resolver: &Resolver, started: SystemTime) -> CheckResult {
     let plan = Plan {
         resolver,
@@ -27,7 +26,6 @@ pub async fn check(spec: &TcpSpec, resolver: &Resolver, started: SystemTime) -> 
 }
 
 /// Runs one TLS check.
-#[tracing::instrument(level = "debug", skip_all, fields(host = %spec.target.host, port = spec.target.port))]
 pub async fn check_tls(spec: &TlsSpec, resolver: &Resolver, started: SystemTime) -> CheckResult {
     let plan = Plan {
         resolver,

@@ -153,6 +153,10 @@ async fn exchange(
         exchange.cert = cert;
         Ok(exchange)
     } else {
+        if !body.is_empty() {
+            // hyper may write a body apart from the head.
+            let _ = tcp.set_nodelay(true);
+        }
         send(tcp, request, spec.body_limit, addr, deadline, phases).await
     }
 }

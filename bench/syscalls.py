@@ -30,6 +30,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the shared helpers of the load benchmark)
 
 CALL = re.compile(r"^(\d+)\s+(\d+\.\d+)\s+(\w+)\((.*)$")
+# A call's end: its own line, or the line where an interrupted one resumes.
+RETURN = re.compile(r"^\d+\s+(\d+\.\d+)\s+(?:<\.\.\. )?(\w+)(?: resumed>|\().*\)\s+= (\d+)$")
+# File I/O whose bytes are worth counting: SQLite's pages.
+BYTES = ("pwrite64", "pread64")
 # Calls whose arguments say which of several things they do.
 DETAIL = {
     "setsockopt": lambda a: ", ".join(a[1:3]),
@@ -65,10 +69,14 @@ def threads(pid):
 
 
 def parse(path, t0, t1, names):
-    """Counts of (thread role, call, detail) started inside [t0, t1)."""
-    counts = {}
+    """Counts of (thread role, call, detail) started inside [t0, t1), and
+    bytes moved by the calls in BYTES."""
+    counts, moved = {}, {}
     with open(path, errors="replace") as f:
         for line in f:
+            end = RETURN.match(line)
+            if end and end.group(2) in BYTES and t0 <= float(end.group(1)) < t1:
+                moved[end.group(2)] = moved.get(end.group(2), 0) + int(end.group(3))
             m = CALL.match(line)
             if not m or not t0 <= float(m.group(2)) < t1:
                 continue
@@ -79,7 +87,7 @@ def parse(path, t0, t1, names):
                 detail = DETAIL[call]([a.strip() for a in args.split(",")] + ["", "", ""])
             key = (role(names.get(tid, "?")), call, detail)
             counts[key] = counts.get(key, 0) + 1
-    return counts
+    return counts, moved
 
 
 def checks_logged(path, t0, t1):
@@ -92,7 +100,7 @@ def checks_logged(path, t0, t1):
     return count
 
 
-def report(counts, checks):
+def report(counts, moved, checks):
     per = lambda n: n / max(checks, 1)  # noqa: E731
     by_call, by_role = {}, {}
     for (where, call, _), n in counts.items():
@@ -111,7 +119,9 @@ def report(counts, checks):
     print("| --- | --- |")
     for where, n in sorted(by_role.items(), key=lambda kv: -kv[1]):
         print(f"| {where} | {per(n):.2f} |")
-    print("\n| call, argument | thread | per check |")
+    for call, n in sorted(moved.items()):
+        print(f"\n{call}: {n / max(checks, 1):,.0f} bytes per check", end="")
+    print("\n\n| call, argument | thread | per check |")
     print("| --- | --- | --- |")
     for (where, call, detail), n in sorted(counts.items(), key=lambda kv: -kv[1]):
         if detail:
@@ -162,7 +172,7 @@ def main():
         nginx.terminate()
         nginx.wait()
     print(f"{args.monitors} http monitors every {args.interval}, {args.duration} s traced")
-    report(parse(trace, t0, t1, names), checks_logged(access_log, t0, t1))
+    report(*parse(trace, t0, t1, names), checks_logged(access_log, t0, t1))
     if args.keep:
         print(f"\nwork folder: {workdir}")
     else:

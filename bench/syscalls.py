@@ -5,7 +5,8 @@ Starts nginx on loopback (logging each request's time and User-Agent), runs
 `hopwatch run` with N http monitors, waits one interval, then traces every
 thread of the daemon with `strace -f -ttt` for a window. Calls are counted
 inside the window to the microsecond and divided by the checks nginx logged
-in the same window. Prints calls per check by name and by thread (the checks
+in the same window. Before tracing, an untraced window gives each thread's
+CPU and context switches per check. Prints calls per check by name and by thread (the checks
 thread, SQLite's workers, the web threads), then the arguments that tell
 calls of one name apart (socket options, epoll operations, futex kinds).
 
@@ -66,6 +67,36 @@ def threads(pid):
         except OSError:
             pass
     return names
+
+
+def per_thread(pid):
+    """{role: [CPU ticks, context switches]} summed over the daemon's threads."""
+    figures = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                where = role(f.read().strip())
+            ticks = sum(bench.cpu_ticks(f"{pid}/task/{tid}"))
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                switches = sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+        except OSError:
+            continue
+        slot = figures.setdefault(where, [0, 0])
+        slot[0], slot[1] = slot[0] + ticks, slot[1] + switches
+    return figures
+
+
+def untraced(before, after, checks):
+    """CPU and wake-ups per check by thread, measured without strace."""
+    hz = os.sysconf("SC_CLK_TCK")
+    print(f"Untraced, {checks} checks: CPU and context switches (each one a sleep and a wake-up) per check\n")
+    print("| thread | CPU per check | switches per check |")
+    print("| --- | --- | --- |")
+    for where, (ticks, switches) in sorted(after.items(), key=lambda kv: -kv[1][0]):
+        ticks0, switches0 = before.get(where, (0, 0))
+        print(f"| {where} | {(ticks - ticks0) / hz * 1e6 / max(checks, 1):.0f} µs "
+              f"| {(switches - switches0) / max(checks, 1):.2f} |")
+    print()
 
 
 def parse(path, t0, t1, names):
@@ -133,6 +164,7 @@ def main():
     parser.add_argument("--monitors", type=int, default=1000)
     parser.add_argument("--interval", default="10s")
     parser.add_argument("--duration", type=int, default=30, help="seconds traced and counted")
+    parser.add_argument("--untraced", type=int, default=20, help="seconds measured before tracing")
     parser.add_argument("--warmup", type=int, default=None, help="seconds before tracing (default: one interval)")
     parser.add_argument("--binary", default=os.path.join(bench.ROOT, "target", "release", "hopwatch"))
     parser.add_argument("--keep", action="store_true", help="keep the work folder (and the trace)")
@@ -153,6 +185,9 @@ def main():
     try:
         bench.wait_port(web, tries=600)
         time.sleep(warmup)
+        quiet0, u0 = per_thread(daemon.pid), time.time()
+        time.sleep(args.untraced)
+        quiet1, u1 = per_thread(daemon.pid), time.time()
         tracer = subprocess.Popen([strace, "-f", "-qq", "-ttt", "-o", trace, "-p", str(daemon.pid)],
                                   stderr=subprocess.DEVNULL)
         # Attaching to every thread takes a moment; count from after it.
@@ -171,7 +206,9 @@ def main():
         daemon.wait(timeout=120)
         nginx.terminate()
         nginx.wait()
-    print(f"{args.monitors} http monitors every {args.interval}, {args.duration} s traced")
+    print(f"{args.monitors} http monitors every {args.interval}, {args.untraced} s untraced, "
+          f"then {args.duration} s traced\n")
+    untraced(quiet0, quiet1, checks_logged(access_log, u0, u1))
     report(*parse(trace, t0, t1, names), checks_logged(access_log, t0, t1))
     if args.keep:
         print(f"\nwork folder: {workdir}")

@@ -49,16 +49,20 @@ def wait_port(port, tries=100):
     sys.exit(f"nothing listens on port {port}")
 
 
-def start_nginx(workdir):
+def start_nginx(workdir, log=None):
+    """nginx on a free port answering 200 to everything; with `log`, one
+    line per request in that file: its time and its User-Agent."""
     port = free_port()
     conf = os.path.join(workdir, "nginx.conf")
+    access = (f"log_format bench '$msec \"$http_user_agent\"'; access_log {log} bench buffer=64k flush=1s;"
+              if log else "access_log off;")
     with open(conf, "w") as f:
         f.write(f"""
 daemon off; master_process on; worker_processes 1; pid {workdir}/nginx.pid;
 error_log {workdir}/nginx-error.log;
 events {{ worker_connections 4096; }}
 http {{
-  access_log off; keepalive_timeout 0;
+  {access} keepalive_timeout 0;
   client_body_temp_path {workdir}; proxy_temp_path {workdir};
   fastcgi_temp_path {workdir}; uwsgi_temp_path {workdir}; scgi_temp_path {workdir};
   server {{ listen 127.0.0.1:{port} backlog=4096; location / {{ return 200 "ok\\n"; }} }}
@@ -84,6 +88,27 @@ def write_config(workdir, web, target, monitors, interval, groups=0):
             group = f", group: g{i % groups}" if groups else ""
             f.write(f"  - {{ name: m{i}{group}, url: 'http://127.0.0.1:{target}/m{i}' }}\n")
     return config
+
+
+def start_daemon(binary, config, workdir, extra_env=()):
+    """`hopwatch run` on the config, logging warnings to daemon.log."""
+    env = dict(os.environ, RUST_LOG="warn")
+    env.update(extra_env)
+    return subprocess.Popen([binary, "run", "-c", config], env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(workdir, "daemon.log"), "w"))
+
+
+def db_figures(db):
+    """(file bytes with its WAL, stored checks, bytes of the checks table or None)."""
+    db_bytes = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM checks").fetchone()[0]
+        checks_bytes = None
+        try:
+            checks_bytes = conn.execute("SELECT SUM(pgsize) FROM dbstat WHERE name = 'checks'").fetchone()[0]
+        except sqlite3.Error:
+            pass
+    return db_bytes, rows, checks_bytes
 
 
 def cpu_ticks(pid):
@@ -148,10 +173,7 @@ def main():
     nginx, target = start_nginx(workdir)
     web = free_port()
     config = write_config(workdir, web, target, args.monitors, args.interval)
-    env = dict(os.environ, RUST_LOG="warn")
-    env.update(dict(kv.split("=", 1) for kv in args.env))
-    daemon = subprocess.Popen([args.binary, "run", "-c", config], env=env,
-                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "daemon.log"), "w"))
+    daemon = start_daemon(args.binary, config, workdir, dict(kv.split("=", 1) for kv in args.env))
     try:
         wait_port(web, tries=600)
         time.sleep(warmup)
@@ -178,15 +200,7 @@ def main():
     user_ms = (ticks1[0] - ticks0[0]) * 1000 / hz
     system_ms = (ticks1[1] - ticks0[1]) * 1000 / hz
     cpu_ms = user_ms + system_ms
-    db = os.path.join(workdir, "hopwatch.db")
-    db_bytes = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT COUNT(*) FROM checks").fetchone()[0]
-        checks_bytes = None
-        try:
-            checks_bytes = conn.execute("SELECT SUM(pgsize) FROM dbstat WHERE name = 'checks'").fetchone()[0]
-        except sqlite3.Error:
-            pass
+    db_bytes, rows, checks_bytes = db_figures(os.path.join(workdir, "hopwatch.db"))
     due = args.monitors / interval_s
     print(f"monitors            {args.monitors} every {args.interval} (due {due:.0f} checks/s)")
     print(f"measured            {elapsed:.0f} s after {warmup} s warm-up")

@@ -94,11 +94,11 @@ pub async fn tcp(
         )
         .at(addr)),
         Ok(Err(err)) => Err(connect_failure(addr, &err)),
-        Ok(Ok(stream)) => {
-            // Requests are small and sent at once; Nagle would only add delay.
-            let _ = stream.set_nodelay(true);
-            Ok(stream)
-        }
+        // No TCP_NODELAY here: a connect-only check sends nothing, and a
+        // request written in one call is never held by Nagle (Linux holds a
+        // small segment only behind another unacknowledged small one). The
+        // callers that write more than once set it: `tls` and bodies.
+        Ok(Ok(stream)) => Ok(stream),
     }
 }
 
@@ -136,6 +136,9 @@ pub async fn tls(
     phases: &mut Phases,
 ) -> Result<TlsStream<TcpStream>, Failure> {
     let remote = stream.peer_addr().ok();
+    // The handshake and the request after it are several small writes;
+    // Nagle would hold one behind the other's acknowledgement.
+    let _ = stream.set_nodelay(true);
     let Some(name) = tls::server_name(host) else {
         return Err(Failure::new(
             Cause::TlsError,

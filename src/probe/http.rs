@@ -2,6 +2,8 @@
 //! phase is measured), redirects followed by hand, bodies read up to a cap.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -9,6 +11,8 @@ use http::header::{CONNECTION, HOST, LOCATION, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 use url::Url;
 
@@ -156,7 +160,66 @@ async fn exchange(
         exchange.cert = cert;
         Ok(exchange)
     } else {
-        send(tcp, request, spec.body_limit, addr, deadline, phases).await
+        if !body.is_empty() {
+            // hyper may write a body apart from the head.
+            let _ = tcp.set_nodelay(true);
+        }
+        send(
+            CloseOnDrop(tcp),
+            request,
+            spec.body_limit,
+            addr,
+            deadline,
+            phases,
+        )
+        .await
+    }
+}
+
+/// A plain TCP stream whose shutdown is left to its close. hyper shuts the
+/// write side down when a `Connection: close` exchange ends, one system call
+/// just before the close that sends the same FIN (or the same RST when a
+/// truncated body is left unread). Under TLS the shutdown stays: it carries
+/// the close_notify alert.
+struct CloseOnDrop(TcpStream);
+
+impl AsyncRead for CloseOnDrop {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CloseOnDrop {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -216,7 +279,7 @@ async fn send<S>(
     phases: &mut Phases,
 ) -> Result<Exchange, Failure>
 where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let sent = Instant::now();
     let (mut sender, connection) = hyper::client::conn::http1::Builder::new()

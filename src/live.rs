@@ -153,3 +153,87 @@ impl Live {
         self.inner.generation.load(Ordering::Relaxed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Format, parse};
+    use crate::monitor::Cause;
+
+    fn setup(names: &[&str], maintenance_for: Option<&str>) -> Setup {
+        let mut text = String::from("monitors:\n");
+        for name in names {
+            text.push_str(&format!(
+                "  - {{ name: {name}, url: 'http://127.0.0.1:9/' }}\n"
+            ));
+        }
+        if let Some(name) = maintenance_for {
+            text.push_str(&format!(
+                "maintenance:\n  - {{ monitors: [{name}], start: '2020-01-01T00:00:00Z', duration: 87600h }}\n"
+            ));
+        }
+        let config = Arc::new(parse(&text, Format::Yaml, "test.yaml").expect("valid"));
+        let monitors = config
+            .compile()
+            .expect("compiles")
+            .into_iter()
+            .map(|m| (m.name.clone(), Arc::new(m)))
+            .collect();
+        let maintenance =
+            Maintenance::new(&config.config.maintenance, &config.config.monitors).expect("windows");
+        Setup {
+            config,
+            monitors,
+            maintenance,
+        }
+    }
+
+    fn result(cause: Cause) -> Arc<CheckResult> {
+        Arc::new(CheckResult::new(SystemTime::now(), cause))
+    }
+
+    #[test]
+    fn states_come_from_results_and_windows() {
+        let live = Live::new(setup(&["a", "b", "c"], Some("c")));
+        assert_eq!(live.state("a"), MonitorState::Unknown, "no result yet");
+        live.record("a", result(Cause::Ok));
+        live.record("b", result(Cause::Http502));
+        live.record("c", result(Cause::Http502));
+        assert_eq!(live.state("a"), MonitorState::Up);
+        assert_eq!(live.state("b"), MonitorState::Down);
+        assert_eq!(live.state("c"), MonitorState::Maintenance);
+        assert_eq!(live.overall(["a", "b", "c"]), Overall::Outage);
+        assert_eq!(live.overall(["a", "c"]), Overall::Maintenance);
+    }
+
+    #[test]
+    fn the_generation_moves_only_when_a_state_changes() {
+        let live = Live::new(setup(&["a"], None));
+        let start = live.generation();
+        live.record("a", result(Cause::Ok));
+        let up = live.generation();
+        assert_ne!(up, start);
+        live.record("a", result(Cause::Ok));
+        assert_eq!(live.generation(), up, "same state, same generation");
+        live.record("a", result(Cause::Timeout));
+        assert_ne!(live.generation(), up);
+    }
+
+    #[test]
+    fn a_reload_swaps_everything_at_once_and_forgets_removed_monitors() {
+        let live = Live::new(setup(&["a", "b"], None));
+        live.record("a", result(Cause::Ok));
+        live.record("b", result(Cause::Ok));
+        let before = live.generation();
+        live.replace(setup(&["a", "z"], None));
+        assert!(live.latest("a").is_some(), "a kept its result");
+        assert!(live.latest("b").is_none(), "b went away with its result");
+        assert_eq!(
+            live.setup().id("z"),
+            Some(0),
+            "the new monitors come with the config"
+        );
+        assert_eq!(live.setup().id("b"), None);
+        assert_ne!(live.generation(), before, "pages rebuild after a reload");
+    }
+}

@@ -1,6 +1,8 @@
-//! `hopwatch demo`: a built-in origin, gateway and expiring certificate on
-//! loopback that break on a script, monitored with alerts to a built-in sink.
+//! `hopwatch demo`: a built-in origin, gateway, name server and expiring
+//! certificate on loopback that break on a script, monitored with alerts to
+//! a built-in sink.
 
+mod dns;
 mod servers;
 mod sink;
 mod story;
@@ -71,6 +73,7 @@ pub async fn run(
     let servers = |e: std::io::Error| DemoError::Servers(e.to_string());
     let origin = Origin::start().await.map_err(servers)?;
     let gateway = Gateway::start(origin.addr()).await.map_err(servers)?;
+    let names = dns::NameServer::start().await.map_err(servers)?;
     let tls = ExpiringTls::start(5)
         .await
         .map_err(|e| DemoError::Servers(e.to_string()))?;
@@ -83,7 +86,7 @@ pub async fn run(
         .and_then(|l| l.local_addr())
         .map_err(|e| DemoError::Servers(format!("cannot listen on {}: {e}", options.listen)))?;
     let data = std::env::temp_dir().join(format!("hopwatch-demo-{}", std::process::id()));
-    let text = demo_config(listen, &data, &origin, &gateway, &tls);
+    let text = demo_config(listen, &data, &origin, &gateway, &tls, &names);
     let loaded = config::parse(&text, Format::Yaml, "demo.yaml")
         .map_err(|e| DemoError::Config(e.to_string()))?;
     let sink = Sink::default();
@@ -101,7 +104,15 @@ pub async fn run(
     let story = {
         let (stop, sink) = (stop.clone(), sink.clone());
         let (beat, cycles) = (options.beat, options.cycles);
-        async move { story::play(&origin, &gateway, nowhere, &sink, beat, cycles, stop).await }
+        async move {
+            let cast = story::Cast {
+                origin: &origin,
+                gateway: &gateway,
+                nowhere,
+                names: &names,
+            };
+            story::play(cast, &sink, beat, cycles, stop).await
+        }
     };
     let story = tokio::spawn(story);
     let outcome = app.run_until(shutdown).await;
@@ -113,13 +124,15 @@ pub async fn run(
 }
 
 /// The demo's monitors: the edge through the gateway (with the origin as
-/// its upstream), the origin directly, and the expiring certificate.
+/// its upstream), the origin directly, the shop's name at its name server,
+/// and the expiring certificate.
 fn demo_config(
     listen: SocketAddr,
     data: &std::path::Path,
     origin: &Origin,
     gateway: &Gateway,
     tls: &ExpiringTls,
+    names: &dns::NameServer,
 ) -> String {
     format!(
         r#"server:
@@ -143,6 +156,15 @@ monitors:
     url: http://{origin}/health
     interval: 3s
     timeout: 3s
+  - name: shop-dns
+    title: Shop name (DNS)
+    group: Shop
+    type: dns
+    query: {name}
+    server: {dns}
+    interval: 2s
+    timeout: 1s
+    expect: {{ answers: ['127.0.0.1'] }}
   - name: shop-cert
     title: Shop certificate
     group: Certificates
@@ -170,5 +192,7 @@ notifiers:
         gateway = gateway.addr(),
         origin = origin.addr(),
         tls_port = tls.addr().port(),
+        name = dns::NAME,
+        dns = names.addr(),
     )
 }

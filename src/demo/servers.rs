@@ -3,6 +3,7 @@
 //! whose certificate is about to expire.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,8 +38,13 @@ async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
 pub struct Origin {
     addr: SocketAddr,
     delay: Arc<Mutex<Duration>>,
+    /// Answering 503 with `Retry-After`: up, but shedding load.
+    overloaded: Arc<AtomicBool>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
+
+/// The origin's answer when it sheds load.
+const OVERLOADED: &str = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nContent-Type: text/plain\r\nContent-Length: 30\r\nConnection: close\r\n\r\nshop is overloaded, try later\n";
 
 impl Origin {
     /// Starts a healthy origin on a free loopback port.
@@ -47,6 +53,7 @@ impl Origin {
         let origin = Origin {
             addr: listener.local_addr()?,
             delay: Arc::new(Mutex::new(Duration::ZERO)),
+            overloaded: Arc::new(AtomicBool::new(false)),
             task: Mutex::new(None),
         };
         origin.serve(listener);
@@ -60,19 +67,25 @@ impl Origin {
 
     fn serve(&self, listener: TcpListener) {
         let delay = self.delay.clone();
+        let overloaded = self.overloaded.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
                 let delay = *delay.lock().unwrap_or_else(|e| e.into_inner());
+                let overloaded = overloaded.load(Ordering::Relaxed);
                 tokio::spawn(async move {
                     if read_head(&mut stream).await.is_none() {
                         return;
                     }
                     tokio::time::sleep(delay).await;
                     let body = r#"{"status":"ok","service":"shop"}"#;
-                    let answer = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
+                    let answer = if overloaded {
+                        OVERLOADED.to_owned()
+                    } else {
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                    };
                     let _ = stream.write_all(answer.as_bytes()).await;
                     let _ = stream.shutdown().await;
                 });
@@ -92,8 +105,15 @@ impl Origin {
         }
     }
 
+    /// Sheds load (or stops shedding): every answer a 503 with
+    /// `Retry-After`, which the gateway passes on as it is.
+    pub fn overload(&self, on: bool) {
+        self.overloaded.store(on, Ordering::Relaxed);
+    }
+
     /// Comes back (same port), answering after `delay`.
     pub async fn recover(&self, delay: Duration) {
+        self.overload(false);
         if let Ok(mut slot) = self.delay.lock() {
             *slot = delay;
         }

@@ -1,11 +1,13 @@
 //! The demo's script: healthy, origin crash, healthy, gateway misroute,
-//! healthy, slow origin; then again. Each scene says what to look for.
+//! healthy, slow origin, healthy, overloaded origin, healthy, DNS failure;
+//! then again. Each scene says what to look for.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::dns::NameServer;
 use super::servers::{Gateway, Origin, SLOW_ORIGIN};
 use super::sink::Sink;
 
@@ -20,6 +22,10 @@ pub enum Scene {
     GatewayMisroute,
     /// The origin answers, but slower than the gateway waits: 504.
     SlowOrigin,
+    /// The origin is up but sheds load: 503 with `Retry-After`.
+    OverloadedOrigin,
+    /// The name server stops knowing the shop's name: NXDOMAIN.
+    DnsFailure,
 }
 
 impl Scene {
@@ -36,25 +42,46 @@ impl Scene {
             Scene::SlowOrigin => {
                 "the origin is slower than the gateway's patience: 504, expect verdict origin_slow"
             }
+            Scene::OverloadedOrigin => {
+                "the origin sheds load with 503 and Retry-After: expect one alert, http_503, verdict origin"
+            }
+            Scene::DnsFailure => {
+                "the name server forgot shop.demo.test (NXDOMAIN): expect an alert on shop-dns, verdict dns"
+            }
         }
     }
 }
 
 /// The order of scenes; fault scenes last twice as long as healthy ones.
-pub const SCRIPT: [(Scene, u32); 6] = [
+/// Fifteen beats of 20 s: the story takes five minutes.
+pub const SCRIPT: [(Scene, u32); 10] = [
     (Scene::Healthy, 1),
     (Scene::OriginCrash, 2),
     (Scene::Healthy, 1),
     (Scene::GatewayMisroute, 2),
     (Scene::Healthy, 1),
     (Scene::SlowOrigin, 2),
+    (Scene::Healthy, 1),
+    (Scene::OverloadedOrigin, 2),
+    (Scene::Healthy, 1),
+    (Scene::DnsFailure, 2),
 ];
+
+/// What the story acts on.
+pub struct Cast<'a> {
+    /// The application server.
+    pub origin: &'a Origin,
+    /// The proxy in front of it.
+    pub gateway: &'a Gateway,
+    /// A port where nothing listens: the misrouted gateway's target.
+    pub nowhere: SocketAddr,
+    /// The name server of the shop's name.
+    pub names: &'a NameServer,
+}
 
 /// Plays the script until `stop`; `cycles` limits it (None: forever).
 pub async fn play(
-    origin: &Origin,
-    gateway: &Gateway,
-    nowhere: SocketAddr,
+    cast: Cast<'_>,
     sink: &Sink,
     beat: Duration,
     cycles: Option<u32>,
@@ -63,7 +90,7 @@ pub async fn play(
     let mut played = 0;
     loop {
         for (scene, beats) in SCRIPT {
-            set(scene, origin, gateway, nowhere).await;
+            set(scene, &cast).await;
             sink.set_scene(scene.caption());
             println!("demo: {}", scene.caption());
             tokio::select! {
@@ -73,21 +100,24 @@ pub async fn play(
         }
         played += 1;
         if cycles.is_some_and(|limit| played >= limit) {
-            set(Scene::Healthy, origin, gateway, nowhere).await;
+            set(Scene::Healthy, &cast).await;
             sink.set_scene("story finished; all healthy");
             return;
         }
     }
 }
 
-async fn set(scene: Scene, origin: &Origin, gateway: &Gateway, nowhere: SocketAddr) {
+async fn set(scene: Scene, cast: &Cast<'_>) {
     match scene {
         Scene::Healthy => {
-            gateway.route_to(origin.addr());
-            origin.recover(Duration::ZERO).await;
+            cast.gateway.route_to(cast.origin.addr());
+            cast.origin.recover(Duration::ZERO).await;
+            cast.names.forget(false);
         }
-        Scene::OriginCrash => origin.crash().await,
-        Scene::GatewayMisroute => gateway.route_to(nowhere),
-        Scene::SlowOrigin => origin.recover(SLOW_ORIGIN).await,
+        Scene::OriginCrash => cast.origin.crash().await,
+        Scene::GatewayMisroute => cast.gateway.route_to(cast.nowhere),
+        Scene::SlowOrigin => cast.origin.recover(SLOW_ORIGIN).await,
+        Scene::OverloadedOrigin => cast.origin.overload(true),
+        Scene::DnsFailure => cast.names.forget(true),
     }
 }

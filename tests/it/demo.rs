@@ -1,5 +1,6 @@
 //! `hopwatch demo` runs one cycle of its story: its webhook sink receives
-//! a firing and a resolved alert naming the origin, then the gateway.
+//! a firing and a resolved alert naming the origin, then the gateway, then
+//! the overloaded origin's 503 and the name server's NXDOMAIN.
 
 use std::time::Duration;
 
@@ -10,6 +11,16 @@ fn has(alerts: &[serde_json::Value], event: &str, monitor: &str, hop: &str) -> b
     alerts.iter().any(|a| {
         a["event"] == event && a["monitor"]["name"] == monitor && a["verdict"]["hop"] == hop
     })
+}
+
+/// Firing alerts of `monitor` with `cause`.
+fn pages(alerts: &[serde_json::Value], monitor: &str, cause: &str) -> usize {
+    alerts
+        .iter()
+        .filter(|a| {
+            a["event"] == "firing" && a["monitor"]["name"] == monitor && a["cause"] == cause
+        })
+        .count()
 }
 
 #[tokio::test]
@@ -32,12 +43,14 @@ async fn the_demo_story_pages_for_the_origin_then_the_gateway_and_resolves() {
     ));
     let handles = rx.await.expect("the demo starts");
     let mut alerts = Vec::new();
-    // One cycle is nine beats; allow two cycles' time, then judge.
-    for _ in 0..120 {
+    // One cycle is fifteen beats; allow about two cycles' time, then judge.
+    for _ in 0..180 {
         alerts = handles.sink.received();
         if has(&alerts, "firing", "shop-origin", "origin")
             && has(&alerts, "resolved", "shop-origin", "origin")
             && has(&alerts, "firing", "shop-edge", "gateway")
+            && pages(&alerts, "shop-origin", "http_503") > 0
+            && has(&alerts, "firing", "shop-dns", "dns")
         {
             break;
         }
@@ -60,13 +73,31 @@ async fn the_demo_story_pages_for_the_origin_then_the_gateway_and_resolves() {
         has(&alerts, "firing", "shop-edge", "gateway"),
         "misroute paged with verdict gateway: {alerts:#?}"
     );
-    let origin_pages = alerts
+    assert_eq!(
+        pages(&alerts, "shop-origin", "connect_refused"),
+        1,
+        "the crash paged once: {alerts:#?}"
+    );
+    assert_eq!(
+        pages(&alerts, "shop-origin", "http_503"),
+        1,
+        "the overload paged once, with its 503: {alerts:#?}"
+    );
+    let edge_origin_pages = alerts
         .iter()
-        .filter(|a| a["event"] == "firing" && a["verdict"]["hop"] == "origin")
+        .filter(|a| {
+            a["event"] == "firing"
+                && a["monitor"]["name"] == "shop-edge"
+                && a["verdict"]["hop"] == "origin"
+        })
         .count();
     assert_eq!(
-        origin_pages, 1,
-        "the crash paged once, not per hop: {alerts:#?}"
+        edge_origin_pages, 0,
+        "the edge folds into the origin's incident, not a page per hop: {alerts:#?}"
+    );
+    assert!(
+        has(&alerts, "firing", "shop-dns", "dns"),
+        "the forgotten name paged with verdict dns: {alerts:#?}"
     );
     assert_eq!(status, 200);
     assert!(

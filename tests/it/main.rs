@@ -18,5 +18,6 @@ mod probe_dns;
 mod probe_gateways;
 mod probe_peers;
 mod probe_redirects;
+mod probe_smtp;
 mod probe_tls;
 mod web_cache;

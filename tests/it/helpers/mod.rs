@@ -34,8 +34,8 @@ pub use peers::{
     spawn_headers_then_stall, spawn_huge_body, spawn_redirect_loop, spawn_reset, spawn_slow_drip,
     spawn_status,
 };
-pub use smtp::{SmtpServer, read_maildir};
-pub use tls::{CertKind, TlsPeer, spawn_tls, spawn_tls_status};
+pub use smtp::{SmtpServer, read_maildir, spawn_scripted_smtp};
+pub use tls::{CertFiles, CertKind, TlsPeer, cert_files, spawn_tls, spawn_tls_status};
 pub use webhook::{Receiver, Reply};
 
 /// Every server of the harness listens here.

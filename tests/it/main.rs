@@ -15,6 +15,7 @@ mod import;
 mod notify;
 mod pages;
 mod probe_dns;
+mod probe_domain;
 mod probe_gateways;
 mod probe_peers;
 mod probe_redirects;

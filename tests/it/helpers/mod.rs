@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use binary::{count_rows, signal, start_binary, wait_exit};
-pub use checks::{assert_cause, assert_hop, assert_responder, check};
+pub use checks::{assert_cause, assert_hop, assert_responder, check, monitor as checks_monitor};
 pub use client::{ClientError, http_get, send, try_send};
 pub use daemon::{
     TestApp, config_text, config_yaml, spawn_app, spawn_app_config, spawn_app_in, spawn_app_with,

@@ -73,5 +73,7 @@ fn target_of(monitor: &MonitorConfig) -> Option<String> {
         MonitorKind::Tcp | MonitorKind::Tls => monitor.target.clone(),
         MonitorKind::Dns => monitor.query.clone(),
         MonitorKind::Push => None,
+        MonitorKind::Smtp => monitor.target.clone(),
+        MonitorKind::Domain => monitor.domain.clone(),
     }
 }

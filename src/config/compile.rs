@@ -14,7 +14,9 @@ use std::collections::HashSet;
 
 use super::LoadedConfig;
 use super::schema::MonitorConfig;
-use crate::monitor::spec::{DnsSpec, HostPort, HttpExpect, HttpSpec, ProbeSpec, TcpSpec, TlsSpec};
+use crate::monitor::spec::{
+    DnsSpec, DomainSpec, HostPort, HttpExpect, HttpSpec, ProbeSpec, SmtpSpec, TcpSpec, TlsSpec,
+};
 use crate::monitor::trust::{TlsSettings, TrustStore};
 use crate::monitor::{AddressMode, Monitor, MonitorKind, StatusMatcher};
 
@@ -22,6 +24,9 @@ use crate::monitor::{AddressMode, Monitor, MonitorKind, StatusMatcher};
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// Default `timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `expect.min_days` of a domain monitor: a month's notice leaves
+/// time to renew through a registrar that needs days to act.
+pub const DEFAULT_DOMAIN_MIN_DAYS: u32 = 30;
 /// How much of a body is read; more is not an error, just not read.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 
@@ -148,6 +153,10 @@ pub fn probe(monitor: &MonitorConfig, trust: &TrustStore) -> Result<ProbeSpec, V
             }
             Some(ProbeSpec::Push)
         }
+        MonitorKind::Smtp => build_smtp(monitor, trust, timeout, &mut errors).map(ProbeSpec::Smtp),
+        MonitorKind::Domain => {
+            build_domain(monitor, trust, timeout, &mut errors).map(ProbeSpec::Domain)
+        }
     };
     match spec {
         Some(spec) if errors.is_empty() => Ok(spec),
@@ -161,20 +170,23 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
     let kind = m.kind;
     let is = |kinds: &[MonitorKind]| kinds.contains(&kind);
     use MonitorKind::*;
-    let present: [(&str, bool, &[MonitorKind]); 13] = [
+    let present: [(&str, bool, &[MonitorKind]); 16] = [
         ("url", m.url.is_some(), &[Http]),
         ("method", m.method.is_some(), &[Http]),
         ("headers", !m.headers.is_empty(), &[Http]),
         ("body", m.body.is_some(), &[Http]),
         ("resolve", m.resolve.is_some(), &[Http]),
         ("follow_redirects", m.follow_redirects.is_some(), &[Http]),
-        ("insecure", m.insecure, &[Http, Tls]),
-        ("ca_file", m.ca_file.is_some(), &[Http, Tls]),
-        ("target", m.target.is_some(), &[Tcp, Tls]),
+        ("insecure", m.insecure, &[Http, Tls, Smtp]),
+        ("ca_file", m.ca_file.is_some(), &[Http, Tls, Smtp]),
+        ("target", m.target.is_some(), &[Tcp, Tls, Smtp]),
         ("query", m.query.is_some(), &[Dns]),
         ("record", m.record.is_some(), &[Dns]),
         ("server", m.server.is_some(), &[Dns]),
         ("grace", m.grace.is_some() || m.token.is_some(), &[Push]),
+        ("starttls", m.starttls.is_some(), &[Smtp]),
+        ("domain", m.domain.is_some(), &[Domain]),
+        ("rdap_server", m.rdap_server.is_some(), &[Domain]),
     ];
     for (key, set, kinds) in present {
         if set && !is(kinds) {
@@ -185,37 +197,46 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
             };
             errors.push(FieldError::new(
                 key,
-                format!("not used by a {} monitor", kind.as_str()),
+                format!("not used by {} monitor", a_kind(kind)),
             ));
         }
     }
     let e = &m.expect;
-    let expect_fields: [(&str, bool, &[MonitorKind]); 6] = [
+    let expect_fields: [(&str, bool, &[MonitorKind]); 7] = [
         ("expect.status", e.status.is_some(), &[Http]),
         ("expect.body_contains", e.body_contains.is_some(), &[Http]),
         ("expect.body_regex", e.body_regex.is_some(), &[Http]),
         ("expect.json", !e.json.is_empty(), &[Http]),
         ("expect.headers", !e.headers.is_empty(), &[Http]),
         ("expect.answers", e.answers.is_some(), &[Dns]),
+        ("expect.min_days", e.min_days.is_some(), &[Domain]),
     ];
     for (key, set, kinds) in expect_fields {
         if set && !is(kinds) {
             errors.push(FieldError::new(
                 key,
-                format!("not used by a {} monitor", kind.as_str()),
+                format!("not used by {} monitor", a_kind(kind)),
             ));
         }
     }
-    if e.cert_min_days.is_some() && !is(&[Http, Tls]) {
+    if e.cert_min_days.is_some() && !is(&[Http, Tls, Smtp]) {
         errors.push(FieldError::new(
             "expect.cert_min_days",
-            format!("not used by a {} monitor", kind.as_str()),
+            format!("not used by {} monitor", a_kind(kind)),
+        ));
+    }
+    // A domain check answers from a cache for hours: its latency says
+    // nothing about the registry.
+    if e.max_latency.is_some() && kind == Domain {
+        errors.push(FieldError::new(
+            "expect.max_latency",
+            "not used by a domain monitor",
         ));
     }
     if m.addresses == AddressMode::All && !is(&[Http, Tcp, Tls]) {
         errors.push(FieldError::new(
             "addresses",
-            format!("not used by a {} monitor", kind.as_str()),
+            format!("not used by {} monitor", a_kind(kind)),
         ));
     }
 }
@@ -434,6 +455,109 @@ fn build_dns(
     })
 }
 
+fn build_smtp(
+    m: &MonitorConfig,
+    trust: &TrustStore,
+    timeout: Duration,
+    errors: &mut Vec<FieldError>,
+) -> Option<SmtpSpec> {
+    let starttls = m.starttls.unwrap_or(false);
+    if !starttls {
+        // Without STARTTLS there is no handshake for these to act on.
+        let tls_keys = [
+            ("insecure", m.insecure),
+            ("ca_file", m.ca_file.is_some()),
+            ("expect.cert_min_days", m.expect.cert_min_days.is_some()),
+        ];
+        for (key, set) in tls_keys {
+            if set {
+                errors.push(FieldError::new(
+                    key,
+                    "used by an smtp monitor only with starttls: true",
+                ));
+            }
+        }
+    }
+    let target = required_target(m, errors);
+    let tls = tls_settings(m, trust, errors);
+    Some(SmtpSpec {
+        target: target?,
+        starttls,
+        tls: tls?,
+        cert_min_days: m.expect.cert_min_days,
+        timeout,
+        max_latency: m.expect.max_latency,
+    })
+}
+
+fn build_domain(
+    m: &MonitorConfig,
+    trust: &TrustStore,
+    timeout: Duration,
+    errors: &mut Vec<FieldError>,
+) -> Option<DomainSpec> {
+    let domain = match m.domain.as_deref().map(str::trim) {
+        None | Some("") => {
+            errors.push(FieldError::new(
+                "domain",
+                "a domain monitor needs a domain (the registered name, e.g. example.com)",
+            ));
+            None
+        }
+        Some(text) => registered_name(text).or_else(|| {
+            errors.push(FieldError::new(
+                "domain",
+                format!("invalid domain {text:?} (expected a registered name such as example.com)"),
+            ));
+            None
+        }),
+    };
+    let rdap_server = m
+        .rdap_server
+        .as_deref()
+        .and_then(|text| match Url::parse(text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+                Some(url)
+            }
+            _ => {
+                errors.push(FieldError::new(
+                    "rdap_server",
+                    format!(
+                        "invalid rdap_server {:?} (expected an http:// or https:// base URL)",
+                        crate::mask::lone_url(text)
+                    ),
+                ));
+                None
+            }
+        });
+    // The registry is reached with the system's trust; its certificate is
+    // not what this monitor watches.
+    let tls = match trust.settings(false, None) {
+        Ok(tls) => tls,
+        Err(err) => {
+            errors.push(FieldError::new("domain", err.to_string()));
+            return None;
+        }
+    };
+    Some(DomainSpec {
+        domain: domain?,
+        rdap_server,
+        min_days: m.expect.min_days.unwrap_or(DEFAULT_DOMAIN_MIN_DAYS),
+        tls,
+        timeout,
+    })
+}
+
+/// A domain name as RDAP wants it: IDNA (punycode), lower case, no
+/// trailing dot, at least two labels (a TLD alone is not registered).
+fn registered_name(text: &str) -> Option<String> {
+    let text = text.strip_suffix('.').unwrap_or(text);
+    match url::Host::parse(text).ok()? {
+        url::Host::Domain(name) if name.contains('.') && !name.starts_with('.') => Some(name),
+        _ => None,
+    }
+}
+
 fn parse_server(text: &str) -> Option<SocketAddr> {
     text.parse::<SocketAddr>().ok().or_else(|| {
         text.parse::<std::net::IpAddr>()
@@ -446,7 +570,7 @@ fn required_target(m: &MonitorConfig, errors: &mut Vec<FieldError>) -> Option<Ho
     let Some(text) = m.target.as_deref() else {
         errors.push(FieldError::new(
             "target",
-            format!("a {} monitor needs a target (host:port)", m.kind.as_str()),
+            format!("{} monitor needs a target (host:port)", a_kind(m.kind)),
         ));
         return None;
     };
@@ -493,6 +617,14 @@ fn tls_settings(
             errors.push(FieldError::new("ca_file", err.to_string()));
             None
         }
+    }
+}
+
+/// `a tcp`, `an smtp`: the type with the article it is read with.
+fn a_kind(kind: MonitorKind) -> String {
+    match kind.as_str() {
+        name @ ("smtp" | "icmp") => format!("an {name}"),
+        name => format!("a {name}"),
     }
 }
 

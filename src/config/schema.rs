@@ -171,10 +171,10 @@ pub struct MonitorConfig {
     /// wherever they lead (`any`, lifting the refusals of unsafe hops).
     /// Default true.
     pub follow_redirects: Option<FollowRedirects>,
-    /// http/tls: skip certificate verification. Default false.
+    /// http/tls/smtp: skip certificate verification. Default false.
     #[serde(default)]
     pub insecure: bool,
-    /// http/tls: an extra trusted CA (PEM) besides the system store.
+    /// http/tls/smtp: an extra trusted CA (PEM) besides the system store.
     pub ca_file: Option<PathBuf>,
     /// What counts as healthy.
     #[serde(default)]
@@ -195,7 +195,7 @@ pub struct MonitorConfig {
     /// How long one check may take. Default 10s, at most `interval`.
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
-    /// tcp/tls: `host:port` to connect to.
+    /// tcp/tls/smtp: `host:port` to connect to.
     pub target: Option<String>,
     /// dns: the name to query.
     pub query: Option<String>,
@@ -208,6 +208,14 @@ pub struct MonitorConfig {
     pub grace: Option<Duration>,
     /// push: the token a heartbeat must carry. Required for push monitors.
     pub token: Option<Secret>,
+    /// smtp: require STARTTLS and check the certificate. Default false.
+    pub starttls: Option<bool>,
+    /// domain: the registered name whose expiry is checked.
+    pub domain: Option<String>,
+    /// domain: RDAP base URL (`https://rdap.example/`), asked as
+    /// `{base}/domain/{name}`. Default: the server the IANA bootstrap
+    /// shipped in hopwatch names for the domain's TLD.
+    pub rdap_server: Option<String>,
 }
 
 impl MonitorConfig {
@@ -240,6 +248,9 @@ impl MonitorConfig {
             server: None,
             grace: None,
             token: None,
+            starttls: None,
+            domain: None,
+            rdap_server: None,
         }
     }
 }
@@ -263,10 +274,13 @@ pub struct Expect {
     /// A slower check fails with `too_slow`.
     #[serde(default, deserialize_with = "opt_duration")]
     pub max_latency: Option<Duration>,
-    /// https/tls: fewer days left fails with `tls_expiring`.
+    /// https/tls/smtp: fewer days left fails with `tls_expiring`.
     pub cert_min_days: Option<u32>,
     /// dns: the answers expected (order ignored).
     pub answers: Option<Vec<String>>,
+    /// domain: fewer days of registration left fails with
+    /// `domain_expiring`. Default 30.
+    pub min_days: Option<u32>,
 }
 
 /// One entry of `alerts:`.

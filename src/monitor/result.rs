@@ -207,6 +207,16 @@ pub struct CertFacts {
     pub sans: Vec<String>,
 }
 
+/// What RDAP says of a domain's registration, on every domain check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainFacts {
+    /// When the registration expires (the RDAP `expiration` event).
+    #[serde(with = "crate::clock::rfc3339")]
+    pub expires_at: SystemTime,
+    /// Days left at check time (negative once expired).
+    pub days_left: f64,
+}
+
 /// One finished check. A target being down is a result, never an `Err`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
@@ -249,6 +259,9 @@ pub struct CheckResult {
     /// The peer certificate (https and tls checks).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<CertFacts>,
+    /// The registration's expiry (domain checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainFacts>,
 }
 
 impl CheckResult {
@@ -274,6 +287,7 @@ impl CheckResult {
             addresses: None,
             evidence: None,
             tls: None,
+            domain: None,
         }
     }
 

@@ -31,6 +31,10 @@ pub enum ProbeSpec {
     Dns(DnsSpec),
     /// Heartbeats arrive from outside; nothing to send.
     Push,
+    /// SMTP dialogue.
+    Smtp(SmtpSpec),
+    /// Domain registration expiry.
+    Domain(DomainSpec),
 }
 
 /// A `host:port` to connect to.
@@ -163,6 +167,38 @@ pub struct DnsSpec {
     pub max_latency: Option<Duration>,
 }
 
+/// An SMTP monitor, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmtpSpec {
+    /// Where to connect; with `starttls` the host is also the SNI name.
+    pub target: HostPort,
+    /// Require STARTTLS and run the handshake.
+    pub starttls: bool,
+    /// TLS client settings, used with `starttls`.
+    pub tls: TlsSettings,
+    /// Fewer days of certificate left fails with `tls_expiring`.
+    pub cert_min_days: Option<u32>,
+    /// Whole-check deadline.
+    pub timeout: Duration,
+    /// Slower fails with `too_slow`.
+    pub max_latency: Option<Duration>,
+}
+
+/// A domain monitor, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainSpec {
+    /// The registered name, lower case, without a trailing dot.
+    pub domain: String,
+    /// RDAP base URL; `None` finds it in the bootstrap shipped in the binary.
+    pub rdap_server: Option<Url>,
+    /// Fewer days of registration left fails with `domain_expiring`.
+    pub min_days: u32,
+    /// TLS client settings for the RDAP server (the system's trust).
+    pub tls: TlsSettings,
+    /// Whole-check deadline.
+    pub timeout: Duration,
+}
+
 impl ProbeSpec {
     /// The check deadline.
     pub fn timeout(&self) -> Duration {
@@ -172,6 +208,8 @@ impl ProbeSpec {
             ProbeSpec::Tls(s) => s.timeout,
             ProbeSpec::Dns(s) => s.timeout,
             ProbeSpec::Push => Duration::ZERO,
+            ProbeSpec::Smtp(s) => s.timeout,
+            ProbeSpec::Domain(s) => s.timeout,
         }
     }
 }

@@ -22,6 +22,10 @@ pub enum MonitorKind {
     Dns,
     /// Heartbeats pushed to hopwatch.
     Push,
+    /// SMTP banner, EHLO and optionally STARTTLS (`target`, `starttls`).
+    Smtp,
+    /// Domain registration expiry from RDAP (`domain`, `rdap_server`).
+    Domain,
 }
 
 impl MonitorKind {
@@ -33,6 +37,8 @@ impl MonitorKind {
             Self::Tls => "tls",
             Self::Dns => "dns",
             Self::Push => "push",
+            Self::Smtp => "smtp",
+            Self::Domain => "domain",
         }
     }
 }

@@ -25,13 +25,13 @@ use crate::monitor::spec::{HttpSpec, MAX_REDIRECTS};
 use crate::monitor::{AddressMode, FollowRedirects};
 
 /// What one HTTP exchange (one hop of a redirect chain) returned.
-struct Exchange {
-    status: u16,
-    headers: HeaderMap,
-    body: Bytes,
-    truncated: bool,
-    remote: SocketAddr,
-    cert: Option<CertFacts>,
+pub(super) struct Exchange {
+    pub(super) status: u16,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Bytes,
+    pub(super) truncated: bool,
+    pub(super) remote: SocketAddr,
+    pub(super) cert: Option<CertFacts>,
 }
 
 /// Runs one HTTP check. No `#[instrument]` on the probes: its wrapper moves
@@ -128,7 +128,7 @@ async fn check_address(
 }
 
 /// The next URL when the response is a redirect we should follow.
-fn redirect_target(spec: &HttpSpec, url: &Url, exchange: &Exchange) -> Option<Url> {
+pub(super) fn redirect_target(spec: &HttpSpec, url: &Url, exchange: &Exchange) -> Option<Url> {
     if spec.follow_redirects == FollowRedirects::Never
         || !matches!(exchange.status, 301..=303 | 307 | 308)
     {
@@ -140,8 +140,9 @@ fn redirect_target(spec: &HttpSpec, url: &Url, exchange: &Exchange) -> Option<Ur
         .filter(|next| matches!(next.scheme(), "http" | "https"))
 }
 
-/// One request on a fresh connection: connect, TLS, send, read head and body.
-async fn exchange(
+/// One request on a fresh connection: connect, TLS, send, read head and
+/// body. The domain probe's RDAP query uses it too.
+pub(super) async fn exchange(
     spec: &HttpSpec,
     url: &Url,
     method: &Method,
@@ -435,7 +436,7 @@ fn evaluate(
 }
 
 /// Host (without IPv6 brackets) and port of a URL.
-fn host_port(url: &Url) -> (&str, u16) {
+pub(super) fn host_port(url: &Url) -> (&str, u16) {
     let host = url.host_str().unwrap_or_default();
     let host = host
         .strip_prefix('[')

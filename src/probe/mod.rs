@@ -3,12 +3,14 @@
 
 mod connect;
 pub mod dns;
+pub mod domain;
 pub mod evidence;
 mod expect;
 pub mod fingerprint;
 pub mod http;
 pub mod redirect;
 pub mod resolve;
+pub mod smtp;
 pub mod tcp;
 pub mod tls;
 pub mod verdict;
@@ -18,12 +20,15 @@ pub use crate::monitor::{Cause, CheckResult, Hop, Phases, ProbeSpec, Responder, 
 use std::time::SystemTime;
 
 /// Runs checks, and owns what checks share between them: the system's
-/// resolver and hosts file, and the resolvers of dns monitors. The daemon
-/// keeps one for its life; a one-off check may use [`run`].
+/// resolver and hosts file, the resolvers of dns monitors and the RDAP
+/// answers of domain monitors. The daemon keeps one for its life; a
+/// one-off check may use [`run`].
 #[derive(Default)]
 pub struct Prober {
     resolver: resolve::Resolver,
     dns: dns::DnsResolvers,
+    /// Registration expiries of domain monitors, kept for hours.
+    rdap: domain::RdapCache,
 }
 
 impl Prober {
@@ -39,6 +44,10 @@ impl Prober {
             ProbeSpec::Tls(tls) => tcp::check_tls(tls, &self.resolver, started).await,
             ProbeSpec::Dns(dns) => dns::check(dns, &self.dns, started).await,
             ProbeSpec::Push => CheckResult::new(started, Cause::Unknown),
+            ProbeSpec::Smtp(smtp) => smtp::check(smtp, &self.resolver, started).await,
+            ProbeSpec::Domain(domain) => {
+                domain::check(domain, &self.resolver, &self.rdap, started).await
+            }
         };
         result.verdict = verdict::for_probe(spec, &result);
         result

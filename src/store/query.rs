@@ -268,6 +268,7 @@ struct StoredDetail {
     evidence: Option<crate::monitor::result::Evidence>,
     addresses: Option<Vec<crate::monitor::result::AddressResult>>,
     tls: Option<crate::monitor::result::CertFacts>,
+    domain: Option<crate::monitor::result::DomainFacts>,
 }
 
 impl StoredCheck {
@@ -302,6 +303,7 @@ impl StoredCheck {
         result.evidence = detail.evidence;
         result.addresses = detail.addresses;
         result.tls = detail.tls;
+        result.domain = detail.domain;
         result.verdict = detail.verdict.unwrap_or_else(|| {
             if cause.is_ok() {
                 Verdict {

@@ -53,6 +53,8 @@ struct Detail<'a> {
     addresses: Option<&'a Vec<AddressResult>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tls: Option<&'a CertFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a crate::monitor::result::DomainFacts>,
 }
 
 impl StoredCheck {
@@ -69,6 +71,7 @@ impl StoredCheck {
                 evidence: result.evidence.as_ref(),
                 addresses: result.addresses.as_ref(),
                 tls: result.tls.as_ref(),
+                domain: result.domain.as_ref(),
             })
             .unwrap_or_default()
         });

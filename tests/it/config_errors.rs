@@ -78,14 +78,14 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "unknown key in a monitor",
         "monitors:\n  - { name: a, url: http://x }\n  - { name: b, url: http://x, intervall: 5s }\n",
         &[
-            "hopwatch.yaml: monitors[1].intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token)",
+            "hopwatch.yaml: monitors[1].intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server)",
         ],
     ),
     (
         "unknown key in expect",
         "monitors:\n  - { name: a, url: http://x, expect: { staus: [200] } }\n",
         &[
-            "hopwatch.yaml: monitors[0].expect.staus: unknown key (expected one of: status, body_contains, body_regex, json, headers, max_latency, cert_min_days, answers)",
+            "hopwatch.yaml: monitors[0].expect.staus: unknown key (expected one of: status, body_contains, body_regex, json, headers, max_latency, cert_min_days, answers, min_days)",
         ],
     ),
     (
@@ -136,7 +136,7 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "unknown monitor type",
         "monitors:\n  - { name: a, type: htp, url: http://x }\n",
         &[
-            r#"hopwatch.yaml: monitors[0].type: unknown value "htp" (expected one of: http, tcp, tls, dns, push)"#,
+            r#"hopwatch.yaml: monitors[0].type: unknown value "htp" (expected one of: http, tcp, tls, dns, push, smtp, domain)"#,
         ],
     ),
     (
@@ -273,6 +273,41 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         &["hopwatch.yaml: monitors[0].url: not used by a tcp monitor"],
     ),
     (
+        "smtp and domain keys on other monitors",
+        "monitors: [{ name: db, type: tcp, target: \"db:5432\", starttls: true, rdap_server: \"https://rdap.test/\", expect: { min_days: 10 } }]\n",
+        &[
+            "hopwatch.yaml: monitors[0].starttls: not used by a tcp monitor",
+            "hopwatch.yaml: monitors[0].rdap_server: not used by a tcp monitor",
+            "hopwatch.yaml: monitors[0].expect.min_days: not used by a tcp monitor",
+        ],
+    ),
+    (
+        "smtp monitor without a target, with trust settings but no starttls",
+        "monitors: [{ name: mx, type: smtp, insecure: true, expect: { cert_min_days: 10 } }]\n",
+        &[
+            "hopwatch.yaml: monitors[0].insecure: used by an smtp monitor only with starttls: true",
+            "hopwatch.yaml: monitors[0].expect.cert_min_days: used by an smtp monitor only with starttls: true",
+            "hopwatch.yaml: monitors[0].target: an smtp monitor needs a target (host:port)",
+        ],
+    ),
+    (
+        "domain monitor without a domain, with a bad rdap_server and a url",
+        "monitors: [{ name: reg, type: domain, url: http://x, rdap_server: \"ftp://rdap.test/\", expect: { max_latency: 1s } }]\n",
+        &[
+            "hopwatch.yaml: monitors[0].url: not used by a domain monitor",
+            "hopwatch.yaml: monitors[0].expect.max_latency: not used by a domain monitor",
+            "hopwatch.yaml: monitors[0].domain: a domain monitor needs a domain (the registered name, e.g. example.com)",
+            r#"hopwatch.yaml: monitors[0].rdap_server: invalid rdap_server "ftp://rdap.test/" (expected an http:// or https:// base URL)"#,
+        ],
+    ),
+    (
+        "domain monitor for a bare TLD",
+        "monitors: [{ name: reg, type: domain, domain: com }]\n",
+        &[
+            r#"hopwatch.yaml: monitors[0].domain: invalid domain "com" (expected a registered name such as example.com)"#,
+        ],
+    ),
+    (
         "http monitor without url",
         "monitors: [{ name: a }]\n",
         &["hopwatch.yaml: monitors[0].url: an http monitor needs a url"],
@@ -289,7 +324,7 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "a bad default hides no monitor error",
         "defaults: { intervall: 5s }\nmonitors:\n  - { name: a, url: http://x, confirm: many }\n",
         &[
-            "hopwatch.yaml: defaults.intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token)",
+            "hopwatch.yaml: defaults.intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server)",
             r#"hopwatch.yaml: monitors[0].confirm: expected a whole number, found "many""#,
         ],
     ),

@@ -148,12 +148,12 @@ async fn a_gatus_config_imports_validates_and_its_http_monitors_pass_check() {
 
     let (out, yaml, stderr) = import("gatus", &file).await;
     assert!(
-        stderr.contains("imported 9 monitors, 6 alerts, 7 notifiers")
+        stderr.contains("imported 10 monitors, 6 alerts, 7 notifiers")
             && stderr.contains("set SLACK_URL before running it"),
         "{stderr}"
     );
     let summary = validate(&out, &[SLACK_URL]).await;
-    assert_eq!(summary, "ok: 9 monitors, 6 alerts, 7 notifiers", "{yaml}");
+    assert_eq!(summary, "ok: 10 monitors, 6 alerts, 7 notifiers", "{yaml}");
     let (checked, probed) = check_monitors(&yaml, &[SLACK_URL]).await;
     assert_eq!((checked, probed), (5, 7), "{yaml}");
 
@@ -183,7 +183,8 @@ async fn a_gatus_config_imports_validates_and_its_http_monitors_pass_check() {
             "    follow_redirects: false\n",
             "not imported: endpoints[7] \"mail-records\" (127.0.0.1) — hopwatch's dns monitor asks for A, AAAA, CNAME, MX, NS, TXT records, not \"SRV\"",
             "not imported: endpoints[8] \"ping\" (icmp://127.0.0.1) — hopwatch has no icmp (ping) monitor",
-            "not imported: endpoints[9] \"relay\" (starttls://127.0.0.1:587) — hopwatch has no STARTTLS (smtp) monitor",
+            "    type: smtp\n",
+            "    starttls: true\n",
             "— hopwatch has no websocket monitor",
             "— hopwatch has no gRPC monitor",
             "— hopwatch has no ssh monitor",

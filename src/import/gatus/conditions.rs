@@ -24,6 +24,8 @@ pub(crate) enum Probe {
     Tls,
     /// An endpoint with `dns:`.
     Dns,
+    /// `starttls://`: an smtp monitor with `starttls: true`.
+    Smtp,
 }
 
 /// The `expect:` built from a list of conditions, and a line for each
@@ -105,7 +107,7 @@ fn one(b: &mut Builder, condition: &str, probe: Probe) -> Result<(), String> {
             _ => Err("hopwatch has no check that passes when nothing answers".into()),
         },
         "[CERTIFICATE_EXPIRATION]" => {
-            only(&[Probe::Https, Probe::Tls], "certificate")?;
+            only(&[Probe::Https, Probe::Tls, Probe::Smtp], "certificate")?;
             certificate(b, op, right)
         }
         "[DNS_RCODE]" => match (op, right) {

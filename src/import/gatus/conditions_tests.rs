@@ -170,6 +170,12 @@ const TABLE: &[(&[&str], Probe, &str, &str)] = &[
         "whole days, so 2",
     ),
     (
+        &["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 48h"],
+        Smtp,
+        "{cert_min_days: 2}",
+        "",
+    ),
+    (
         &[
             "[CERTIFICATE_EXPIRATION] > 720h",
             "[CERTIFICATE_EXPIRATION] > 240h",

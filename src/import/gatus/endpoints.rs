@@ -62,7 +62,7 @@ fn kind(endpoint: &Json, url: &str) -> Kind {
         Some("ws" | "wss") => Kind::Unsupported("hopwatch has no websocket monitor"),
         Some("grpc" | "grpcs") => Kind::Unsupported("hopwatch has no gRPC monitor"),
         Some("ssh") => Kind::Unsupported("hopwatch has no ssh monitor"),
-        Some("starttls") => Kind::Unsupported("hopwatch has no STARTTLS (smtp) monitor"),
+        Some("starttls") => Kind::Probe(Probe::Smtp),
         // A URL from a variable: Gatus decides when it runs; http is by
         // far the likeliest, and the comment says it was a guess.
         _ if url.starts_with("${") => Kind::Probe(Probe::Https),
@@ -146,7 +146,7 @@ fn monitor(cx: &mut Context, origin: &str, ep: &Json) -> Result<Entry, String> {
     let (mut entry, _) = claim_entry(cx, &name, origin, ep);
     match probe {
         Probe::Http | Probe::Https => http(&mut entry, ep, &client, &url),
-        Probe::Tcp | Probe::Tls => socket(&mut entry, ep, probe, &client, &url)?,
+        Probe::Tcp | Probe::Tls | Probe::Smtp => socket(&mut entry, ep, probe, &client, &url)?,
         Probe::Dns => dns(&mut entry, ep, &url)?,
     }
     if url.starts_with("${") {
@@ -238,10 +238,19 @@ fn socket(
         .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or(rest))
         .filter(|t| !t.is_empty())
         .ok_or("no host:port in its URL")?;
-    let kind = if probe == Probe::Tcp { "tcp" } else { "tls" };
+    let kind = match probe {
+        Probe::Tcp => "tcp",
+        Probe::Smtp => "smtp",
+        _ => "tls",
+    };
     entry.set("type", Value::Str(kind.into()));
     entry.set("target", Value::Str(target.to_owned()));
-    if probe == Probe::Tls && client.get("insecure").and_then(Json::as_bool) == Some(true) {
+    if probe == Probe::Smtp {
+        // Gatus's starttls:// is EHLO, STARTTLS and the handshake.
+        entry.set("starttls", Value::bool(true));
+    }
+    let has_tls = matches!(probe, Probe::Tls | Probe::Smtp);
+    if has_tls && client.get("insecure").and_then(Json::as_bool) == Some(true) {
         entry.set("insecure", Value::bool(true));
     }
     if ep.get("body").map(text).is_some_and(|b| !b.is_empty()) {

@@ -136,6 +136,11 @@ fn target(monitor: &MonitorConfig) -> Markup {
                 " via " (monitor.server.as_deref().unwrap_or("the system resolver"))
             }
             MonitorKind::Push => "heartbeats pushed to hopwatch",
+            MonitorKind::Smtp => {
+                code { (monitor.target.as_deref().unwrap_or("")) }
+                @if monitor.starttls == Some(true) { " with STARTTLS" }
+            }
+            MonitorKind::Domain => { "registration of " code { (monitor.domain.as_deref().unwrap_or("")) } }
         }
     }
 }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use binary::{count_rows, signal, start_binary, wait_exit};
-pub use checks::{assert_cause, assert_hop, assert_responder, check};
+pub use checks::{assert_cause, assert_hop, assert_responder, check, monitor as checks_monitor};
 pub use client::{ClientError, http_get, send, try_send};
 pub use daemon::{
     TestApp, config_text, config_yaml, spawn_app, spawn_app_config, spawn_app_in, spawn_app_with,
@@ -34,8 +34,8 @@ pub use peers::{
     spawn_headers_then_stall, spawn_huge_body, spawn_redirect_loop, spawn_reset, spawn_slow_drip,
     spawn_status,
 };
-pub use smtp::{SmtpServer, read_maildir};
-pub use tls::{CertKind, TlsPeer, spawn_tls, spawn_tls_status};
+pub use smtp::{SmtpServer, read_maildir, spawn_scripted_smtp};
+pub use tls::{CertFiles, CertKind, TlsPeer, cert_files, spawn_tls, spawn_tls_status};
 pub use webhook::{Receiver, Reply};
 
 /// Every server of the harness listens here.

@@ -114,3 +114,51 @@ print(json.dumps(out))
     assert!(output.status.success(), "{output:?}");
     serde_json::from_slice(&output.stdout).expect("JSON from the parser")
 }
+
+/// An in-process SMTP peer that misbehaves on purpose: it sends `greeting`
+/// on connect, then answers every line it receives with `answer` (nothing
+/// when empty), and holds the connection open until dropped.
+pub struct ScriptedSmtp {
+    pub addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ScriptedSmtp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ScriptedSmtp {
+    /// `127.0.0.1:PORT`, a monitor's target.
+    pub fn target(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+/// Starts a [`ScriptedSmtp`].
+pub async fn spawn_scripted_smtp(greeting: &[u8], answer: &[u8]) -> ScriptedSmtp {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind((LOCALHOST, 0))
+        .await
+        .expect("bind a scripted SMTP peer");
+    let addr = listener.local_addr().expect("its address");
+    let (greeting, answer) = (greeting.to_vec(), answer.to_vec());
+    let task = super::wire::accept_loop(listener, move |stream| {
+        let (greeting, answer) = (greeting.clone(), answer.clone());
+        async move {
+            let (read, mut write) = stream.into_split();
+            if write.write_all(&greeting).await.is_err() {
+                return;
+            }
+            let mut lines = BufReader::new(read).lines();
+            // Bounded by the client: it closes, or the test drops the peer.
+            while let Ok(Some(_)) = lines.next_line().await {
+                if !answer.is_empty() && write.write_all(&answer).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    ScriptedSmtp { addr, task }
+}

@@ -202,3 +202,45 @@ fn make_certs(kind: CertKind) -> (Chain, Key, String) {
     let key = rustls::pki_types::PrivatePkcs8KeyDer::from(leaf_key.serialize_der());
     (vec![leaf_cert.der().clone()], key.into(), ca_pem)
 }
+
+/// A certificate and its key as PEM files, for servers that read files
+/// (aiosmtpd's `--tlscert`/`--tlskey`), and the CA that signed it.
+pub struct CertFiles {
+    pub cert: tempfile::TempPath,
+    pub key: tempfile::TempPath,
+    pub ca_file: tempfile::TempPath,
+}
+
+/// Writes a leaf of `kind`, its key and its CA to temp files.
+pub fn cert_files(kind: CertKind) -> CertFiles {
+    let (chain, key, ca_pem) = make_certs(kind);
+    let cert_pem: String = chain.iter().map(|der| pem("CERTIFICATE", der)).collect();
+    let key_pem = pem("PRIVATE KEY", key.secret_der());
+    let write = |suffix: &str, text: &str| {
+        let mut file = tempfile::Builder::new()
+            .prefix("hopwatch-")
+            .suffix(suffix)
+            .tempfile()
+            .expect("a temp file");
+        std::io::Write::write_all(&mut file, text.as_bytes()).expect("write a PEM file");
+        file.into_temp_path()
+    };
+    CertFiles {
+        cert: write("-cert.pem", &cert_pem),
+        key: write("-key.pem", &key_pem),
+        ca_file: write("-ca.pem", &ca_pem),
+    }
+}
+
+/// DER bytes as a PEM block of `label`.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in text.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}

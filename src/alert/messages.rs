@@ -73,5 +73,6 @@ fn target_of(monitor: &MonitorConfig) -> Option<String> {
         MonitorKind::Tcp | MonitorKind::Tls => monitor.target.clone(),
         MonitorKind::Dns => monitor.query.clone(),
         MonitorKind::Push => None,
+        MonitorKind::Icmp => monitor.target.clone(),
     }
 }

@@ -14,7 +14,10 @@ use std::collections::HashSet;
 
 use super::LoadedConfig;
 use super::schema::MonitorConfig;
-use crate::monitor::spec::{DnsSpec, HostPort, HttpExpect, HttpSpec, ProbeSpec, TcpSpec, TlsSpec};
+use crate::monitor::spec::{
+    DnsSpec, HostPort, HttpExpect, HttpSpec, ICMP_DEFAULT_COUNT, ICMP_MAX_COUNT, IcmpSpec,
+    ProbeSpec, TcpSpec, TlsSpec,
+};
 use crate::monitor::trust::{TlsSettings, TrustStore};
 use crate::monitor::{AddressMode, Monitor, MonitorKind, StatusMatcher};
 
@@ -148,6 +151,7 @@ pub fn probe(monitor: &MonitorConfig, trust: &TrustStore) -> Result<ProbeSpec, V
             }
             Some(ProbeSpec::Push)
         }
+        MonitorKind::Icmp => build_icmp(monitor, timeout, &mut errors).map(ProbeSpec::Icmp),
     };
     match spec {
         Some(spec) if errors.is_empty() => Ok(spec),
@@ -161,7 +165,7 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
     let kind = m.kind;
     let is = |kinds: &[MonitorKind]| kinds.contains(&kind);
     use MonitorKind::*;
-    let present: [(&str, bool, &[MonitorKind]); 13] = [
+    let present: [(&str, bool, &[MonitorKind]); 14] = [
         ("url", m.url.is_some(), &[Http]),
         ("method", m.method.is_some(), &[Http]),
         ("headers", !m.headers.is_empty(), &[Http]),
@@ -170,11 +174,12 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
         ("follow_redirects", m.follow_redirects.is_some(), &[Http]),
         ("insecure", m.insecure, &[Http, Tls]),
         ("ca_file", m.ca_file.is_some(), &[Http, Tls]),
-        ("target", m.target.is_some(), &[Tcp, Tls]),
+        ("target", m.target.is_some(), &[Tcp, Tls, Icmp]),
         ("query", m.query.is_some(), &[Dns]),
         ("record", m.record.is_some(), &[Dns]),
         ("server", m.server.is_some(), &[Dns]),
         ("grace", m.grace.is_some() || m.token.is_some(), &[Push]),
+        ("count", m.count.is_some(), &[Icmp]),
     ];
     for (key, set, kinds) in present {
         if set && !is(kinds) {
@@ -432,6 +437,72 @@ fn build_dns(
         timeout,
         max_latency: m.expect.max_latency,
     })
+}
+
+fn build_icmp(
+    m: &MonitorConfig,
+    timeout: Duration,
+    errors: &mut Vec<FieldError>,
+) -> Option<IcmpSpec> {
+    let count = match m.count {
+        None => Some(ICMP_DEFAULT_COUNT),
+        Some(n) => match u16::try_from(n) {
+            Ok(n @ 1..=ICMP_MAX_COUNT) => Some(n),
+            _ => {
+                errors.push(FieldError::new(
+                    "count",
+                    format!("invalid count {n} (expected 1 to {ICMP_MAX_COUNT} echo requests)"),
+                ));
+                None
+            }
+        },
+    };
+    let host = match m.target.as_deref() {
+        None => {
+            errors.push(FieldError::new(
+                "target",
+                "an icmp monitor needs a target (a host name or IP address)",
+            ));
+            None
+        }
+        Some(text) => match parse_host(text) {
+            Some(host) => Some(host),
+            None => {
+                errors.push(FieldError::new(
+                    "target",
+                    format!(
+                        "invalid target {text:?} (expected a host name or IP address without a \
+                         port, e.g. db.example.com or 2001:db8::7)"
+                    ),
+                ));
+                None
+            }
+        },
+    };
+    Some(IcmpSpec {
+        host: host?,
+        count: count?,
+        timeout,
+        max_latency: m.expect.max_latency,
+    })
+}
+
+/// A bare host: an IP literal (IPv6 with or without brackets) or a name.
+/// A port is refused, since ICMP has none and one would hint at a mistake.
+fn parse_host(text: &str) -> Option<String> {
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(text);
+    if let Ok(ip) = unbracketed.parse::<std::net::IpAddr>() {
+        return Some(ip.to_string());
+    }
+    let valid = !text.is_empty()
+        && text.len() <= 253
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+    valid.then(|| text.to_owned())
 }
 
 fn parse_server(text: &str) -> Option<SocketAddr> {

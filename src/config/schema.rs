@@ -195,7 +195,7 @@ pub struct MonitorConfig {
     /// How long one check may take. Default 10s, at most `interval`.
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
-    /// tcp/tls: `host:port` to connect to.
+    /// tcp/tls: `host:port` to connect to. icmp: the host (name or IP).
     pub target: Option<String>,
     /// dns: the name to query.
     pub query: Option<String>,
@@ -208,6 +208,8 @@ pub struct MonitorConfig {
     pub grace: Option<Duration>,
     /// push: the token a heartbeat must carry. Required for push monitors.
     pub token: Option<Secret>,
+    /// icmp: echo requests per check, 1 to 20. Default 3.
+    pub count: Option<u32>,
 }
 
 impl MonitorConfig {
@@ -240,6 +242,7 @@ impl MonitorConfig {
             server: None,
             grace: None,
             token: None,
+            count: None,
         }
     }
 }

@@ -31,6 +31,8 @@ pub enum ProbeSpec {
     Dns(DnsSpec),
     /// Heartbeats arrive from outside; nothing to send.
     Push,
+    /// ICMP echo requests.
+    Icmp(IcmpSpec),
 }
 
 /// A `host:port` to connect to.
@@ -163,6 +165,26 @@ pub struct DnsSpec {
     pub max_latency: Option<Duration>,
 }
 
+/// An icmp monitor, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IcmpSpec {
+    /// Name or IP literal (IPv6 without brackets).
+    pub host: String,
+    /// Echo requests per check, 1 to [`ICMP_MAX_COUNT`].
+    pub count: u16,
+    /// Whole-check deadline.
+    pub timeout: Duration,
+    /// A slower average round trip fails with `too_slow`.
+    pub max_latency: Option<Duration>,
+}
+
+/// Echo requests an icmp monitor sends by default.
+pub const ICMP_DEFAULT_COUNT: u16 = 3;
+
+/// Echo requests an icmp check may send at most: enough to measure loss,
+/// few enough that a check stays a probe, not a flood.
+pub const ICMP_MAX_COUNT: u16 = 20;
+
 impl ProbeSpec {
     /// The check deadline.
     pub fn timeout(&self) -> Duration {
@@ -172,6 +194,7 @@ impl ProbeSpec {
             ProbeSpec::Tls(s) => s.timeout,
             ProbeSpec::Dns(s) => s.timeout,
             ProbeSpec::Push => Duration::ZERO,
+            ProbeSpec::Icmp(s) => s.timeout,
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum MonitorKind {
     Dns,
     /// Heartbeats pushed to hopwatch.
     Push,
+    /// ICMP echo requests (`target`, `count`).
+    Icmp,
 }
 
 impl MonitorKind {
@@ -33,6 +35,7 @@ impl MonitorKind {
             Self::Tls => "tls",
             Self::Dns => "dns",
             Self::Push => "push",
+            Self::Icmp => "icmp",
         }
     }
 }

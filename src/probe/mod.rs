@@ -7,6 +7,7 @@ pub mod evidence;
 mod expect;
 pub mod fingerprint;
 pub mod http;
+pub mod icmp;
 pub mod redirect;
 pub mod resolve;
 pub mod tcp;
@@ -39,6 +40,7 @@ impl Prober {
             ProbeSpec::Tls(tls) => tcp::check_tls(tls, &self.resolver, started).await,
             ProbeSpec::Dns(dns) => dns::check(dns, &self.dns, started).await,
             ProbeSpec::Push => CheckResult::new(started, Cause::Unknown),
+            ProbeSpec::Icmp(icmp) => icmp::check(icmp, &self.resolver, started).await,
         };
         result.verdict = verdict::for_probe(spec, &result);
         result

@@ -268,6 +268,8 @@ struct StoredDetail {
     evidence: Option<crate::monitor::result::Evidence>,
     addresses: Option<Vec<crate::monitor::result::AddressResult>>,
     tls: Option<crate::monitor::result::CertFacts>,
+    packet_loss: Option<f64>,
+    rtt_ms: Option<crate::monitor::RttStats>,
 }
 
 impl StoredCheck {
@@ -302,6 +304,8 @@ impl StoredCheck {
         result.evidence = detail.evidence;
         result.addresses = detail.addresses;
         result.tls = detail.tls;
+        result.packet_loss = detail.packet_loss;
+        result.rtt_ms = detail.rtt_ms;
         result.verdict = detail.verdict.unwrap_or_else(|| {
             if cause.is_ok() {
                 Verdict {

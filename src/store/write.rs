@@ -7,7 +7,7 @@ use sqlx::QueryBuilder;
 use super::rollup::Rollup;
 use super::{Store, StoreError, unix_ms};
 use crate::monitor::CheckResult;
-use crate::monitor::result::{AddressResult, CertFacts, Evidence, Responder, Verdict};
+use crate::monitor::result::{AddressResult, CertFacts, Evidence, Responder, RttStats, Verdict};
 
 /// `flags` bit: a failure that a confirming re-check did not repeat.
 pub const FLAG_FLAKY: i64 = 1;
@@ -53,6 +53,13 @@ struct Detail<'a> {
     addresses: Option<&'a Vec<AddressResult>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tls: Option<&'a CertFacts>,
+    // icmp figures ride with the detail, so a failed check keeps them; a
+    // healthy check stores no detail, and its loss and round trips are
+    // only in the live result and the metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    packet_loss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rtt_ms: Option<RttStats>,
 }
 
 impl StoredCheck {
@@ -69,6 +76,8 @@ impl StoredCheck {
                 evidence: result.evidence.as_ref(),
                 addresses: result.addresses.as_ref(),
                 tls: result.tls.as_ref(),
+                packet_loss: result.packet_loss,
+                rtt_ms: result.rtt_ms,
             })
             .unwrap_or_default()
         });

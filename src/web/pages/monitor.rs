@@ -136,6 +136,9 @@ fn target(monitor: &MonitorConfig) -> Markup {
                 " via " (monitor.server.as_deref().unwrap_or("the system resolver"))
             }
             MonitorKind::Push => "heartbeats pushed to hopwatch",
+            MonitorKind::Icmp => {
+                "ping " code { (monitor.target.as_deref().unwrap_or("")) }
+            }
         }
     }
 }

@@ -274,3 +274,55 @@ fn nonce() -> u64 {
     );
     hasher.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::io::Errno;
+
+    fn os(errno: Errno) -> io::Error {
+        io::Error::from_raw_os_error(errno.raw_os_error())
+    }
+
+    #[test]
+    fn a_socket_hopwatch_may_not_open_is_unknown_with_what_to_set() {
+        let target = IpAddr::from([192, 0, 2, 7]);
+        let refused = OpenError::NotAllowed {
+            datagram: os(Errno::ACCESS),
+            raw: os(Errno::PERM),
+        };
+        let failure = open_failure(&refused, target);
+        assert_eq!(failure.cause, Cause::Unknown);
+        assert!(
+            failure.message.contains("ping_group_range"),
+            "{}",
+            failure.message
+        );
+        let no_fds = open_failure(&OpenError::Io(os(Errno::MFILE)), target);
+        assert_eq!(no_fds.cause, Cause::Unknown);
+        assert!(
+            no_fds.message.contains("file descriptors"),
+            "{}",
+            no_fds.message
+        );
+    }
+
+    #[test]
+    fn kernel_errors_split_into_the_network_s_and_hopwatch_s() {
+        let target = IpAddr::from([192, 0, 2, 7]);
+        let fresh = || Tally {
+            sent: 1,
+            sent_at: vec![None],
+            rtts: vec![None],
+            undelivered: None,
+            own_error: None,
+            send_error: None,
+        };
+        let mut unreachable = fresh();
+        unreachable.kernel_error(&os(Errno::HOSTUNREACH), target);
+        assert!(unreachable.undelivered.is_some() && unreachable.own_error.is_none());
+        let mut broken = fresh();
+        broken.kernel_error(&os(Errno::NOBUFS), target);
+        assert!(broken.own_error.is_some() && broken.undelivered.is_none());
+    }
+}

@@ -213,3 +213,29 @@ impl EchoSocket {
         Err(io::Error::other("the ICMP socket kept waking without data"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_sockets_say_what_to_set() {
+        let err = OpenError::NotAllowed {
+            datagram: io::Error::from_raw_os_error(rustix::io::Errno::ACCESS.raw_os_error()),
+            raw: io::Error::from_raw_os_error(rustix::io::Errno::PERM.raw_os_error()),
+        };
+        assert!(is_not_permitted(&io::Error::from_raw_os_error(
+            rustix::io::Errno::PERM.raw_os_error()
+        )));
+        let message = err.to_string();
+        for needed in [
+            "net.ipv4.ping_group_range=\"0 2147483647\"",
+            "CAP_NET_RAW",
+            "Permission denied",
+            "Operation not permitted",
+        ] {
+            assert!(message.contains(needed), "{needed}: {message}");
+        }
+        assert!(err.io().is_none());
+    }
+}

@@ -159,6 +159,17 @@ pub fn probe(monitor: &MonitorConfig, trust: &TrustStore) -> Result<ProbeSpec, V
     }
 }
 
+/// The error for a key the monitor's type does not use; `sections` drops a
+/// default that gets it, so both spell it here.
+pub fn not_used_by(kind: MonitorKind) -> String {
+    let article = if kind.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("not used by {article} {} monitor", kind.as_str())
+}
+
 /// Keys that belong to another monitor type are refused: a `url` on a tcp
 /// monitor is a mistake that would otherwise silently check something else.
 fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
@@ -188,10 +199,7 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
             } else {
                 key
             };
-            errors.push(FieldError::new(
-                key,
-                format!("not used by a {} monitor", kind.as_str()),
-            ));
+            errors.push(FieldError::new(key, not_used_by(kind)));
         }
     }
     let e = &m.expect;
@@ -205,23 +213,14 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
     ];
     for (key, set, kinds) in expect_fields {
         if set && !is(kinds) {
-            errors.push(FieldError::new(
-                key,
-                format!("not used by a {} monitor", kind.as_str()),
-            ));
+            errors.push(FieldError::new(key, not_used_by(kind)));
         }
     }
     if e.cert_min_days.is_some() && !is(&[Http, Tls]) {
-        errors.push(FieldError::new(
-            "expect.cert_min_days",
-            format!("not used by a {} monitor", kind.as_str()),
-        ));
+        errors.push(FieldError::new("expect.cert_min_days", not_used_by(kind)));
     }
     if m.addresses == AddressMode::All && !is(&[Http, Tcp, Tls]) {
-        errors.push(FieldError::new(
-            "addresses",
-            format!("not used by a {} monitor", kind.as_str()),
-        ));
+        errors.push(FieldError::new("addresses", not_used_by(kind)));
     }
 }
 

@@ -184,3 +184,26 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::{Cause, RttStats};
+
+    #[test]
+    fn a_failed_icmp_check_keeps_its_loss_and_round_trips() {
+        let mut result = CheckResult::new(std::time::UNIX_EPOCH, Cause::IcmpUnreachable);
+        result.packet_loss = Some(2.0 / 3.0);
+        result.rtt_ms = RttStats::of(&[0.25]);
+        result.error = Some("host unreachable".to_owned());
+        let back = StoredCheck::from_result(1, &result).into_result("gw");
+        assert_eq!(back.packet_loss, result.packet_loss);
+        assert_eq!(back.rtt_ms, result.rtt_ms);
+        // A healthy check stores no detail, so no icmp figures either.
+        let mut healthy = CheckResult::new(std::time::UNIX_EPOCH, Cause::Ok);
+        healthy.packet_loss = Some(0.0);
+        let stored = StoredCheck::from_result(1, &healthy);
+        assert!(stored.detail.is_none());
+        assert_eq!(stored.into_result("gw").packet_loss, None);
+    }
+}

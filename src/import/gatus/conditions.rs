@@ -24,6 +24,8 @@ pub(crate) enum Probe {
     Tls,
     /// An endpoint with `dns:`.
     Dns,
+    /// `icmp://`.
+    Icmp,
 }
 
 /// The `expect:` built from a list of conditions, and a line for each

@@ -75,5 +75,6 @@ fn target_of(monitor: &MonitorConfig) -> Option<String> {
         MonitorKind::Push => None,
         MonitorKind::Smtp => monitor.target.clone(),
         MonitorKind::Domain => monitor.domain.clone(),
+        MonitorKind::Icmp => monitor.target.clone(),
     }
 }

@@ -15,7 +15,8 @@ use std::collections::HashSet;
 use super::LoadedConfig;
 use super::schema::MonitorConfig;
 use crate::monitor::spec::{
-    DnsSpec, DomainSpec, HostPort, HttpExpect, HttpSpec, ProbeSpec, SmtpSpec, TcpSpec, TlsSpec,
+    DnsSpec, DomainSpec, HostPort, HttpExpect, HttpSpec, ICMP_DEFAULT_COUNT, ICMP_MAX_COUNT,
+    IcmpSpec, ProbeSpec, SmtpSpec, TcpSpec, TlsSpec,
 };
 use crate::monitor::trust::{TlsSettings, TrustStore};
 use crate::monitor::{AddressMode, Monitor, MonitorKind, StatusMatcher};
@@ -157,11 +158,17 @@ pub fn probe(monitor: &MonitorConfig, trust: &TrustStore) -> Result<ProbeSpec, V
         MonitorKind::Domain => {
             build_domain(monitor, trust, timeout, &mut errors).map(ProbeSpec::Domain)
         }
+        MonitorKind::Icmp => build_icmp(monitor, timeout, &mut errors).map(ProbeSpec::Icmp),
     };
     match spec {
         Some(spec) if errors.is_empty() => Ok(spec),
         _ => Err(errors),
     }
+}
+
+/// `not used by an smtp monitor`: the refusal of a key another type owns.
+pub fn not_used_by(kind: MonitorKind) -> String {
+    format!("not used by {} monitor", a_kind(kind))
 }
 
 /// Keys that belong to another monitor type are refused: a `url` on a tcp
@@ -170,7 +177,7 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
     let kind = m.kind;
     let is = |kinds: &[MonitorKind]| kinds.contains(&kind);
     use MonitorKind::*;
-    let present: [(&str, bool, &[MonitorKind]); 16] = [
+    let present: [(&str, bool, &[MonitorKind]); 17] = [
         ("url", m.url.is_some(), &[Http]),
         ("method", m.method.is_some(), &[Http]),
         ("headers", !m.headers.is_empty(), &[Http]),
@@ -179,7 +186,7 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
         ("follow_redirects", m.follow_redirects.is_some(), &[Http]),
         ("insecure", m.insecure, &[Http, Tls, Smtp]),
         ("ca_file", m.ca_file.is_some(), &[Http, Tls, Smtp]),
-        ("target", m.target.is_some(), &[Tcp, Tls, Smtp]),
+        ("target", m.target.is_some(), &[Tcp, Tls, Smtp, Icmp]),
         ("query", m.query.is_some(), &[Dns]),
         ("record", m.record.is_some(), &[Dns]),
         ("server", m.server.is_some(), &[Dns]),
@@ -187,6 +194,7 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
         ("starttls", m.starttls.is_some(), &[Smtp]),
         ("domain", m.domain.is_some(), &[Domain]),
         ("rdap_server", m.rdap_server.is_some(), &[Domain]),
+        ("count", m.count.is_some(), &[Icmp]),
     ];
     for (key, set, kinds) in present {
         if set && !is(kinds) {
@@ -195,10 +203,7 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
             } else {
                 key
             };
-            errors.push(FieldError::new(
-                key,
-                format!("not used by {} monitor", a_kind(kind)),
-            ));
+            errors.push(FieldError::new(key, not_used_by(kind)));
         }
     }
     let e = &m.expect;
@@ -213,17 +218,11 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
     ];
     for (key, set, kinds) in expect_fields {
         if set && !is(kinds) {
-            errors.push(FieldError::new(
-                key,
-                format!("not used by {} monitor", a_kind(kind)),
-            ));
+            errors.push(FieldError::new(key, not_used_by(kind)));
         }
     }
     if e.cert_min_days.is_some() && !is(&[Http, Tls, Smtp]) {
-        errors.push(FieldError::new(
-            "expect.cert_min_days",
-            format!("not used by {} monitor", a_kind(kind)),
-        ));
+        errors.push(FieldError::new("expect.cert_min_days", not_used_by(kind)));
     }
     // A domain check answers from a cache for hours: its latency says
     // nothing about the registry.
@@ -234,10 +233,7 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
         ));
     }
     if m.addresses == AddressMode::All && !is(&[Http, Tcp, Tls]) {
-        errors.push(FieldError::new(
-            "addresses",
-            format!("not used by {} monitor", a_kind(kind)),
-        ));
+        errors.push(FieldError::new("addresses", not_used_by(kind)));
     }
 }
 
@@ -618,6 +614,72 @@ fn tls_settings(
             None
         }
     }
+}
+
+fn build_icmp(
+    m: &MonitorConfig,
+    timeout: Duration,
+    errors: &mut Vec<FieldError>,
+) -> Option<IcmpSpec> {
+    let count = match m.count {
+        None => Some(ICMP_DEFAULT_COUNT),
+        Some(n) => match u16::try_from(n) {
+            Ok(n @ 1..=ICMP_MAX_COUNT) => Some(n),
+            _ => {
+                errors.push(FieldError::new(
+                    "count",
+                    format!("invalid count {n} (expected 1 to {ICMP_MAX_COUNT} echo requests)"),
+                ));
+                None
+            }
+        },
+    };
+    let host = match m.target.as_deref() {
+        None => {
+            errors.push(FieldError::new(
+                "target",
+                "an icmp monitor needs a target (a host name or IP address)",
+            ));
+            None
+        }
+        Some(text) => match parse_host(text) {
+            Some(host) => Some(host),
+            None => {
+                errors.push(FieldError::new(
+                    "target",
+                    format!(
+                        "invalid target {text:?} (expected a host name or IP address without a \
+                         port, e.g. db.example.com or 2001:db8::7)"
+                    ),
+                ));
+                None
+            }
+        },
+    };
+    Some(IcmpSpec {
+        host: host?,
+        count: count?,
+        timeout,
+        max_latency: m.expect.max_latency,
+    })
+}
+
+/// A bare host: an IP literal (IPv6 with or without brackets) or a name.
+/// A port is refused, since ICMP has none and one would hint at a mistake.
+fn parse_host(text: &str) -> Option<String> {
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(text);
+    if let Ok(ip) = unbracketed.parse::<std::net::IpAddr>() {
+        return Some(ip.to_string());
+    }
+    let valid = !text.is_empty()
+        && text.len() <= 253
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+    valid.then(|| text.to_owned())
 }
 
 /// `a tcp`, `an smtp`: the type with the article it is read with.

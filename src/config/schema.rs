@@ -195,7 +195,7 @@ pub struct MonitorConfig {
     /// How long one check may take. Default 10s, at most `interval`.
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
-    /// tcp/tls/smtp: `host:port` to connect to.
+    /// tcp/tls/smtp: `host:port` to connect to. icmp: the host (name or IP).
     pub target: Option<String>,
     /// dns: the name to query.
     pub query: Option<String>,
@@ -216,6 +216,8 @@ pub struct MonitorConfig {
     /// `{base}/domain/{name}`. Default: the server the IANA bootstrap
     /// shipped in hopwatch names for the domain's TLD.
     pub rdap_server: Option<String>,
+    /// icmp: echo requests per check, 1 to 20. Default 3.
+    pub count: Option<u32>,
 }
 
 impl MonitorConfig {
@@ -251,6 +253,7 @@ impl MonitorConfig {
             starttls: None,
             domain: None,
             rdap_server: None,
+            count: None,
         }
     }
 }

@@ -299,7 +299,7 @@ fn monitor(
         let errors = super::compile::probe(&config, trust)
             .err()
             .unwrap_or_default();
-        let foreign = format!("not used by a {} monitor", config.kind.as_str());
+        let foreign = super::compile::not_used_by(config.kind);
         let unwanted: Vec<Vec<String>> = errors
             .iter()
             .filter(|e| e.message == foreign)

@@ -11,7 +11,7 @@ pub mod trust;
 pub mod values;
 
 pub use cause::Cause;
-pub use result::{CheckResult, Hop, Phases, Responder, Role, Verdict};
+pub use result::{CheckResult, Hop, Phases, Responder, Role, RttStats, Verdict};
 pub use spec::ProbeSpec;
 pub use state::{MonitorState, Overall, overall};
 pub use values::{AddressMode, FollowRedirects, MonitorKind, RecordKind, StatusMatcher};

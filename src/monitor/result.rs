@@ -217,6 +217,30 @@ pub struct DomainFacts {
     pub days_left: f64,
 }
 
+/// Round trips of an icmp check's answered echoes, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RttStats {
+    /// The fastest.
+    pub min: f64,
+    /// The mean.
+    pub avg: f64,
+    /// The slowest.
+    pub max: f64,
+}
+
+impl RttStats {
+    /// The statistics of `samples`; `None` when there are none.
+    pub fn of(samples: &[f64]) -> Option<Self> {
+        if samples.is_empty() {
+            return None;
+        }
+        let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let avg = samples.iter().sum::<f64>() / samples.len() as f64;
+        Some(Self { min, avg, max })
+    }
+}
+
 /// One finished check. A target being down is a result, never an `Err`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
@@ -262,6 +286,12 @@ pub struct CheckResult {
     /// The registration's expiry (domain checks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<DomainFacts>,
+    /// icmp: the share of echo requests left unanswered, 0 to 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packet_loss: Option<f64>,
+    /// icmp: round trips of the answered echoes; none when none came back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<RttStats>,
 }
 
 impl CheckResult {
@@ -288,6 +318,8 @@ impl CheckResult {
             evidence: None,
             tls: None,
             domain: None,
+            packet_loss: None,
+            rtt_ms: None,
         }
     }
 
@@ -310,6 +342,26 @@ mod tests {
             request_id: Some("req-7".to_owned()),
             withheld: false,
         }
+    }
+
+    #[test]
+    fn icmp_figures_show_only_when_set_and_read_back() {
+        let mut result = CheckResult::new(std::time::UNIX_EPOCH, Cause::Ok);
+        let bare = serde_json::to_string(&result).unwrap();
+        assert!(
+            !bare.contains("packet_loss") && !bare.contains("rtt_ms"),
+            "{bare}"
+        );
+        result.packet_loss = Some(1.0 / 3.0);
+        result.rtt_ms = RttStats::of(&[0.5, 1.5]);
+        let json = serde_json::to_value(&result).unwrap();
+        assert_eq!(
+            json["rtt_ms"],
+            serde_json::json!({"min": 0.5, "avg": 1.0, "max": 1.5})
+        );
+        let back: CheckResult = serde_json::from_value(json).unwrap();
+        assert_eq!(back, result);
+        assert_eq!(RttStats::of(&[]), None);
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub enum ProbeSpec {
     Smtp(SmtpSpec),
     /// Domain registration expiry.
     Domain(DomainSpec),
+    /// ICMP echo requests.
+    Icmp(IcmpSpec),
 }
 
 /// A `host:port` to connect to.
@@ -198,6 +200,25 @@ pub struct DomainSpec {
     /// Whole-check deadline.
     pub timeout: Duration,
 }
+/// An icmp monitor, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IcmpSpec {
+    /// Name or IP literal (IPv6 without brackets).
+    pub host: String,
+    /// Echo requests per check, 1 to [`ICMP_MAX_COUNT`].
+    pub count: u16,
+    /// Whole-check deadline.
+    pub timeout: Duration,
+    /// A slower average round trip fails with `too_slow`.
+    pub max_latency: Option<Duration>,
+}
+
+/// Echo requests an icmp monitor sends by default.
+pub const ICMP_DEFAULT_COUNT: u16 = 3;
+
+/// Echo requests an icmp check may send at most: enough to measure loss,
+/// few enough that a check stays a probe, not a flood.
+pub const ICMP_MAX_COUNT: u16 = 20;
 
 impl ProbeSpec {
     /// The check deadline.
@@ -210,6 +231,7 @@ impl ProbeSpec {
             ProbeSpec::Push => Duration::ZERO,
             ProbeSpec::Smtp(s) => s.timeout,
             ProbeSpec::Domain(s) => s.timeout,
+            ProbeSpec::Icmp(s) => s.timeout,
         }
     }
 }

@@ -26,6 +26,8 @@ pub enum MonitorKind {
     Smtp,
     /// Domain registration expiry from RDAP (`domain`, `rdap_server`).
     Domain,
+    /// ICMP echo requests (`target`, `count`).
+    Icmp,
 }
 
 impl MonitorKind {
@@ -39,6 +41,7 @@ impl MonitorKind {
             Self::Push => "push",
             Self::Smtp => "smtp",
             Self::Domain => "domain",
+            Self::Icmp => "icmp",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod evidence;
 mod expect;
 pub mod fingerprint;
 pub mod http;
+pub mod icmp;
 pub mod redirect;
 pub mod resolve;
 pub mod smtp;
@@ -48,6 +49,7 @@ impl Prober {
             ProbeSpec::Domain(domain) => {
                 domain::check(domain, &self.resolver, &self.rdap, started).await
             }
+            ProbeSpec::Icmp(icmp) => icmp::check(icmp, &self.resolver, started).await,
         };
         result.verdict = verdict::for_probe(spec, &result);
         result

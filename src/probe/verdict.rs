@@ -14,6 +14,11 @@ const DETAIL_MAX: usize = 240;
 /// monitor's only hop is the name server, so a wrong answer is a DNS
 /// problem, not an application one.
 pub fn for_probe(spec: &ProbeSpec, result: &CheckResult) -> Verdict {
+    if let ProbeSpec::Icmp(_) = spec
+        && let Some(verdict) = icmp(result)
+    {
+        return verdict;
+    }
     if matches!(spec, ProbeSpec::Dns(_)) && result.cause == Cause::AssertionFailed {
         return Verdict {
             hop: Hop::Dns,
@@ -57,6 +62,56 @@ pub fn for_check(result: &CheckResult) -> Verdict {
     };
     let summary = one_line(&format!("{}{summary}", facts.addresses_prefix()));
     Verdict { hop, summary }
+}
+
+/// An icmp check's verdict: no port, no origin, only the path to a host, so
+/// a silence blames the network, and the summary carries loss and round trips.
+fn icmp(result: &CheckResult) -> Option<Verdict> {
+    let facts = Facts(result);
+    let host = result
+        .remote_addr
+        .map_or_else(|| "the host".to_owned(), |a| a.ip().to_string());
+    let loss = result
+        .packet_loss
+        .map_or(String::new(), |loss| format!("{:.0}% loss", loss * 100.0));
+    let rtt = result.rtt_ms.map_or(String::new(), |r| {
+        format!("rtt min/avg/max {:.2}/{:.2}/{:.2} ms", r.min, r.avg, r.max)
+    });
+    let figures = [loss, rtt]
+        .into_iter()
+        .filter(|f| !f.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (hop, summary) = match result.cause {
+        Cause::Ok => (
+            Hop::None,
+            format!("healthy: {host} answers ping ({figures})"),
+        ),
+        Cause::Timeout => (
+            Hop::Network,
+            format!(
+                "{host} did not answer ping{}: the host is down, or a firewall or route drops \
+                 ICMP",
+                facts.detail()
+            ),
+        ),
+        Cause::IcmpUnreachable => (
+            Hop::Network,
+            format!("{host} is unreachable{}", facts.detail()),
+        ),
+        Cause::TooSlow => (
+            Hop::Network,
+            format!(
+                "the path to {host} is too slow ({figures}){}",
+                facts.detail()
+            ),
+        ),
+        _ => return None,
+    };
+    Some(Verdict {
+        hop,
+        summary: one_line(&summary),
+    })
 }
 
 const UNCOUNTED: &str = "hopwatch's own network check failed; result not counted";

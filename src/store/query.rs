@@ -269,6 +269,8 @@ struct StoredDetail {
     addresses: Option<Vec<crate::monitor::result::AddressResult>>,
     tls: Option<crate::monitor::result::CertFacts>,
     domain: Option<crate::monitor::result::DomainFacts>,
+    packet_loss: Option<f64>,
+    rtt_ms: Option<crate::monitor::RttStats>,
 }
 
 impl StoredCheck {
@@ -304,6 +306,8 @@ impl StoredCheck {
         result.addresses = detail.addresses;
         result.tls = detail.tls;
         result.domain = detail.domain;
+        result.packet_loss = detail.packet_loss;
+        result.rtt_ms = detail.rtt_ms;
         result.verdict = detail.verdict.unwrap_or_else(|| {
             if cause.is_ok() {
                 Verdict {

@@ -7,7 +7,7 @@ use sqlx::QueryBuilder;
 use super::rollup::Rollup;
 use super::{Store, StoreError, unix_ms};
 use crate::monitor::CheckResult;
-use crate::monitor::result::{AddressResult, CertFacts, Evidence, Responder, Verdict};
+use crate::monitor::result::{AddressResult, CertFacts, Evidence, Responder, RttStats, Verdict};
 
 /// `flags` bit: a failure that a confirming re-check did not repeat.
 pub const FLAG_FLAKY: i64 = 1;
@@ -55,6 +55,13 @@ struct Detail<'a> {
     tls: Option<&'a CertFacts>,
     #[serde(skip_serializing_if = "Option::is_none")]
     domain: Option<&'a crate::monitor::result::DomainFacts>,
+    // icmp figures ride with the detail, so a failed check keeps them; a
+    // healthy check stores no detail, and its loss and round trips are
+    // only in the live result and the metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    packet_loss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rtt_ms: Option<RttStats>,
 }
 
 impl StoredCheck {
@@ -72,6 +79,8 @@ impl StoredCheck {
                 addresses: result.addresses.as_ref(),
                 tls: result.tls.as_ref(),
                 domain: result.domain.as_ref(),
+                packet_loss: result.packet_loss,
+                rtt_ms: result.rtt_ms,
             })
             .unwrap_or_default()
         });
@@ -176,5 +185,28 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::{Cause, RttStats};
+
+    #[test]
+    fn a_failed_icmp_check_keeps_its_loss_and_round_trips() {
+        let mut result = CheckResult::new(std::time::UNIX_EPOCH, Cause::IcmpUnreachable);
+        result.packet_loss = Some(2.0 / 3.0);
+        result.rtt_ms = RttStats::of(&[0.25]);
+        result.error = Some("host unreachable".to_owned());
+        let back = StoredCheck::from_result(1, &result).into_result("gw");
+        assert_eq!(back.packet_loss, result.packet_loss);
+        assert_eq!(back.rtt_ms, result.rtt_ms);
+        // A healthy check stores no detail, so no icmp figures either.
+        let mut healthy = CheckResult::new(std::time::UNIX_EPOCH, Cause::Ok);
+        healthy.packet_loss = Some(0.0);
+        let stored = StoredCheck::from_result(1, &healthy);
+        assert!(stored.detail.is_none());
+        assert_eq!(stored.into_result("gw").packet_loss, None);
     }
 }

@@ -78,7 +78,7 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "unknown key in a monitor",
         "monitors:\n  - { name: a, url: http://x }\n  - { name: b, url: http://x, intervall: 5s }\n",
         &[
-            "hopwatch.yaml: monitors[1].intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server)",
+            "hopwatch.yaml: monitors[1].intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server, count)",
         ],
     ),
     (
@@ -136,7 +136,7 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "unknown monitor type",
         "monitors:\n  - { name: a, type: htp, url: http://x }\n",
         &[
-            r#"hopwatch.yaml: monitors[0].type: unknown value "htp" (expected one of: http, tcp, tls, dns, push, smtp, domain)"#,
+            r#"hopwatch.yaml: monitors[0].type: unknown value "htp" (expected one of: http, tcp, tls, dns, push, smtp, domain, icmp)"#,
         ],
     ),
     (
@@ -308,6 +308,24 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "icmp monitor with a count out of range and a url",
+        "monitors:\n  - { name: gw, type: icmp, target: 192.0.2.1, count: 21, url: http://x }\n  - { name: gw2, type: icmp, target: gw.example.com, count: 0 }\n",
+        &[
+            "hopwatch.yaml: monitors[0].url: not used by an icmp monitor",
+            "hopwatch.yaml: monitors[0].count: invalid count 21 (expected 1 to 20 echo requests)",
+            "hopwatch.yaml: monitors[1].count: invalid count 0 (expected 1 to 20 echo requests)",
+        ],
+    ),
+    (
+        "icmp monitor without a target, or with a port",
+        "monitors:\n  - { name: gw, type: icmp }\n  - { name: gw2, type: icmp, target: \"gw.example.com:80\" }\n  - { name: db, type: tcp, target: \"db:5432\", count: 3 }\n",
+        &[
+            "hopwatch.yaml: monitors[0].target: an icmp monitor needs a target (a host name or IP address)",
+            r#"hopwatch.yaml: monitors[1].target: invalid target "gw.example.com:80" (expected a host name or IP address without a port, e.g. db.example.com or 2001:db8::7)"#,
+            "hopwatch.yaml: monitors[2].count: not used by a tcp monitor",
+        ],
+    ),
+    (
         "http monitor without url",
         "monitors: [{ name: a }]\n",
         &["hopwatch.yaml: monitors[0].url: an http monitor needs a url"],
@@ -324,7 +342,7 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "a bad default hides no monitor error",
         "defaults: { intervall: 5s }\nmonitors:\n  - { name: a, url: http://x, confirm: many }\n",
         &[
-            "hopwatch.yaml: defaults.intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server)",
+            "hopwatch.yaml: defaults.intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server, count)",
             r#"hopwatch.yaml: monitors[0].confirm: expected a whole number, found "many""#,
         ],
     ),

@@ -88,7 +88,7 @@ async fn check_monitors(yaml: &str, env: &[(&str, &str)]) -> (usize, usize) {
         }
         if matches!(
             monitor.kind,
-            MonitorKind::Http | MonitorKind::Tcp | MonitorKind::Tls
+            MonitorKind::Http | MonitorKind::Tcp | MonitorKind::Tls | MonitorKind::Icmp
         ) {
             let spec = compile::probe(monitor, &TrustStore::default())
                 .expect("an imported monitor compiles");
@@ -148,14 +148,14 @@ async fn a_gatus_config_imports_validates_and_its_http_monitors_pass_check() {
 
     let (out, yaml, stderr) = import("gatus", &file).await;
     assert!(
-        stderr.contains("imported 10 monitors, 6 alerts, 7 notifiers")
+        stderr.contains("imported 11 monitors, 6 alerts, 7 notifiers")
             && stderr.contains("set SLACK_URL before running it"),
         "{stderr}"
     );
     let summary = validate(&out, &[SLACK_URL]).await;
     assert_eq!(summary, "ok: 10 monitors, 6 alerts, 7 notifiers", "{yaml}");
     let (checked, probed) = check_monitors(&yaml, &[SLACK_URL]).await;
-    assert_eq!((checked, probed), (5, 7), "{yaml}");
+    assert_eq!((checked, probed), (5, 8), "{yaml}");
 
     assert_lines(
         &yaml,
@@ -182,7 +182,7 @@ async fn a_gatus_config_imports_validates_and_its_http_monitors_pass_check() {
             "graphql: the body is wrapped in {\"query\": …}",
             "    follow_redirects: false\n",
             "not imported: endpoints[7] \"mail-records\" (127.0.0.1) — hopwatch's dns monitor asks for A, AAAA, CNAME, MX, NS, TXT records, not \"SRV\"",
-            "not imported: endpoints[8] \"ping\" (icmp://127.0.0.1) — hopwatch has no icmp (ping) monitor",
+            "  - name: ping\n    type: icmp\n    target: 127.0.0.1\n    count: 1\n",
             "    type: smtp\n",
             "    starttls: true\n",
             "— hopwatch has no websocket monitor",
@@ -276,7 +276,7 @@ const KUMA_LINES: &[&str] = &[
     "    type: dns\n    query: example.org\n    record: AAAA\n    server: 127.0.0.1:5353\n",
     "    type: push\n    token: kuma-push-token\n    interval: 86400s\n",
     "  - name: backend-health\n    title: \"Backend health\"\n    group: Backend\n",
-    "not imported: monitor 8 \"Router\" (ping) — hopwatch has no icmp (ping) monitor",
+    "    type: icmp\n    target: 127.0.0.1\n    count: 1\n",
     "not imported: monitor 11 \"Worker container\" (docker) — hopwatch does not ask Docker",
     "not imported: monitor 12 \"Old site\" (http) — paused in Uptime Kuma",
     "not imported: monitor 13 \"Must be down\" (http) — upside-down mode",
@@ -308,14 +308,14 @@ async fn a_kuma_1_23_database_imports_validates_and_its_http_monitors_pass_check
 
     let (out, yaml, stderr) = import("kuma", &db).await;
     assert!(
-        stderr.contains("imported 8 monitors, 6 alerts, 6 notifiers"),
+        stderr.contains("imported 9 monitors, 6 alerts, 6 notifiers"),
         "{stderr}\n{yaml}"
     );
     assert_eq!(
         validate(&out, &[]).await,
-        "ok: 8 monitors, 6 alerts, 6 notifiers"
+        "ok: 9 monitors, 6 alerts, 6 notifiers"
     );
-    assert_eq!(check_monitors(&yaml, &[]).await, (5, 6), "{yaml}");
+    assert_eq!(check_monitors(&yaml, &[]).await, (5, 7), "{yaml}");
     assert_lines(&yaml, KUMA_LINES);
     assert_lines(
         &yaml,
@@ -345,14 +345,14 @@ async fn a_kuma_2_x_database_imports_validates_and_its_http_monitors_pass_check(
 
     let (out, yaml, stderr) = import("kuma", &db).await;
     assert!(
-        stderr.contains("imported 12 monitors, 6 alerts, 6 notifiers"),
+        stderr.contains("imported 13 monitors, 6 alerts, 6 notifiers"),
         "{stderr}\n{yaml}"
     );
     assert_eq!(
         validate(&out, &[]).await,
-        "ok: 12 monitors, 6 alerts, 6 notifiers"
+        "ok: 13 monitors, 6 alerts, 6 notifiers"
     );
-    assert_eq!(check_monitors(&yaml, &[]).await, (8, 10), "{yaml}");
+    assert_eq!(check_monitors(&yaml, &[]).await, (8, 11), "{yaml}");
     assert_lines(&yaml, KUMA_LINES);
     assert_lines(
         &yaml,
@@ -383,9 +383,9 @@ async fn a_kuma_json_backup_imports_validates_and_its_http_monitors_pass_check()
     let (out, yaml, _) = import("kuma", &file).await;
     assert_eq!(
         validate(&out, &[]).await,
-        "ok: 3 monitors, 2 alerts, 1 notifiers"
+        "ok: 4 monitors, 2 alerts, 1 notifiers"
     );
-    assert_eq!(check_monitors(&yaml, &[]).await, (2, 2), "{yaml}");
+    assert_eq!(check_monitors(&yaml, &[]).await, (2, 3), "{yaml}");
     assert_lines(
         &yaml,
         &[
@@ -396,7 +396,7 @@ async fn a_kuma_json_backup_imports_validates_and_its_http_monitors_pass_check()
             "  - name: down-ops-slack-after-2\n    monitors: [shop-front]\n",
             "not imported: notification 2 \"Pushover\" (pushover) — hopwatch has no pushover notifier",
             "not imported: its notification 2",
-            "not imported: monitor 4 \"Gateway ping\" (ping)",
+            "  - name: gateway-ping\n    title: \"Gateway ping\"\n    type: icmp\n    target: 127.0.0.1\n    count: 1\n",
         ],
     );
 }
@@ -481,14 +481,14 @@ async fn files_that_are_not_what_they_should_be_exit_1_with_a_clear_message() {
 async fn a_setup_with_nothing_hopwatch_can_check_says_why_and_exits_1() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("gatus.yaml");
-    let config = "endpoints:\n  - name: router\n    url: icmp://127.0.0.1\n    conditions: ['[CONNECTED] == true']\n";
+    let config = "endpoints:\n  - name: router\n    url: ssh://127.0.0.1:22\n    conditions: ['[CONNECTED] == true']\n";
     std::fs::write(&file, config).expect("write");
     let output = hopwatch(&["import", "gatus", &file.display().to_string()], &[]).await;
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no monitor could be imported"), "{stderr}");
     assert!(
-        stdout.contains("# not imported: endpoints[0] \"router\" (icmp://127.0.0.1) — hopwatch has no icmp (ping) monitor"),
+        stdout.contains("# not imported: endpoints[0] \"router\" (ssh://127.0.0.1:22) — hopwatch has no ssh monitor"),
         "{stdout}"
     );
 }

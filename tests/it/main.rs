@@ -17,6 +17,7 @@ mod pages;
 mod probe_dns;
 mod probe_domain;
 mod probe_gateways;
+mod probe_icmp;
 mod probe_peers;
 mod probe_redirects;
 mod probe_smtp;

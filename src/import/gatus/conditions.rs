@@ -26,6 +26,8 @@ pub(crate) enum Probe {
     Dns,
     /// `starttls://`: an smtp monitor with `starttls: true`.
     Smtp,
+    /// `icmp://`.
+    Icmp,
 }
 
 /// The `expect:` built from a list of conditions, and a line for each

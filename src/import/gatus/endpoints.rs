@@ -57,7 +57,7 @@ fn kind(endpoint: &Json, url: &str) -> Kind {
         Some("https") => Kind::Probe(Probe::Https),
         Some("tcp") => Kind::Probe(Probe::Tcp),
         Some("tls") => Kind::Probe(Probe::Tls),
-        Some("icmp") => Kind::Unsupported("hopwatch has no icmp (ping) monitor"),
+        Some("icmp") => Kind::Probe(Probe::Icmp),
         Some("udp" | "sctp") => Kind::Unsupported("hopwatch has no UDP or SCTP check"),
         Some("ws" | "wss") => Kind::Unsupported("hopwatch has no websocket monitor"),
         Some("grpc" | "grpcs") => Kind::Unsupported("hopwatch has no gRPC monitor"),
@@ -148,6 +148,7 @@ fn monitor(cx: &mut Context, origin: &str, ep: &Json) -> Result<Entry, String> {
         Probe::Http | Probe::Https => http(&mut entry, ep, &client, &url),
         Probe::Tcp | Probe::Tls | Probe::Smtp => socket(&mut entry, ep, probe, &client, &url)?,
         Probe::Dns => dns(&mut entry, ep, &url)?,
+        Probe::Icmp => icmp(&mut entry, &url)?,
     }
     if url.starts_with("${") {
         entry.note("type http is a guess: the URL comes from a variable");
@@ -259,6 +260,20 @@ fn socket(
             format!("hopwatch's {kind} check connects and sends nothing"),
         ));
     }
+    Ok(())
+}
+
+/// `icmp://host`: Gatus sends one echo request; so does the import, so
+/// loss reads the same.
+fn icmp(entry: &mut Entry, url: &str) -> Result<(), String> {
+    let host = url
+        .split_once("://")
+        .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or(rest))
+        .filter(|t| !t.is_empty())
+        .ok_or("no host in its URL")?;
+    entry.set("type", Value::Str("icmp".into()));
+    entry.set("target", Value::Str(host.to_owned()));
+    entry.set("count", Value::int(1));
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! Uptime Kuma monitors to hopwatch monitors: http, keyword and json-query
-//! to http, port to tcp, dns to dns, push to push, tls to tls.
+//! to http, port to tcp, dns to dns, push to push, tls to tls, ping to icmp.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +20,7 @@ const RECORDS: [&str; 6] = ["A", "AAAA", "CNAME", "MX", "NS", "TXT"];
 /// What hopwatch has in place of the monitor types it cannot check.
 fn unsupported(kind: &str) -> String {
     match kind {
-        "ping" | "tailscale-ping" => "hopwatch has no icmp (ping) monitor".into(),
+        "tailscale-ping" => "hopwatch pings over the host's own network, not through Tailscale".into(),
         "docker" => "hopwatch does not ask Docker about containers".into(),
         "sqlserver" | "postgres" | "mysql" | "mongodb" | "redis" => {
             "hopwatch does not log in to databases (a tcp monitor on the port checks that it listens)".into()
@@ -40,7 +40,7 @@ pub(crate) fn monitor(names: &mut Names, m: &Monitor, groups: &Groups) -> Result
     let kind = string(row, "type").unwrap_or_default();
     if !matches!(
         kind.as_str(),
-        "http" | "keyword" | "json-query" | "port" | "dns" | "push" | "tls"
+        "http" | "keyword" | "json-query" | "port" | "dns" | "push" | "tls" | "ping"
     ) {
         return Err(unsupported(&kind));
     }
@@ -96,6 +96,7 @@ pub(crate) fn monitor(names: &mut Names, m: &Monitor, groups: &Groups) -> Result
             }
         }
         "dns" => dns(&mut entry, m)?,
+        "ping" => ping(&mut entry, m)?,
         _ => push(&mut entry, m)?,
     }
     timing(&mut entry, m, &kind);
@@ -353,6 +354,27 @@ fn dns(entry: &mut Entry, m: &Monitor) -> Result<(), String> {
             "its conditions on the records",
             "hopwatch compares the whole answer set (expect.answers)",
         );
+    }
+    Ok(())
+}
+
+/// `ping`: the host, and Uptime Kuma 2's `ping_count` (1 before it had
+/// one) within hopwatch's 1 to 20.
+fn ping(entry: &mut Entry, m: &Monitor) -> Result<(), String> {
+    let row = &m.row;
+    let host = string(row, "hostname").ok_or("no hostname")?;
+    let wanted = int(row, "ping_count").unwrap_or(1);
+    let count = wanted.clamp(1, 20);
+    if count != wanted {
+        entry.note(format!(
+            "ping_count {wanted} is outside hopwatch's 1 to 20; {count} is sent"
+        ));
+    }
+    entry.set("type", Value::Str("icmp".into()));
+    entry.set("target", Value::literal(&host));
+    entry.set("count", Value::int(count));
+    if int(row, "packet_size").is_some_and(|size| size != 56) {
+        entry.not_imported("its packet size", "hopwatch sends small echo requests");
     }
     Ok(())
 }

@@ -141,6 +141,9 @@ fn target(monitor: &MonitorConfig) -> Markup {
                 @if monitor.starttls == Some(true) { " with STARTTLS" }
             }
             MonitorKind::Domain => { "registration of " code { (monitor.domain.as_deref().unwrap_or("")) } }
+            MonitorKind::Icmp => {
+                "ping " code { (monitor.target.as_deref().unwrap_or("")) }
+            }
         }
     }
 }

@@ -14,7 +14,9 @@ use std::collections::HashSet;
 
 use super::LoadedConfig;
 use super::schema::MonitorConfig;
-use crate::monitor::spec::{DnsSpec, HostPort, HttpExpect, HttpSpec, ProbeSpec, TcpSpec, TlsSpec};
+use crate::monitor::spec::{
+    DnsSpec, GrpcSpec, HostPort, HttpExpect, HttpSpec, ProbeSpec, TcpSpec, TlsSpec, WebsocketSpec,
+};
 use crate::monitor::trust::{TlsSettings, TrustStore};
 use crate::monitor::{AddressMode, Monitor, MonitorKind, StatusMatcher};
 
@@ -148,6 +150,10 @@ pub fn probe(monitor: &MonitorConfig, trust: &TrustStore) -> Result<ProbeSpec, V
             }
             Some(ProbeSpec::Push)
         }
+        MonitorKind::Grpc => build_grpc(monitor, trust, timeout, &mut errors).map(ProbeSpec::Grpc),
+        MonitorKind::Websocket => build_websocket(monitor, trust, timeout, &mut errors)
+            .map(Box::new)
+            .map(ProbeSpec::Websocket),
     };
     match spec {
         Some(spec) if errors.is_empty() => Ok(spec),
@@ -161,20 +167,27 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
     let kind = m.kind;
     let is = |kinds: &[MonitorKind]| kinds.contains(&kind);
     use MonitorKind::*;
-    let present: [(&str, bool, &[MonitorKind]); 13] = [
-        ("url", m.url.is_some(), &[Http]),
+    let present: [(&str, bool, &[MonitorKind]); 16] = [
+        ("url", m.url.is_some(), &[Http, Websocket]),
         ("method", m.method.is_some(), &[Http]),
-        ("headers", !m.headers.is_empty(), &[Http]),
+        ("headers", !m.headers.is_empty(), &[Http, Websocket]),
         ("body", m.body.is_some(), &[Http]),
         ("resolve", m.resolve.is_some(), &[Http]),
         ("follow_redirects", m.follow_redirects.is_some(), &[Http]),
-        ("insecure", m.insecure, &[Http, Tls]),
-        ("ca_file", m.ca_file.is_some(), &[Http, Tls]),
-        ("target", m.target.is_some(), &[Tcp, Tls]),
+        ("insecure", m.insecure, &[Http, Tls, Grpc, Websocket]),
+        (
+            "ca_file",
+            m.ca_file.is_some(),
+            &[Http, Tls, Grpc, Websocket],
+        ),
+        ("target", m.target.is_some(), &[Tcp, Tls, Grpc]),
         ("query", m.query.is_some(), &[Dns]),
         ("record", m.record.is_some(), &[Dns]),
         ("server", m.server.is_some(), &[Dns]),
         ("grace", m.grace.is_some() || m.token.is_some(), &[Push]),
+        ("service", m.service.is_some(), &[Grpc]),
+        ("tls", m.tls.is_some(), &[Grpc]),
+        ("send", m.send.is_some(), &[Websocket]),
     ];
     for (key, set, kinds) in present {
         if set && !is(kinds) {
@@ -192,7 +205,11 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
     let e = &m.expect;
     let expect_fields: [(&str, bool, &[MonitorKind]); 6] = [
         ("expect.status", e.status.is_some(), &[Http]),
-        ("expect.body_contains", e.body_contains.is_some(), &[Http]),
+        (
+            "expect.body_contains",
+            e.body_contains.is_some(),
+            &[Http, Websocket],
+        ),
         ("expect.body_regex", e.body_regex.is_some(), &[Http]),
         ("expect.json", !e.json.is_empty(), &[Http]),
         ("expect.headers", !e.headers.is_empty(), &[Http]),
@@ -206,7 +223,7 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
             ));
         }
     }
-    if e.cert_min_days.is_some() && !is(&[Http, Tls]) {
+    if e.cert_min_days.is_some() && !is(&[Http, Tls, Grpc, Websocket]) {
         errors.push(FieldError::new(
             "expect.cert_min_days",
             format!("not used by a {} monitor", kind.as_str()),
@@ -396,6 +413,109 @@ fn build_http_expect(m: &MonitorConfig, errors: &mut Vec<FieldError>) -> Option<
         headers,
         max_latency: e.max_latency,
         cert_min_days: e.cert_min_days,
+    })
+}
+
+fn build_grpc(
+    m: &MonitorConfig,
+    trust: &TrustStore,
+    timeout: Duration,
+    errors: &mut Vec<FieldError>,
+) -> Option<GrpcSpec> {
+    let target = required_target(m, errors);
+    let use_tls = m.tls.unwrap_or(false);
+    if !use_tls && (m.insecure || m.ca_file.is_some()) {
+        let key = if m.insecure { "insecure" } else { "ca_file" };
+        errors.push(FieldError::new(
+            key,
+            "only used with tls: true (this grpc monitor speaks plaintext h2c)",
+        ));
+    }
+    // gRPC over TLS needs HTTP/2 agreed in ALPN: servers refuse without it.
+    let tls = if use_tls {
+        Some(tls_settings(m, trust, errors)?.with_alpn(&[b"h2"]))
+    } else {
+        None
+    };
+    Some(GrpcSpec {
+        target: target?,
+        service: m.service.clone().unwrap_or_default(),
+        tls,
+        cert_min_days: m.expect.cert_min_days,
+        timeout,
+        max_latency: m.expect.max_latency,
+    })
+}
+
+fn build_websocket(
+    m: &MonitorConfig,
+    trust: &TrustStore,
+    timeout: Duration,
+    errors: &mut Vec<FieldError>,
+) -> Option<WebsocketSpec> {
+    let before = errors.len();
+    let url = match m.url.as_deref() {
+        None => {
+            errors.push(FieldError::new(
+                "url",
+                "a websocket monitor needs a url (ws:// or wss://)",
+            ));
+            None
+        }
+        Some(text) => match Url::parse(text) {
+            Ok(url) if matches!(url.scheme(), "ws" | "wss") && url.host_str().is_some() => {
+                Some(url)
+            }
+            Ok(_) => {
+                errors.push(FieldError::new(
+                    "url",
+                    format!(
+                        "invalid url {:?} (expected ws:// or wss:// with a host)",
+                        crate::mask::lone_url(text)
+                    ),
+                ));
+                None
+            }
+            Err(err) => {
+                errors.push(FieldError::new(
+                    "url",
+                    format!("invalid url {:?}: {err}", crate::mask::lone_url(text)),
+                ));
+                None
+            }
+        },
+    };
+    let mut headers = HeaderMap::new();
+    for (name, value) in &m.headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                headers.insert(name, value);
+            }
+            _ => errors.push(FieldError::new(
+                format!("headers.{name}"),
+                "invalid header name or value",
+            )),
+        }
+    }
+    let tls = tls_settings(m, trust, errors);
+    if errors.len() > before {
+        return None;
+    }
+    let mut url = url?;
+    basic_auth_from_url(&mut url, &mut headers);
+    Some(WebsocketSpec {
+        url,
+        headers,
+        send: m.send.clone(),
+        body_contains: m.expect.body_contains.clone(),
+        tls: tls?,
+        cert_min_days: m.expect.cert_min_days,
+        timeout,
+        max_latency: m.expect.max_latency,
+        body_limit: DEFAULT_BODY_LIMIT,
     })
 }
 

@@ -155,11 +155,11 @@ pub struct MonitorConfig {
     /// Probe type. Default `http`.
     #[serde(rename = "type", default)]
     pub kind: MonitorKind,
-    /// http: the URL to request.
+    /// http: the URL to request; websocket: the `ws://` or `wss://` URL.
     pub url: Option<String>,
     /// http: request method. Default `GET`.
     pub method: Option<String>,
-    /// http: extra request headers.
+    /// http/websocket: extra request headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// http: request body. Default empty.
@@ -171,10 +171,10 @@ pub struct MonitorConfig {
     /// wherever they lead (`any`, lifting the refusals of unsafe hops).
     /// Default true.
     pub follow_redirects: Option<FollowRedirects>,
-    /// http/tls: skip certificate verification. Default false.
+    /// http/tls/grpc/websocket: skip certificate verification. Default false.
     #[serde(default)]
     pub insecure: bool,
-    /// http/tls: an extra trusted CA (PEM) besides the system store.
+    /// http/tls/grpc/websocket: an extra trusted CA (PEM) besides the system store.
     pub ca_file: Option<PathBuf>,
     /// What counts as healthy.
     #[serde(default)]
@@ -195,7 +195,7 @@ pub struct MonitorConfig {
     /// How long one check may take. Default 10s, at most `interval`.
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
-    /// tcp/tls: `host:port` to connect to.
+    /// tcp/tls/grpc: `host:port` to connect to.
     pub target: Option<String>,
     /// dns: the name to query.
     pub query: Option<String>,
@@ -208,6 +208,14 @@ pub struct MonitorConfig {
     pub grace: Option<Duration>,
     /// push: the token a heartbeat must carry. Required for push monitors.
     pub token: Option<Secret>,
+    /// grpc: the service whose health is asked for. Default `""`, the
+    /// server as a whole.
+    pub service: Option<String>,
+    /// grpc: TLS (with ALPN h2) instead of plaintext h2c. Default false.
+    pub tls: Option<bool>,
+    /// websocket: a text message sent after the upgrade; one reply is read.
+    /// Default: none (the upgrade alone is checked).
+    pub send: Option<String>,
 }
 
 impl MonitorConfig {
@@ -240,6 +248,9 @@ impl MonitorConfig {
             server: None,
             grace: None,
             token: None,
+            service: None,
+            tls: None,
+            send: None,
         }
     }
 }
@@ -250,7 +261,7 @@ impl MonitorConfig {
 pub struct Expect {
     /// Accepted statuses, codes or classes (`"2xx"`). Default `["2xx"]`.
     pub status: Option<Vec<StatusMatcher>>,
-    /// The body must contain this text.
+    /// The body (websocket: the reply) must contain this text.
     pub body_contains: Option<String>,
     /// The body must match this regex.
     pub body_regex: Option<String>,

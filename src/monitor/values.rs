@@ -22,6 +22,10 @@ pub enum MonitorKind {
     Dns,
     /// Heartbeats pushed to hopwatch.
     Push,
+    /// gRPC health check, `grpc.health.v1.Health/Check` (`target`).
+    Grpc,
+    /// WebSocket upgrade and one message (`url`, `send`).
+    Websocket,
 }
 
 impl MonitorKind {
@@ -33,6 +37,8 @@ impl MonitorKind {
             Self::Tls => "tls",
             Self::Dns => "dns",
             Self::Push => "push",
+            Self::Grpc => "grpc",
+            Self::Websocket => "websocket",
         }
     }
 }

@@ -3,15 +3,18 @@
 
 mod connect;
 pub mod dns;
+mod drive;
 pub mod evidence;
 mod expect;
 pub mod fingerprint;
+pub mod grpc;
 pub mod http;
 pub mod redirect;
 pub mod resolve;
 pub mod tcp;
 pub mod tls;
 pub mod verdict;
+pub mod websocket;
 
 pub use crate::monitor::{Cause, CheckResult, Hop, Phases, ProbeSpec, Responder, Role, Verdict};
 
@@ -39,6 +42,8 @@ impl Prober {
             ProbeSpec::Tls(tls) => tcp::check_tls(tls, &self.resolver, started).await,
             ProbeSpec::Dns(dns) => dns::check(dns, &self.dns, started).await,
             ProbeSpec::Push => CheckResult::new(started, Cause::Unknown),
+            ProbeSpec::Grpc(grpc) => grpc::check(grpc, &self.resolver, started).await,
+            ProbeSpec::Websocket(ws) => websocket::check(ws, &self.resolver, started).await,
         };
         result.verdict = verdict::for_probe(spec, &result);
         result

@@ -16,6 +16,7 @@ mod notify;
 mod pages;
 mod probe_dns;
 mod probe_gateways;
+mod probe_grpc;
 mod probe_peers;
 mod probe_redirects;
 mod probe_tls;

@@ -20,4 +20,5 @@ mod probe_grpc;
 mod probe_peers;
 mod probe_redirects;
 mod probe_tls;
+mod probe_websocket;
 mod web_cache;

@@ -148,12 +148,12 @@ async fn a_gatus_config_imports_validates_and_its_http_monitors_pass_check() {
 
     let (out, yaml, stderr) = import("gatus", &file).await;
     assert!(
-        stderr.contains("imported 9 monitors, 6 alerts, 7 notifiers")
+        stderr.contains("imported 11 monitors, 6 alerts, 7 notifiers")
             && stderr.contains("set SLACK_URL before running it"),
         "{stderr}"
     );
     let summary = validate(&out, &[SLACK_URL]).await;
-    assert_eq!(summary, "ok: 9 monitors, 6 alerts, 7 notifiers", "{yaml}");
+    assert_eq!(summary, "ok: 11 monitors, 6 alerts, 7 notifiers", "{yaml}");
     let (checked, probed) = check_monitors(&yaml, &[SLACK_URL]).await;
     assert_eq!((checked, probed), (5, 7), "{yaml}");
 
@@ -184,8 +184,8 @@ async fn a_gatus_config_imports_validates_and_its_http_monitors_pass_check() {
             "not imported: endpoints[7] \"mail-records\" (127.0.0.1) — hopwatch's dns monitor asks for A, AAAA, CNAME, MX, NS, TXT records, not \"SRV\"",
             "not imported: endpoints[8] \"ping\" (icmp://127.0.0.1) — hopwatch has no icmp (ping) monitor",
             "not imported: endpoints[9] \"relay\" (starttls://127.0.0.1:587) — hopwatch has no STARTTLS (smtp) monitor",
-            "— hopwatch has no websocket monitor",
-            "— hopwatch has no gRPC monitor",
+            "    type: websocket\n    url: ws://127.0.0.1:",
+            "    type: grpc\n    target: 127.0.0.1:50051\n",
             "— hopwatch has no ssh monitor",
             "— hopwatch has no UDP or SCTP check",
             "not imported: endpoints[14] \"retired\"",

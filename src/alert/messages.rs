@@ -69,8 +69,8 @@ fn event(
 /// What the monitor checks, secrets masked, for the message.
 fn target_of(monitor: &MonitorConfig) -> Option<String> {
     match monitor.kind {
-        MonitorKind::Http => monitor.url.as_deref().map(crate::mask::url),
-        MonitorKind::Tcp | MonitorKind::Tls => monitor.target.clone(),
+        MonitorKind::Http | MonitorKind::Websocket => monitor.url.as_deref().map(crate::mask::url),
+        MonitorKind::Tcp | MonitorKind::Tls | MonitorKind::Grpc => monitor.target.clone(),
         MonitorKind::Dns => monitor.query.clone(),
         MonitorKind::Push => None,
         MonitorKind::Smtp => monitor.target.clone(),

@@ -15,8 +15,8 @@ use std::collections::HashSet;
 use super::LoadedConfig;
 use super::schema::MonitorConfig;
 use crate::monitor::spec::{
-    DnsSpec, DomainSpec, HostPort, HttpExpect, HttpSpec, ICMP_DEFAULT_COUNT, ICMP_MAX_COUNT,
-    IcmpSpec, ProbeSpec, SmtpSpec, TcpSpec, TlsSpec,
+    DnsSpec, DomainSpec, GrpcSpec, HostPort, HttpExpect, HttpSpec, ICMP_DEFAULT_COUNT,
+    ICMP_MAX_COUNT, IcmpSpec, ProbeSpec, SmtpSpec, TcpSpec, TlsSpec, WebsocketSpec,
 };
 use crate::monitor::trust::{TlsSettings, TrustStore};
 use crate::monitor::{AddressMode, Monitor, MonitorKind, StatusMatcher};
@@ -159,6 +159,10 @@ pub fn probe(monitor: &MonitorConfig, trust: &TrustStore) -> Result<ProbeSpec, V
             build_domain(monitor, trust, timeout, &mut errors).map(ProbeSpec::Domain)
         }
         MonitorKind::Icmp => build_icmp(monitor, timeout, &mut errors).map(ProbeSpec::Icmp),
+        MonitorKind::Grpc => build_grpc(monitor, trust, timeout, &mut errors).map(ProbeSpec::Grpc),
+        MonitorKind::Websocket => build_websocket(monitor, trust, timeout, &mut errors)
+            .map(Box::new)
+            .map(ProbeSpec::Websocket),
     };
     match spec {
         Some(spec) if errors.is_empty() => Ok(spec),
@@ -177,16 +181,20 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
     let kind = m.kind;
     let is = |kinds: &[MonitorKind]| kinds.contains(&kind);
     use MonitorKind::*;
-    let present: [(&str, bool, &[MonitorKind]); 17] = [
-        ("url", m.url.is_some(), &[Http]),
+    let present: [(&str, bool, &[MonitorKind]); 20] = [
+        ("url", m.url.is_some(), &[Http, Websocket]),
         ("method", m.method.is_some(), &[Http]),
-        ("headers", !m.headers.is_empty(), &[Http]),
+        ("headers", !m.headers.is_empty(), &[Http, Websocket]),
         ("body", m.body.is_some(), &[Http]),
         ("resolve", m.resolve.is_some(), &[Http]),
         ("follow_redirects", m.follow_redirects.is_some(), &[Http]),
-        ("insecure", m.insecure, &[Http, Tls, Smtp]),
-        ("ca_file", m.ca_file.is_some(), &[Http, Tls, Smtp]),
-        ("target", m.target.is_some(), &[Tcp, Tls, Smtp, Icmp]),
+        ("insecure", m.insecure, &[Http, Tls, Smtp, Grpc, Websocket]),
+        (
+            "ca_file",
+            m.ca_file.is_some(),
+            &[Http, Tls, Smtp, Grpc, Websocket],
+        ),
+        ("target", m.target.is_some(), &[Tcp, Tls, Smtp, Icmp, Grpc]),
         ("query", m.query.is_some(), &[Dns]),
         ("record", m.record.is_some(), &[Dns]),
         ("server", m.server.is_some(), &[Dns]),
@@ -195,6 +203,9 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
         ("domain", m.domain.is_some(), &[Domain]),
         ("rdap_server", m.rdap_server.is_some(), &[Domain]),
         ("count", m.count.is_some(), &[Icmp]),
+        ("service", m.service.is_some(), &[Grpc]),
+        ("tls", m.tls.is_some(), &[Grpc]),
+        ("send", m.send.is_some(), &[Websocket]),
     ];
     for (key, set, kinds) in present {
         if set && !is(kinds) {
@@ -209,7 +220,11 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
     let e = &m.expect;
     let expect_fields: [(&str, bool, &[MonitorKind]); 7] = [
         ("expect.status", e.status.is_some(), &[Http]),
-        ("expect.body_contains", e.body_contains.is_some(), &[Http]),
+        (
+            "expect.body_contains",
+            e.body_contains.is_some(),
+            &[Http, Websocket],
+        ),
         ("expect.body_regex", e.body_regex.is_some(), &[Http]),
         ("expect.json", !e.json.is_empty(), &[Http]),
         ("expect.headers", !e.headers.is_empty(), &[Http]),
@@ -221,7 +236,7 @@ fn reject_foreign_fields(m: &MonitorConfig, errors: &mut Vec<FieldError>) {
             errors.push(FieldError::new(key, not_used_by(kind)));
         }
     }
-    if e.cert_min_days.is_some() && !is(&[Http, Tls, Smtp]) {
+    if e.cert_min_days.is_some() && !is(&[Http, Tls, Smtp, Grpc, Websocket]) {
         errors.push(FieldError::new("expect.cert_min_days", not_used_by(kind)));
     }
     // A domain check answers from a cache for hours: its latency says
@@ -692,4 +707,107 @@ fn a_kind(kind: MonitorKind) -> String {
 
 fn first_line(text: &str) -> &str {
     text.lines().last().unwrap_or(text).trim()
+}
+
+fn build_grpc(
+    m: &MonitorConfig,
+    trust: &TrustStore,
+    timeout: Duration,
+    errors: &mut Vec<FieldError>,
+) -> Option<GrpcSpec> {
+    let target = required_target(m, errors);
+    let use_tls = m.tls.unwrap_or(false);
+    if !use_tls && (m.insecure || m.ca_file.is_some()) {
+        let key = if m.insecure { "insecure" } else { "ca_file" };
+        errors.push(FieldError::new(
+            key,
+            "only used with tls: true (this grpc monitor speaks plaintext h2c)",
+        ));
+    }
+    // gRPC over TLS needs HTTP/2 agreed in ALPN: servers refuse without it.
+    let tls = if use_tls {
+        Some(tls_settings(m, trust, errors)?.with_alpn(&[b"h2"]))
+    } else {
+        None
+    };
+    Some(GrpcSpec {
+        target: target?,
+        service: m.service.clone().unwrap_or_default(),
+        tls,
+        cert_min_days: m.expect.cert_min_days,
+        timeout,
+        max_latency: m.expect.max_latency,
+    })
+}
+
+fn build_websocket(
+    m: &MonitorConfig,
+    trust: &TrustStore,
+    timeout: Duration,
+    errors: &mut Vec<FieldError>,
+) -> Option<WebsocketSpec> {
+    let before = errors.len();
+    let url = match m.url.as_deref() {
+        None => {
+            errors.push(FieldError::new(
+                "url",
+                "a websocket monitor needs a url (ws:// or wss://)",
+            ));
+            None
+        }
+        Some(text) => match Url::parse(text) {
+            Ok(url) if matches!(url.scheme(), "ws" | "wss") && url.host_str().is_some() => {
+                Some(url)
+            }
+            Ok(_) => {
+                errors.push(FieldError::new(
+                    "url",
+                    format!(
+                        "invalid url {:?} (expected ws:// or wss:// with a host)",
+                        crate::mask::lone_url(text)
+                    ),
+                ));
+                None
+            }
+            Err(err) => {
+                errors.push(FieldError::new(
+                    "url",
+                    format!("invalid url {:?}: {err}", crate::mask::lone_url(text)),
+                ));
+                None
+            }
+        },
+    };
+    let mut headers = HeaderMap::new();
+    for (name, value) in &m.headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                headers.insert(name, value);
+            }
+            _ => errors.push(FieldError::new(
+                format!("headers.{name}"),
+                "invalid header name or value",
+            )),
+        }
+    }
+    let tls = tls_settings(m, trust, errors);
+    if errors.len() > before {
+        return None;
+    }
+    let mut url = url?;
+    basic_auth_from_url(&mut url, &mut headers);
+    Some(WebsocketSpec {
+        url,
+        headers,
+        send: m.send.clone(),
+        body_contains: m.expect.body_contains.clone(),
+        tls: tls?,
+        cert_min_days: m.expect.cert_min_days,
+        timeout,
+        max_latency: m.expect.max_latency,
+        body_limit: DEFAULT_BODY_LIMIT,
+    })
 }

@@ -155,11 +155,11 @@ pub struct MonitorConfig {
     /// Probe type. Default `http`.
     #[serde(rename = "type", default)]
     pub kind: MonitorKind,
-    /// http: the URL to request.
+    /// http: the URL to request; websocket: the `ws://` or `wss://` URL.
     pub url: Option<String>,
     /// http: request method. Default `GET`.
     pub method: Option<String>,
-    /// http: extra request headers.
+    /// http/websocket: extra request headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// http: request body. Default empty.
@@ -171,10 +171,11 @@ pub struct MonitorConfig {
     /// wherever they lead (`any`, lifting the refusals of unsafe hops).
     /// Default true.
     pub follow_redirects: Option<FollowRedirects>,
-    /// http/tls/smtp: skip certificate verification. Default false.
+    /// http/tls/smtp/grpc/websocket: skip certificate verification. Default false.
     #[serde(default)]
     pub insecure: bool,
-    /// http/tls/smtp: an extra trusted CA (PEM) besides the system store.
+    /// http/tls/smtp/grpc/websocket: an extra trusted CA (PEM) besides the
+    /// system store.
     pub ca_file: Option<PathBuf>,
     /// What counts as healthy.
     #[serde(default)]
@@ -195,7 +196,7 @@ pub struct MonitorConfig {
     /// How long one check may take. Default 10s, at most `interval`.
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
-    /// tcp/tls/smtp: `host:port` to connect to. icmp: the host (name or IP).
+    /// tcp/tls/smtp/grpc: `host:port` to connect to. icmp: the host (name or IP).
     pub target: Option<String>,
     /// dns: the name to query.
     pub query: Option<String>,
@@ -218,6 +219,14 @@ pub struct MonitorConfig {
     pub rdap_server: Option<String>,
     /// icmp: echo requests per check, 1 to 20. Default 3.
     pub count: Option<u32>,
+    /// grpc: the service whose health is asked for. Default `""`, the
+    /// server as a whole.
+    pub service: Option<String>,
+    /// grpc: TLS (with ALPN h2) instead of plaintext h2c. Default false.
+    pub tls: Option<bool>,
+    /// websocket: a text message sent after the upgrade; one reply is read.
+    /// Default: none (the upgrade alone is checked).
+    pub send: Option<String>,
 }
 
 impl MonitorConfig {
@@ -240,6 +249,9 @@ impl MonitorConfig {
             expect: Expect::default(),
             upstream: None,
             addresses: AddressMode::default(),
+            service: None,
+            tls: None,
+            send: None,
             confirm: 0,
             runbook: None,
             interval: None,
@@ -264,7 +276,7 @@ impl MonitorConfig {
 pub struct Expect {
     /// Accepted statuses, codes or classes (`"2xx"`). Default `["2xx"]`.
     pub status: Option<Vec<StatusMatcher>>,
-    /// The body must contain this text.
+    /// The body (websocket: the reply) must contain this text.
     pub body_contains: Option<String>,
     /// The body must match this regex.
     pub body_regex: Option<String>,

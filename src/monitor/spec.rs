@@ -37,6 +37,10 @@ pub enum ProbeSpec {
     Domain(DomainSpec),
     /// ICMP echo requests.
     Icmp(IcmpSpec),
+    /// gRPC health check.
+    Grpc(GrpcSpec),
+    /// WebSocket upgrade and one message.
+    Websocket(Box<WebsocketSpec>),
 }
 
 /// A `host:port` to connect to.
@@ -200,6 +204,7 @@ pub struct DomainSpec {
     /// Whole-check deadline.
     pub timeout: Duration,
 }
+
 /// An icmp monitor, compiled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IcmpSpec {
@@ -220,6 +225,46 @@ pub const ICMP_DEFAULT_COUNT: u16 = 3;
 /// few enough that a check stays a probe, not a flood.
 pub const ICMP_MAX_COUNT: u16 = 20;
 
+/// A gRPC monitor, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrpcSpec {
+    /// Where to connect; the host is also the `:authority` and SNI name.
+    pub target: HostPort,
+    /// The service asked about; empty asks about the server as a whole.
+    pub service: String,
+    /// TLS (with ALPN `h2`) instead of h2c with prior knowledge.
+    pub tls: Option<TlsSettings>,
+    /// Fewer days of certificate left fails with `tls_expiring`.
+    pub cert_min_days: Option<u32>,
+    /// Whole-check deadline.
+    pub timeout: Duration,
+    /// Slower fails with `too_slow`.
+    pub max_latency: Option<Duration>,
+}
+
+/// A WebSocket monitor, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebsocketSpec {
+    /// The `ws://` or `wss://` URL.
+    pub url: Url,
+    /// Extra headers of the upgrade request (beyond Host and the upgrade's own).
+    pub headers: HeaderMap,
+    /// Text sent as one message after the upgrade; a reply is then read.
+    pub send: Option<String>,
+    /// Text the reply must contain (a reply is read even without `send`).
+    pub body_contains: Option<String>,
+    /// TLS client settings for `wss://`.
+    pub tls: TlsSettings,
+    /// Fewer days of certificate left fails with `tls_expiring`.
+    pub cert_min_days: Option<u32>,
+    /// Whole-check deadline.
+    pub timeout: Duration,
+    /// Slower fails with `too_slow`.
+    pub max_latency: Option<Duration>,
+    /// Bytes of a reply (or of a refusal's body) read at most.
+    pub body_limit: usize,
+}
+
 impl ProbeSpec {
     /// The check deadline.
     pub fn timeout(&self) -> Duration {
@@ -229,6 +274,8 @@ impl ProbeSpec {
             ProbeSpec::Tls(s) => s.timeout,
             ProbeSpec::Dns(s) => s.timeout,
             ProbeSpec::Push => Duration::ZERO,
+            ProbeSpec::Grpc(s) => s.timeout,
+            ProbeSpec::Websocket(s) => s.timeout,
             ProbeSpec::Smtp(s) => s.timeout,
             ProbeSpec::Domain(s) => s.timeout,
             ProbeSpec::Icmp(s) => s.timeout,

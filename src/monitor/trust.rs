@@ -31,6 +31,8 @@ pub struct TlsSettings {
     config: Arc<ClientConfig>,
     /// What it was built from: `insecure` and `ca_file`.
     source: (bool, Option<PathBuf>),
+    /// The ALPN protocols offered; empty offers none.
+    alpn: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for TlsSettings {
@@ -44,13 +46,27 @@ impl TlsSettings {
     pub fn client_config(&self) -> Arc<ClientConfig> {
         self.config.clone()
     }
+
+    /// The same trust offering `protocols` in ALPN (`h2` for gRPC, which
+    /// servers refuse without it). Built once per monitor, at compile time,
+    /// because it copies the configuration.
+    pub fn with_alpn(&self, protocols: &[&[u8]]) -> TlsSettings {
+        let alpn: Vec<Vec<u8>> = protocols.iter().map(|p| p.to_vec()).collect();
+        let mut config = ClientConfig::clone(&self.config);
+        config.alpn_protocols = alpn.clone();
+        TlsSettings {
+            config: Arc::new(config),
+            source: self.source.clone(),
+            alpn,
+        }
+    }
 }
 
 // Two monitors with the same trust are the same monitor to a reload: the
 // configuration is compared by what built it, not by its address.
 impl PartialEq for TlsSettings {
     fn eq(&self, other: &Self) -> bool {
-        self.source == other.source
+        self.source == other.source && self.alpn == other.alpn
     }
 }
 
@@ -91,6 +107,7 @@ impl TrustStore {
             return Ok(TlsSettings {
                 config: config.clone(),
                 source,
+                alpn: Vec::new(),
             });
         }
         let Some(ca_file) = ca_file else {
@@ -100,6 +117,7 @@ impl TrustStore {
             return Ok(TlsSettings {
                 config: config.clone(),
                 source,
+                alpn: Vec::new(),
             });
         };
         let mut roots = self.system_roots().clone();
@@ -120,6 +138,7 @@ impl TrustStore {
         Ok(TlsSettings {
             config: Arc::new(verified_config(roots)),
             source,
+            alpn: Vec::new(),
         })
     }
 

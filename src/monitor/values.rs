@@ -28,6 +28,10 @@ pub enum MonitorKind {
     Domain,
     /// ICMP echo requests (`target`, `count`).
     Icmp,
+    /// gRPC health check, `grpc.health.v1.Health/Check` (`target`).
+    Grpc,
+    /// WebSocket upgrade and one message (`url`, `send`).
+    Websocket,
 }
 
 impl MonitorKind {
@@ -42,6 +46,8 @@ impl MonitorKind {
             Self::Smtp => "smtp",
             Self::Domain => "domain",
             Self::Icmp => "icmp",
+            Self::Grpc => "grpc",
+            Self::Websocket => "websocket",
         }
     }
 }

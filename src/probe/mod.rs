@@ -4,9 +4,11 @@
 mod connect;
 pub mod dns;
 pub mod domain;
+mod drive;
 pub mod evidence;
 mod expect;
 pub mod fingerprint;
+pub mod grpc;
 pub mod http;
 pub mod icmp;
 pub mod redirect;
@@ -15,6 +17,7 @@ pub mod smtp;
 pub mod tcp;
 pub mod tls;
 pub mod verdict;
+pub mod websocket;
 
 pub use crate::monitor::{Cause, CheckResult, Hop, Phases, ProbeSpec, Responder, Role, Verdict};
 
@@ -50,6 +53,8 @@ impl Prober {
                 domain::check(domain, &self.resolver, &self.rdap, started).await
             }
             ProbeSpec::Icmp(icmp) => icmp::check(icmp, &self.resolver, started).await,
+            ProbeSpec::Grpc(grpc) => grpc::check(grpc, &self.resolver, started).await,
+            ProbeSpec::Websocket(ws) => websocket::check(ws, &self.resolver, started).await,
         };
         result.verdict = verdict::for_probe(spec, &result);
         result

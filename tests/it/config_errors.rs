@@ -78,7 +78,7 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "unknown key in a monitor",
         "monitors:\n  - { name: a, url: http://x }\n  - { name: b, url: http://x, intervall: 5s }\n",
         &[
-            "hopwatch.yaml: monitors[1].intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server, count)",
+            "hopwatch.yaml: monitors[1].intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server, count, service, tls, send)",
         ],
     ),
     (
@@ -136,7 +136,7 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "unknown monitor type",
         "monitors:\n  - { name: a, type: htp, url: http://x }\n",
         &[
-            r#"hopwatch.yaml: monitors[0].type: unknown value "htp" (expected one of: http, tcp, tls, dns, push, smtp, domain, icmp)"#,
+            r#"hopwatch.yaml: monitors[0].type: unknown value "htp" (expected one of: http, tcp, tls, dns, push, smtp, domain, icmp, grpc, websocket)"#,
         ],
     ),
     (
@@ -342,7 +342,7 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "a bad default hides no monitor error",
         "defaults: { intervall: 5s }\nmonitors:\n  - { name: a, url: http://x, confirm: many }\n",
         &[
-            "hopwatch.yaml: defaults.intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server, count)",
+            "hopwatch.yaml: defaults.intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server, count, service, tls, send)",
             r#"hopwatch.yaml: monitors[0].confirm: expected a whole number, found "many""#,
         ],
     ),

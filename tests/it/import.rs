@@ -148,12 +148,12 @@ async fn a_gatus_config_imports_validates_and_its_http_monitors_pass_check() {
 
     let (out, yaml, stderr) = import("gatus", &file).await;
     assert!(
-        stderr.contains("imported 11 monitors, 6 alerts, 7 notifiers")
+        stderr.contains("imported 13 monitors, 6 alerts, 7 notifiers")
             && stderr.contains("set SLACK_URL before running it"),
         "{stderr}"
     );
     let summary = validate(&out, &[SLACK_URL]).await;
-    assert_eq!(summary, "ok: 10 monitors, 6 alerts, 7 notifiers", "{yaml}");
+    assert_eq!(summary, "ok: 13 monitors, 6 alerts, 7 notifiers", "{yaml}");
     let (checked, probed) = check_monitors(&yaml, &[SLACK_URL]).await;
     assert_eq!((checked, probed), (5, 8), "{yaml}");
 
@@ -185,8 +185,8 @@ async fn a_gatus_config_imports_validates_and_its_http_monitors_pass_check() {
             "  - name: ping\n    type: icmp\n    target: 127.0.0.1\n    count: 1\n",
             "    type: smtp\n",
             "    starttls: true\n",
-            "— hopwatch has no websocket monitor",
-            "— hopwatch has no gRPC monitor",
+            "    type: websocket\n    url: ws://127.0.0.1:",
+            "    type: grpc\n    target: 127.0.0.1:50051\n",
             "— hopwatch has no ssh monitor",
             "— hopwatch has no UDP or SCTP check",
             "not imported: endpoints[14] \"retired\"",

@@ -24,6 +24,10 @@ pub(crate) enum Probe {
     Tls,
     /// An endpoint with `dns:`.
     Dns,
+    /// `grpc://` or `grpcs://`: the gRPC health check.
+    Grpc,
+    /// `ws://` or `wss://`.
+    Websocket,
     /// `starttls://`: an smtp monitor with `starttls: true`.
     Smtp,
     /// `icmp://`.
@@ -118,6 +122,13 @@ fn one(b: &mut Builder, condition: &str, probe: Probe) -> Result<(), String> {
             _ => Err("hopwatch's dns check passes only on NOERROR".into()),
         },
         "[BODY]" if probe == Probe::Dns => answers(b, op, right),
+        "[BODY]" if probe == Probe::Websocket => reply(b, op, right),
+        // What Gatus reads from the health answer, and what hopwatch's grpc
+        // check requires anyway.
+        "[BODY].status" if probe == Probe::Grpc => match (op, right) {
+            ("==", "SERVING") => Ok(()),
+            _ => Err("hopwatch's grpc check passes only on SERVING".into()),
+        },
         "[BODY]" => {
             only(&[Probe::Http, Probe::Https], "response body")?;
             body(b, op, right)
@@ -249,6 +260,23 @@ fn body(b: &mut Builder, op: &str, right: &str) -> Result<(), String> {
         _ => return Err("hopwatch takes one body_contains and one body_regex".into()),
     }
     Ok(())
+}
+
+/// A websocket reply: hopwatch takes one text it must contain, so only
+/// `pat(*text*)` (or the exact text, which contains itself) maps.
+fn reply(b: &mut Builder, op: &str, right: &str) -> Result<(), String> {
+    let text = match function(right) {
+        Some(("pat", pattern)) => contained_text(pattern),
+        Some(_) => None,
+        None => Some(right.to_owned()),
+    };
+    match text {
+        Some(text) if op == "==" && b.body_contains.is_none() => {
+            b.body_contains = Some(text);
+            Ok(())
+        }
+        _ => Err("hopwatch's websocket check takes one text the reply contains".into()),
+    }
 }
 
 fn json(b: &mut Builder, op: &str, path: &str, right: &str) -> Result<(), String> {

@@ -224,6 +224,31 @@ const TABLE: &[(&[&str], Probe, &str, &str)] = &[
         "{status: [200]}",
         "no comparison",
     ),
+    (
+        &["[CONNECTED] == true", "[BODY].status == SERVING"],
+        Grpc,
+        "{}",
+        "",
+    ),
+    (
+        &["[BODY].status == NOT_SERVING"],
+        Grpc,
+        "{}",
+        "passes only on SERVING",
+    ),
+    (
+        &["[BODY] == pat(*pong*)", "[RESPONSE_TIME] < 500"],
+        Websocket,
+        "{body_contains: pong, max_latency: 500ms}",
+        "",
+    ),
+    (
+        &["[BODY] == pat(p?ng)"],
+        Websocket,
+        "{}",
+        "one text the reply contains",
+    ),
+    (&["[STATUS] == 101"], Websocket, "{}", "no status"),
 ];
 
 #[test]

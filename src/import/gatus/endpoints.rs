@@ -59,8 +59,8 @@ fn kind(endpoint: &Json, url: &str) -> Kind {
         Some("tls") => Kind::Probe(Probe::Tls),
         Some("icmp") => Kind::Probe(Probe::Icmp),
         Some("udp" | "sctp") => Kind::Unsupported("hopwatch has no UDP or SCTP check"),
-        Some("ws" | "wss") => Kind::Unsupported("hopwatch has no websocket monitor"),
-        Some("grpc" | "grpcs") => Kind::Unsupported("hopwatch has no gRPC monitor"),
+        Some("ws" | "wss") => Kind::Probe(Probe::Websocket),
+        Some("grpc" | "grpcs") => Kind::Probe(Probe::Grpc),
         Some("ssh") => Kind::Unsupported("hopwatch has no ssh monitor"),
         Some("starttls") => Kind::Probe(Probe::Smtp),
         // A URL from a variable: Gatus decides when it runs; http is by
@@ -148,6 +148,8 @@ fn monitor(cx: &mut Context, origin: &str, ep: &Json) -> Result<Entry, String> {
         Probe::Http | Probe::Https => http(&mut entry, ep, &client, &url),
         Probe::Tcp | Probe::Tls | Probe::Smtp => socket(&mut entry, ep, probe, &client, &url)?,
         Probe::Dns => dns(&mut entry, ep, &url)?,
+        Probe::Grpc => grpc(&mut entry, &client, &url)?,
+        Probe::Websocket => websocket(&mut entry, ep, &client, &url),
         Probe::Icmp => icmp(&mut entry, &url)?,
     }
     if url.starts_with("${") {
@@ -275,6 +277,50 @@ fn icmp(entry: &mut Entry, url: &str) -> Result<(), String> {
     entry.set("target", Value::Str(host.to_owned()));
     entry.set("count", Value::int(1));
     Ok(())
+}
+
+/// `grpc://host:port` (h2c) or `grpcs://host:port` (TLS): the health check.
+fn grpc(entry: &mut Entry, client: &Json, url: &str) -> Result<(), String> {
+    let (scheme, rest) = url.split_once("://").unwrap_or_default();
+    let target = rest
+        .split(['/', '?'])
+        .next()
+        .filter(|t| !t.is_empty())
+        .ok_or("no host:port in its URL")?;
+    entry.set("type", Value::Str("grpc".into()));
+    entry.set("target", Value::Str(target.to_owned()));
+    if scheme.eq_ignore_ascii_case("grpcs") {
+        entry.set("tls", Value::bool(true));
+        if client.get("insecure").and_then(Json::as_bool) == Some(true) {
+            entry.set("insecure", Value::bool(true));
+        }
+    }
+    Ok(())
+}
+
+/// `ws://` or `wss://`; Gatus sends the endpoint's `body` as the message.
+fn websocket(entry: &mut Entry, ep: &Json, client: &Json, url: &str) {
+    entry.set("type", Value::Str("websocket".into()));
+    entry.set("url", Value::Str(url.to_owned()));
+    if let Some(body) = ep.get("body").map(text).filter(|b| !b.is_empty()) {
+        entry.set("send", Value::Str(body));
+    }
+    let headers: Vec<(String, Value)> = ep
+        .get("headers")
+        .and_then(Json::as_object)
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| (k.clone(), Value::Str(text(v))))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !headers.is_empty() {
+        entry.set("headers", Value::Map(headers));
+    }
+    let secure = url.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("wss:"));
+    if secure && client.get("insecure").and_then(Json::as_bool) == Some(true) {
+        entry.set("insecure", Value::bool(true));
+    }
 }
 
 fn dns(entry: &mut Entry, ep: &Json, url: &str) -> Result<(), String> {

@@ -129,8 +129,8 @@ pub async fn page(
 fn target(monitor: &MonitorConfig) -> Markup {
     html! {
         @match monitor.kind {
-            MonitorKind::Http => code { (crate::mask::url(monitor.url.as_deref().unwrap_or(""))) },
-            MonitorKind::Tcp | MonitorKind::Tls => code { (monitor.target.as_deref().unwrap_or("")) },
+            MonitorKind::Http | MonitorKind::Websocket => code { (crate::mask::url(monitor.url.as_deref().unwrap_or(""))) },
+            MonitorKind::Tcp | MonitorKind::Tls | MonitorKind::Grpc => code { (monitor.target.as_deref().unwrap_or("")) },
             MonitorKind::Dns => {
                 code { (monitor.record.map_or("A", |r| record_name(r))) " " (monitor.query.as_deref().unwrap_or("")) }
                 " via " (monitor.server.as_deref().unwrap_or("the system resolver"))

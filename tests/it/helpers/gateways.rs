@@ -159,8 +159,76 @@ impl Nginx {
     /// One process (`master_process off`, `daemon off`), so it runs as
     /// whoever starts it, root included, and dies with its `Child`.
     pub async fn start(upstream_port: u16, opts: GatewayOpts) -> Gateway {
+        let connect = ms(opts.connect_timeout);
+        let read = ms(opts.read_timeout);
+        Self::launch(move |port| {
+            format!(
+                "    server {{
+        listen {LOCALHOST}:{port};
+        location / {{
+            proxy_pass http://{LOCALHOST}:{upstream_port};
+            proxy_connect_timeout {connect}ms;
+            proxy_read_timeout {read}ms;
+            proxy_send_timeout {read}ms;
+        }}
+    }}
+"
+            )
+        })
+        .await
+    }
+
+    /// nginx as a gRPC gateway: HTTP/2 without TLS (prior knowledge) on
+    /// its port, `grpc_pass` to a plaintext gRPC upstream.
+    pub async fn start_grpc(upstream_port: u16, opts: GatewayOpts) -> Gateway {
+        let connect = ms(opts.connect_timeout);
+        let read = ms(opts.read_timeout);
+        Self::launch(move |port| {
+            format!(
+                "    server {{
+        listen {LOCALHOST}:{port} http2;
+        location / {{
+            grpc_pass grpc://{LOCALHOST}:{upstream_port};
+            grpc_connect_timeout {connect}ms;
+            grpc_read_timeout {read}ms;
+        }}
+    }}
+"
+            )
+        })
+        .await
+    }
+
+    /// nginx in front of a WebSocket upstream, passing the upgrade on as
+    /// its documentation says (HTTP/1.1 upstream, Upgrade and Connection).
+    pub async fn start_websocket(upstream_port: u16, opts: GatewayOpts) -> Gateway {
+        let connect = ms(opts.connect_timeout);
+        let read = ms(opts.read_timeout);
+        Self::launch(move |port| {
+            format!(
+                "    server {{
+        listen {LOCALHOST}:{port};
+        location / {{
+            proxy_pass http://{LOCALHOST}:{upstream_port};
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection \"upgrade\";
+            proxy_connect_timeout {connect}ms;
+            proxy_read_timeout {read}ms;
+        }}
+    }}
+"
+            )
+        })
+        .await
+    }
+
+    /// Starts nginx with `server` (the `server {}` block for a port) in a
+    /// config whose paths all stay in the gateway's temp dir.
+    async fn launch(server: impl Fn(u16) -> String) -> Gateway {
         Gateway::launch("nginx", |dir, port| {
             let d = dir.display();
+            let server = server(port);
             let config = format!(
                 "daemon off;
 master_process off;
@@ -175,19 +243,8 @@ http {{
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
-    server {{
-        listen {LOCALHOST}:{port};
-        location / {{
-            proxy_pass http://{LOCALHOST}:{upstream_port};
-            proxy_connect_timeout {connect}ms;
-            proxy_read_timeout {read}ms;
-            proxy_send_timeout {read}ms;
-        }}
-    }}
-}}
-",
-                connect = ms(opts.connect_timeout),
-                read = ms(opts.read_timeout),
+{server}}}
+"
             );
             let args = vec![
                 "-p".to_owned(),

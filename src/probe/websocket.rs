@@ -443,10 +443,11 @@ fn evaluate(
             .ok()
             .and_then(|s| s.canonical_reason())
             .unwrap_or("");
-        // A 5xx keeps its own cause, as for an http check, so a gateway's
-        // 502 reads the same whatever its client asked for.
+        // Contract section 9: a refused upgrade is `http_status`, whatever
+        // the code; the code stays on the check (and a gateway's own page
+        // still names its responder).
         (
-            Cause::for_status(session.status),
+            Cause::HttpStatus,
             Some(format!(
                 "status {} {reason}: the server did not upgrade to WebSocket (expected 101)",
                 session.status

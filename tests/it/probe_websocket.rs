@@ -145,7 +145,7 @@ async fn behind_nginx_with_the_upgrade_headers_the_message_gets_through() {
 
     drop(server);
     let down = websocket(&url, json!({ "send": "anyone?" })).await;
-    assert_cause(&down, Cause::Http502);
+    assert_cause(&down, Cause::HttpStatus);
     assert_eq!(down.status, Some(502));
 }
 

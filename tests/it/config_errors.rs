@@ -513,6 +513,11 @@ fn the_full_example_uses_every_monitor_type_and_merges_defaults() {
         MonitorKind::Tls,
         MonitorKind::Dns,
         MonitorKind::Push,
+        MonitorKind::Icmp,
+        MonitorKind::Smtp,
+        MonitorKind::Domain,
+        MonitorKind::Grpc,
+        MonitorKind::Websocket,
     ] {
         assert!(
             config.monitors.iter().any(|m| m.kind == kind),
@@ -532,7 +537,7 @@ fn the_full_example_uses_every_monitor_type_and_merges_defaults() {
     let db = config.monitors.iter().find(|m| m.name == "db").expect("db");
     assert!(db.headers.is_empty());
     assert_eq!(db.interval, Some(Duration::from_secs(30)));
-    assert_eq!(loaded.summary(), "ok: 6 monitors, 5 alerts, 5 notifiers");
+    assert_eq!(loaded.summary(), "ok: 11 monitors, 5 alerts, 5 notifiers");
 }
 
 #[test]

@@ -243,6 +243,35 @@ pub fn combine_addresses(mut results: Vec<CheckResult>) -> CheckResult {
     result
 }
 
+/// What a check settles on once it has connected (and shaken hands) with
+/// nothing left to ask: a certificate about to expire first, then
+/// slowness, else ok. The tcp, tls and smtp checks end here.
+pub fn settled(
+    started: SystemTime,
+    phases: Phases,
+    addr: SocketAddr,
+    cert: Option<CertFacts>,
+    latency: Duration,
+    limits: (Option<u32>, Option<Duration>),
+) -> CheckResult {
+    let (cert_min_days, max_latency) = limits;
+    let (cause, error) =
+        if let Some(problem) = super::expect::cert_days(cert_min_days, cert.as_ref()) {
+            (Cause::TlsExpiring, Some(problem))
+        } else if let Some(problem) = super::expect::latency(max_latency, latency) {
+            (Cause::TooSlow, Some(problem))
+        } else {
+            (Cause::Ok, None)
+        };
+    let mut result = CheckResult::new(started, cause);
+    result.latency_ms = ms(latency);
+    result.phases_ms = phases;
+    result.remote_addr = Some(addr);
+    result.error = error;
+    result.tls = cert;
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,6 @@ use tokio::time::{Instant as Deadline, timeout_at};
 
 use super::Cause;
 use super::connect::{self, Failure, ms};
-use super::expect;
 use super::resolve::Resolver;
 use crate::monitor::result::{CertFacts, CheckResult, Phases};
 use crate::monitor::spec::SmtpSpec;
@@ -337,21 +336,8 @@ fn judge(
     cert: Option<CertFacts>,
     latency: Duration,
 ) -> CheckResult {
-    let (cause, error) = if let Some(problem) = expect::cert_days(spec.cert_min_days, cert.as_ref())
-    {
-        (Cause::TlsExpiring, Some(problem))
-    } else if let Some(problem) = expect::latency(spec.max_latency, latency) {
-        (Cause::TooSlow, Some(problem))
-    } else {
-        (Cause::Ok, None)
-    };
-    let mut result = CheckResult::new(started, cause);
-    result.latency_ms = ms(latency);
-    result.phases_ms = phases;
-    result.remote_addr = Some(addr);
-    result.error = error;
-    result.tls = cert;
-    result
+    let limits = (spec.cert_min_days, spec.max_latency);
+    connect::settled(started, phases, addr, cert, latency, limits)
 }
 
 #[cfg(test)]

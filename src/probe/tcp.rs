@@ -4,9 +4,7 @@
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
-use super::Cause;
-use super::connect::{self, ms};
-use super::expect;
+use super::connect::{self};
 use super::resolve::Resolver;
 use crate::monitor::AddressMode;
 use crate::monitor::result::{CheckResult, Phases};
@@ -95,19 +93,7 @@ impl Plan<'_> {
         }
         let latency = clock.elapsed();
         let min_days = self.tls.and_then(|spec| spec.cert_min_days);
-        let (cause, error) = if let Some(problem) = expect::cert_days(min_days, cert.as_ref()) {
-            (Cause::TlsExpiring, Some(problem))
-        } else if let Some(problem) = expect::latency(self.max_latency, latency) {
-            (Cause::TooSlow, Some(problem))
-        } else {
-            (Cause::Ok, None)
-        };
-        let mut result = CheckResult::new(started, cause);
-        result.latency_ms = ms(latency);
-        result.phases_ms = phases;
-        result.remote_addr = Some(addr);
-        result.error = error;
-        result.tls = cert;
-        result
+        let limits = (min_days, self.max_latency);
+        connect::settled(started, phases, addr, cert, latency, limits)
     }
 }

@@ -205,3 +205,65 @@ async fn a_namespace_answers_reports_unreachable_then_falls_silent() {
     );
     drop(ns);
 }
+
+/// Runs `check` on a thread of its own that has joined the network
+/// namespace `name`: the probe's sockets are made there.
+fn in_namespace<T: Send + 'static>(
+    name: &str,
+    check: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/run/netns/{name}");
+    let file = std::fs::File::open(&path).map_err(|err| format!("{path}: {err}"))?;
+    std::thread::spawn(move || {
+        // SAFETY: the descriptor names a network namespace and stays open
+        // for the call; only this thread moves into it.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        if rc != 0 {
+            return Err(format!("setns: {}", std::io::Error::last_os_error()));
+        }
+        Ok(check())
+    })
+    .join()
+    .map_err(|_| "the namespace's thread panicked".to_owned())?
+}
+
+#[test]
+fn the_unprivileged_socket_answers_where_ping_group_range_allows_it() {
+    if !is_root() {
+        eprintln!("skipped: making a network namespace needs root");
+        return;
+    }
+    let name = format!("hw-dgram-{}", std::process::id());
+    if let Err(err) = ip(&["netns", "add", &name]) {
+        eprintln!("skipped: cannot make a network namespace: {err}");
+        return;
+    }
+    let ns = Namespace { name: name.clone() };
+    let exec = |args: &[&str]| {
+        let mut all = vec!["netns", "exec", name.as_str()];
+        all.extend_from_slice(args);
+        ip(&all)
+    };
+    exec(&["ip", "link", "set", "lo", "up"]).expect("loopback up");
+    // Every group may open ICMP datagram sockets here, so the probe's
+    // first choice, the unprivileged socket, is the one it uses (a raw
+    // socket is only its fallback when this is refused).
+    exec(&[
+        "sysctl",
+        "-q",
+        "-w",
+        "net.ipv4.ping_group_range=0 2147483647",
+    ])
+    .expect("open ping_group_range in the namespace");
+    let result = in_namespace(&name, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(ping(json!({"target": "127.0.0.1", "count": 2})))
+    })
+    .expect("a check inside the namespace");
+    drop(ns);
+    assert_up(&result);
+}

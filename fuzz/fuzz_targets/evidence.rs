@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
     );
 });
 
-fn check_bounds(captured: &hopwatch::probe::result::Evidence) {
+fn check_bounds(captured: &hopwatch::monitor::result::Evidence) {
     assert!(captured.body_excerpt.len() <= evidence::BODY_EXCERPT_MAX);
     assert!(captured.headers.len() <= evidence::HEADERS_MAX);
     let mut total = 0;

@@ -155,6 +155,12 @@ impl IncidentMachine {
         if !result.cause.is_failure() {
             return None;
         }
+        // Most failures have no folded incident: look that up first, so the
+        // config is searched only when there is one.
+        let incident = self
+            .open
+            .values_mut()
+            .find(|i| i.monitor == monitor && i.folded_into.is_some())?;
         let upstream = world
             .config
             .monitors
@@ -167,10 +173,6 @@ impl IncidentMachine {
         if explained {
             return None;
         }
-        let incident = self
-            .open
-            .values_mut()
-            .find(|i| i.monitor == monitor && i.folded_into.is_some())?;
         incident.folded_into = None;
         incident.verdict = result.verdict.clone();
         Some(Effect::Unfold {

@@ -28,6 +28,9 @@ use super::{Cause, evidence, expect, fingerprint};
 use crate::monitor::result::{CertFacts, CheckResult, Phases};
 use crate::monitor::spec::GrpcSpec;
 
+/// Characters of a server's `grpc-message` quoted in a check's error.
+const MESSAGE_MAX: usize = 200;
+
 /// The health service's method, the one every gRPC health checker calls.
 const PATH: &str = "/grpc.health.v1.Health/Check";
 
@@ -368,10 +371,12 @@ fn judge(
             .and_then(|t| t.get("grpc-message"))
             .or_else(|| answer.headers.get("grpc-message"))
             .and_then(|v| v.to_str().ok())
+            // The peer's words: cut to a line's worth and masked before
+            // they reach a check, a page or a log (contract section 10).
             .map(|m| {
-                percent_encoding::percent_decode_str(m)
-                    .decode_utf8_lossy()
-                    .into_owned()
+                let decoded = percent_encoding::percent_decode_str(m).decode_utf8_lossy();
+                let cut: String = decoded.chars().take(MESSAGE_MAX).collect();
+                crate::mask::text(&cut)
             })
             .filter(|m| !m.is_empty())
             .map_or(String::new(), |m| format!(": {m}"));

@@ -37,25 +37,7 @@ pub(super) fn build_http(
             }
         },
     };
-    let mut headers = HeaderMap::new();
-    for (name, value) in &m.headers {
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            (Ok(name), Ok(value)) => {
-                headers.insert(name, value);
-            }
-            (Err(_), _) => errors.push(FieldError::new(
-                format!("headers.{name}"),
-                "invalid header name",
-            )),
-            (_, Err(_)) => errors.push(FieldError::new(
-                format!("headers.{name}"),
-                "invalid header value",
-            )),
-        }
-    }
+    let mut headers = request_headers(m, errors);
     let resolve = m
         .resolve
         .as_deref()
@@ -184,21 +166,7 @@ pub(super) fn build_websocket(
         "a websocket monitor needs a url (ws:// or wss://)",
         errors,
     );
-    let mut headers = HeaderMap::new();
-    for (name, value) in &m.headers {
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            (Ok(name), Ok(value)) => {
-                headers.insert(name, value);
-            }
-            _ => errors.push(FieldError::new(
-                format!("headers.{name}"),
-                "invalid header name or value",
-            )),
-        }
-    }
+    let mut headers = request_headers(m, errors);
     let tls = tls_settings(m, trust, errors);
     if errors.len() > before {
         return None;
@@ -249,4 +217,28 @@ fn url_of(
             None
         }
     }
+}
+
+/// The monitor's `headers`, each name and value checked.
+fn request_headers(m: &MonitorConfig, errors: &mut Vec<FieldError>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &m.headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                headers.insert(name, value);
+            }
+            (Err(_), _) => errors.push(FieldError::new(
+                format!("headers.{name}"),
+                "invalid header name",
+            )),
+            (_, Err(_)) => errors.push(FieldError::new(
+                format!("headers.{name}"),
+                "invalid header value",
+            )),
+        }
+    }
+    headers
 }

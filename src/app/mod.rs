@@ -114,7 +114,12 @@ impl Application {
             header_read_timeout = ?web_limits.header_read_timeout,
             "web clients are capped"
         );
-        let store = Store::open(&loaded.config.storage.path).await?;
+        let location = loaded
+            .config
+            .storage
+            .location()
+            .map_err(|message| AppError::Store(StoreError::Url(message)))?;
+        let store = Store::open_at(&location).await?;
         let last_alive = store.last_alive().await?;
         let known = store.known_monitors().await?;
         let started = SystemTime::now();
@@ -397,9 +402,9 @@ async fn reload(
     }
     let previous = state.config();
     if previous.config.server.listen != loaded.config.server.listen
-        || previous.config.storage.path != loaded.config.storage.path
+        || previous.config.storage.location() != loaded.config.storage.location()
     {
-        tracing::warn!("server.listen and storage.path changes take effect at the next restart");
+        tracing::warn!("server.listen and storage changes take effect at the next restart");
     }
     // Compared as values: their Debug hides secrets, so a changed password
     // would not show in it.

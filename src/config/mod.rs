@@ -2,6 +2,7 @@
 //! with `${VAR}` interpolation, and validation that reports every error.
 
 pub mod compile;
+pub mod location;
 pub mod schema;
 pub mod values;
 
@@ -14,6 +15,7 @@ mod validate;
 
 pub use interpolate::Lookup;
 pub use load::{Format, find_config_file, load, parse, parse_with_env};
+pub use location::Location;
 pub use schema::*;
 pub use secret::{SECRET_KEYS, Secret};
 

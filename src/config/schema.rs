@@ -117,8 +117,11 @@ fn default_listen() -> String {
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     /// SQLite file, created with its parent folder. Default `data/hopwatch.db`.
-    #[serde(default = "default_db_path")]
-    pub path: PathBuf,
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// `postgres://` (a cluster) or `sqlite://FILE`; either this or `path`.
+    #[serde(default)]
+    pub url: Option<String>,
     /// How long raw check results are kept. Default 30d.
     #[serde(default = "default_retention", deserialize_with = "duration")]
     pub retention: Duration,
@@ -127,14 +130,27 @@ pub struct StorageConfig {
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
-            path: default_db_path(),
+            path: None,
+            url: None,
             retention: default_retention(),
         }
     }
 }
 
-fn default_db_path() -> PathBuf {
-    PathBuf::from("data/hopwatch.db")
+impl StorageConfig {
+    /// Which database to open: `url` when given, else `path`, else the
+    /// default file. Validation has already refused both at once and a
+    /// URL it cannot read.
+    pub fn location(&self) -> Result<super::Location, String> {
+        match &self.url {
+            Some(url) => super::Location::parse(url),
+            None => Ok(super::Location::Sqlite(
+                self.path
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("data/hopwatch.db")),
+            )),
+        }
+    }
 }
 
 fn default_retention() -> Duration {

@@ -17,6 +17,15 @@ pub(crate) fn check(draft: &mut Draft, problems: &mut Vec<Problem>) {
     server(draft, problems);
     if let Some(storage) = &draft.storage {
         positive("storage.retention", storage.retention, problems);
+        if storage.path.is_some() && storage.url.is_some() {
+            let message = "set either path (SQLite) or url (postgres:// or sqlite://), not both";
+            problems.push(Problem::new("storage", message));
+        }
+        if let Some(url) = &storage.url
+            && let Err(message) = super::Location::parse(url)
+        {
+            problems.push(Problem::new("storage.url", message));
+        }
     }
     if draft.no_monitors {
         problems.push(Problem::new("monitors", "at least one monitor is required"));

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Store, StoreError, from_unix_ms, unix_ms};
+use super::{Store, StoreError, from_unix_ms, on_backend, unix_ms};
 use crate::incident::{AlertEvent, Annotation, Incident, IncidentState, Severity};
 use crate::monitor::{Cause, Verdict};
 
@@ -42,25 +42,24 @@ fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
-async fn queue(
-    tx: &mut sqlx::SqliteConnection,
-    deliveries: &[NewDelivery],
-    now: i64,
-) -> Result<(), StoreError> {
-    for delivery in deliveries {
-        sqlx::query(
-            "INSERT OR IGNORE INTO deliveries (id, notifier, events, state, created_ms, next_attempt_ms) \
-             VALUES (?, ?, ?, 'pending', ?, ?)",
-        )
-        .bind(&delivery.id)
-        .bind(&delivery.notifier)
-        .bind(json(&delivery.events))
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
+/// Adds deliveries to the outbox inside the caller's transaction (a macro:
+/// the transaction's type differs per backend).
+macro_rules! queue {
+    ($tx:expr, $deliveries:expr, $now:expr) => {
+        for delivery in $deliveries {
+            sqlx::query(
+                "INSERT INTO deliveries (id, notifier, events, state, created_ms, next_attempt_ms) \
+                 VALUES ($1, $2, $3, 'pending', $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(&delivery.id)
+            .bind(&delivery.notifier)
+            .bind(json(&delivery.events))
+            .bind($now)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
 }
 
 impl Store {
@@ -72,29 +71,31 @@ impl Store {
         deliveries: &[NewDelivery],
     ) -> Result<(), StoreError> {
         let now = unix_ms(SystemTime::now());
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO incidents (id, alert, monitor, severity, state, cause, verdict, responder, evidence, \
-             value, threshold, started_ms, acknowledged, folded_into, notified_ms) \
-             VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-        )
-        .bind(&incident.id)
-        .bind(&incident.alert)
-        .bind(&incident.monitor)
-        .bind(incident.severity.as_str())
-        .bind(incident.cause.as_str())
-        .bind(json(&incident.verdict))
-        .bind(incident.responder.as_ref().map(json))
-        .bind(incident.evidence.as_ref().map(json))
-        .bind(incident.value)
-        .bind(incident.threshold)
-        .bind(unix_ms(incident.started_at))
-        .bind(&incident.folded_into)
-        .bind((!deliveries.is_empty()).then_some(now))
-        .execute(&mut *tx)
-        .await?;
-        queue(&mut tx, deliveries, now).await?;
-        tx.commit().await?;
+        on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO incidents (id, alert, monitor, severity, state, cause, verdict, responder, evidence, \
+                 value, threshold, started_ms, acknowledged, folded_into, notified_ms) \
+                 VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, 0, $12, $13)",
+            )
+            .bind(&incident.id)
+            .bind(&incident.alert)
+            .bind(&incident.monitor)
+            .bind(incident.severity.as_str())
+            .bind(incident.cause.as_str())
+            .bind(json(&incident.verdict))
+            .bind(incident.responder.as_ref().map(json))
+            .bind(incident.evidence.as_ref().map(json))
+            .bind(incident.value)
+            .bind(incident.threshold)
+            .bind(unix_ms(incident.started_at))
+            .bind(&incident.folded_into)
+            .bind((!deliveries.is_empty()).then_some(now))
+            .execute(&mut *tx)
+            .await?;
+            queue!(tx, deliveries, now);
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -106,14 +107,16 @@ impl Store {
         at: SystemTime,
         deliveries: &[NewDelivery],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE incidents SET state = 'resolved', resolved_ms = ? WHERE id = ? AND state = 'open'")
-            .bind(unix_ms(at))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        queue(&mut tx, deliveries, unix_ms(SystemTime::now())).await?;
-        tx.commit().await?;
+        on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE incidents SET state = 'resolved', resolved_ms = $1 WHERE id = $2 AND state = 'open'")
+                .bind(unix_ms(at))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            queue!(tx, deliveries, unix_ms(SystemTime::now()));
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -125,14 +128,16 @@ impl Store {
         deliveries: &[NewDelivery],
     ) -> Result<(), StoreError> {
         let now = unix_ms(SystemTime::now());
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE incidents SET notified_ms = ? WHERE id = ?")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        queue(&mut tx, deliveries, now).await?;
-        tx.commit().await?;
+        on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE incidents SET notified_ms = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            queue!(tx, deliveries, now);
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -145,39 +150,46 @@ impl Store {
         deliveries: &[NewDelivery],
     ) -> Result<(), StoreError> {
         let now = unix_ms(SystemTime::now());
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "UPDATE incidents SET folded_into = NULL, verdict = ?, notified_ms = ? WHERE id = ?",
-        )
-        .bind(json(&incident.verdict))
-        .bind(now)
-        .bind(&incident.id)
-        .execute(&mut *tx)
-        .await?;
-        queue(&mut tx, deliveries, now).await?;
-        tx.commit().await?;
+        on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE incidents SET folded_into = NULL, verdict = $1, notified_ms = $2 WHERE id = $3",
+            )
+            .bind(json(&incident.verdict))
+            .bind(now)
+            .bind(&incident.id)
+            .execute(&mut *tx)
+            .await?;
+            queue!(tx, deliveries, now);
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// Records that an incident is folded into another.
     #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn fold_incident(&self, id: &str, into: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE incidents SET folded_into = ? WHERE id = ?")
-            .bind(into)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        on_backend!(self, pool => {
+            sqlx::query("UPDATE incidents SET folded_into = $1 WHERE id = $2")
+                .bind(into)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
     /// Acknowledges an incident; false when there is no such incident.
     #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn acknowledge(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE incidents SET acknowledged = 1 WHERE id = ?")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let done = on_backend!(self, pool => {
+            sqlx::query("UPDATE incidents SET acknowledged = 1 WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
     }
 
     /// Incidents, newest first: all open ones, or those in `state`.
@@ -187,21 +199,22 @@ impl Store {
         state: Option<IncidentState>,
         limit: u32,
     ) -> Result<Vec<Incident>, StoreError> {
-        let rows = match state {
-            Some(state) => sqlx::query(
-                "SELECT * FROM incidents WHERE state = ? ORDER BY started_ms DESC LIMIT ?",
-            )
-            .bind(state.as_str())
-            .bind(i64::from(limit)),
-            None => sqlx::query("SELECT * FROM incidents ORDER BY started_ms DESC LIMIT ?")
+        let mut incidents = on_backend!(self, pool => {
+            let rows = match state {
+                Some(state) => sqlx::query(
+                    "SELECT * FROM incidents WHERE state = $1 ORDER BY started_ms DESC LIMIT $2",
+                )
+                .bind(state.as_str())
                 .bind(i64::from(limit)),
-        }
-        .fetch_all(self.reader())
-        .await?;
-        let mut incidents = rows
-            .iter()
-            .map(incident_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+                None => sqlx::query("SELECT * FROM incidents ORDER BY started_ms DESC LIMIT $1")
+                    .bind(i64::from(limit)),
+            }
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(incident_from_row)
+                .collect::<Result<Vec<_>, _>>()?
+        });
         for incident in &mut incidents {
             incident.annotations = self
                 .annotations_before(&incident.monitor, incident.started_at)
@@ -213,12 +226,15 @@ impl Store {
     /// One incident by id.
     #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
-        let row = sqlx::query("SELECT * FROM incidents WHERE id = ?")
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut incident = incident_from_row(&row)?;
+        let Some(mut incident) = on_backend!(self, pool => {
+            let row = sqlx::query("SELECT * FROM incidents WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(incident_from_row).transpose()?
+        }) else {
+            return Ok(None);
+        };
         incident.annotations = self
             .annotations_before(&incident.monitor, incident.started_at)
             .await?;
@@ -233,15 +249,17 @@ impl Store {
         text: &str,
         monitors: &[String],
     ) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO annotations (at_ms, text, monitors) VALUES (?, ?, ?) RETURNING id",
-        )
-        .bind(unix_ms(at))
-        .bind(text)
-        .bind(json(&monitors))
-        .fetch_one(self.pool())
-        .await?;
-        Ok(row.try_get(0)?)
+        Ok(on_backend!(self, pool => {
+            sqlx::query(
+                "INSERT INTO annotations (at_ms, text, monitors) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(unix_ms(at))
+            .bind(text)
+            .bind(json(&monitors))
+            .fetch_one(pool)
+            .await?
+            .try_get(0)?
+        }))
     }
 
     /// Markers for `monitor` in the hour up to `at`, oldest first.
@@ -252,19 +270,23 @@ impl Store {
         at: SystemTime,
     ) -> Result<Vec<Annotation>, StoreError> {
         let end = unix_ms(at);
-        let rows = sqlx::query("SELECT at_ms, text, monitors FROM annotations WHERE at_ms BETWEEN ? AND ? ORDER BY at_ms")
-            .bind(end - 3_600_000)
-            .bind(end)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = on_backend!(self, pool => {
+            let rows = sqlx::query("SELECT at_ms, text, monitors FROM annotations WHERE at_ms BETWEEN $1 AND $2 ORDER BY at_ms")
+                .bind(end - 3_600_000)
+                .bind(end)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                .collect::<Result<Vec<(i64, String, String)>, StoreError>>()?
+        });
         let mut out = Vec::new();
-        for row in rows {
-            let monitors: Vec<String> =
-                serde_json::from_str(&row.try_get::<String, _>(2)?).unwrap_or_default();
+        for (at_ms, text, monitors) in rows {
+            let monitors: Vec<String> = serde_json::from_str(&monitors).unwrap_or_default();
             if monitors.is_empty() || monitors.iter().any(|m| m == monitor) {
                 out.push(Annotation {
-                    at: from_unix_ms(row.try_get(0)?),
-                    text: row.try_get(1)?,
+                    at: from_unix_ms(at_ms),
+                    text,
                 });
             }
         }
@@ -274,48 +296,53 @@ impl Store {
     /// Pending deliveries, oldest first (due or waiting for a retry).
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn pending_deliveries(&self, limit: u32) -> Result<Vec<Delivery>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, notifier, events, attempts, created_ms, next_attempt_ms FROM deliveries \
-             WHERE state = 'pending' ORDER BY created_ms, id LIMIT ?",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(self.pool())
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let events: String = row.try_get(2)?;
-            out.push(Delivery {
-                id: row.try_get(0)?,
-                notifier: row.try_get(1)?,
-                events: serde_json::from_str(&events).unwrap_or_default(),
-                attempts: row.try_get::<i64, _>(3)?.clamp(0, i64::from(u32::MAX)) as u32,
-                created_ms: row.try_get(4)?,
-                next_attempt_ms: row.try_get(5)?,
-            });
-        }
-        Ok(out)
+        on_backend!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT id, notifier, events, attempts, created_ms, next_attempt_ms FROM deliveries \
+                 WHERE state = 'pending' ORDER BY created_ms, id LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let events: String = row.try_get(2)?;
+                out.push(Delivery {
+                    id: row.try_get(0)?,
+                    notifier: row.try_get(1)?,
+                    events: serde_json::from_str(&events).unwrap_or_default(),
+                    attempts: row.try_get::<i64, _>(3)?.clamp(0, i64::from(u32::MAX)) as u32,
+                    created_ms: row.try_get(4)?,
+                    next_attempt_ms: row.try_get(5)?,
+                });
+            }
+            Ok(out)
+        })
     }
 
     /// The soonest time a pending delivery is due, if any.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn next_delivery_due(&self) -> Result<Option<i64>, StoreError> {
-        let row =
+        Ok(on_backend!(self, pool => {
             sqlx::query("SELECT MIN(next_attempt_ms) FROM deliveries WHERE state = 'pending'")
-                .fetch_one(self.pool())
-                .await?;
-        Ok(row.try_get(0)?)
+                    .fetch_one(pool)
+                    .await?
+                    .try_get(0)?
+        }))
     }
 
     /// The receiver took it: never sent again.
     #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn delivery_sent(&self, id: &str, attempts: u32) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET state = 'sent', attempts = ?, last_error = NULL WHERE id = ?",
-        )
-        .bind(i64::from(attempts))
-        .bind(id)
-        .execute(self.pool())
-        .await?;
+        on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE deliveries SET state = 'sent', attempts = $1, last_error = NULL WHERE id = $2",
+            )
+            .bind(i64::from(attempts))
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
         Ok(())
     }
 
@@ -328,15 +355,17 @@ impl Store {
         next: SystemTime,
         error: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ?",
-        )
-        .bind(i64::from(attempts))
-        .bind(unix_ms(next))
-        .bind(error)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
+        on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE deliveries SET attempts = $1, next_attempt_ms = $2, last_error = $3 WHERE id = $4",
+            )
+            .bind(i64::from(attempts))
+            .bind(unix_ms(next))
+            .bind(error)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
         Ok(())
     }
 
@@ -348,14 +377,16 @@ impl Store {
         attempts: u32,
         error: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET state = 'failed', attempts = ?, last_error = ? WHERE id = ?",
-        )
-        .bind(i64::from(attempts))
-        .bind(error)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
+        on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE deliveries SET state = 'failed', attempts = $1, last_error = $2 WHERE id = $3",
+            )
+            .bind(i64::from(attempts))
+            .bind(error)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
         Ok(())
     }
 
@@ -368,36 +399,48 @@ impl Store {
         replaced: &[String],
     ) -> Result<(), StoreError> {
         let now = unix_ms(SystemTime::now());
-        let mut tx = self.pool().begin().await?;
-        for id in replaced {
-            sqlx::query(
-                "DELETE FROM deliveries WHERE id = ? AND attempts = 0 AND state = 'pending'",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        queue(&mut tx, std::slice::from_ref(grouped), now).await?;
-        tx.commit().await?;
+        on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for id in replaced {
+                sqlx::query(
+                    "DELETE FROM deliveries WHERE id = $1 AND attempts = 0 AND state = 'pending'",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            queue!(tx, std::slice::from_ref(grouped), now);
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// Deliveries by state (tests, diagnostics): (id, notifier, state, attempts).
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn deliveries(&self) -> Result<Vec<(String, String, String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, notifier, state, attempts FROM deliveries ORDER BY created_ms, id",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-            .collect()
+        on_backend!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT id, notifier, state, attempts FROM deliveries ORDER BY created_ms, id",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                .collect()
+        })
     }
 }
 
-fn incident_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Incident, StoreError> {
-    let text = |name: &str| -> Result<Option<String>, StoreError> {
+/// An incident from a row of either backend.
+fn incident_from_row<'r, R>(row: &'r R) -> Result<Incident, StoreError>
+where
+    R: Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let text = |name: &'r str| -> Result<Option<String>, StoreError> {
         Ok(row.try_get::<Option<String>, _>(name)?)
     };
     let severity = match row.try_get::<String, _>("severity")?.as_str() {

@@ -1,6 +1,11 @@
-//! Where results live: SQLite in WAL mode, migrations run at open, raw
-//! checks and rollups written in batches by one writer task, reads for the
-//! web on read-only connections of their own.
+//! Where results live: SQLite in WAL mode on one node (the default), or
+//! PostgreSQL for a cluster. Migrations run at open; raw checks and rollups
+//! are written in batches by one writer task.
+//!
+//! Both backends run the same SQL text: placeholders are `$1`, `$2`... (SQLite
+//! reads them too), conflicts use `ON CONFLICT`, integers are 64-bit. The
+//! [`on_backend!`] macro expands one body once per backend, so each query is
+//! written once and compiled against each driver's own types.
 
 mod files;
 pub mod history;
@@ -15,13 +20,16 @@ pub use crate::clock::{day_of, from_unix_ms, hour_of, unix_ms};
 pub use query::{DayStat, HourLatency, Run};
 pub use write::StoredCheck;
 
+mod backend;
+
+pub use crate::config::Location;
+pub(crate) use backend::{Backend, on_backend};
+
 use std::collections::HashMap;
 use std::path::Path;
-use std::str::FromStr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 
 /// hopwatch's own storage failures (a target being down is never one).
 #[derive(Debug, thiserror::Error)]
@@ -43,74 +51,60 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
-    /// SQLite refused an operation (read-only, full disk, corrupt file...).
+    /// The database refused an operation (read-only, full disk, corrupt
+    /// file, connection lost...).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The PostgreSQL server could not be reached or refused the login.
+    /// Names the host and port, never the password.
+    #[error("cannot connect to the database at {server}: {source}")]
+    Connect {
+        /// `host:port` of the server.
+        server: String,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// `storage.url` is not a database URL hopwatch knows.
+    #[error("storage.url: {0}")]
+    Url(String),
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// Connections that write: the result writer, the alert manager and
-/// dispatcher, retention, annotations and acks.
-const WRITE_CONNECTIONS: u32 = 4;
-
-/// The SQLite store. Cloning shares the pools.
+/// The store. Cloning shares the pool.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    backend: Backend,
 }
 
 impl Store {
-    /// Opens (creating the file and its folder) and migrates the database.
-    /// Folders it creates are 0700, and a database it creates is 0600 with
-    /// its WAL: they hold evidence that may quote what targets answered.
-    #[tracing::instrument(level = "debug", skip_all)]
+    /// Opens (creating the file and its folder) and migrates a SQLite
+    /// database. Folders it creates are 0700, and a database it creates is
+    /// 0600 with its WAL: they hold evidence that may quote what targets
+    /// answered.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            files::create_dirs(parent).map_err(|source| StoreError::CreateDir {
-                path: parent.display().to_string(),
-                source,
-            })?;
-        }
-        let file_error = |source| StoreError::CreateFile {
-            path: path.display().to_string(),
-            source,
+        Self::open_at(&Location::Sqlite(path.to_path_buf())).await
+    }
+
+    /// Opens and migrates the database at `location`.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn open_at(location: &Location) -> Result<Self, StoreError> {
+        let backend = match location {
+            Location::Sqlite(path) => backend::open_sqlite(path).await?,
+            Location::Postgres(url) => backend::open_postgres(url).await?,
         };
-        let created = files::create_database(path).map_err(file_error)?;
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // WAL + NORMAL: a crash loses at most the last transaction, never
-            // consistency, and commits skip an fsync each.
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(false);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(WRITE_CONNECTIONS)
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        // The migration wrote, so the WAL and shared-memory files exist now.
-        if created {
-            files::restrict_companions(path).map_err(file_error)?;
-        }
-        Ok(Self { pool })
+        Ok(Self { backend })
     }
 
-    /// The pool that writes, for the modules of this store.
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// The pool, for the modules of this store.
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
     }
 
-    /// The pool the web's reads use. It is the writer's pool: in WAL mode
-    /// readers and the writer do not block each other, and pages are
-    /// snapshots read at most once a second. (A read-only pool of its own
-    /// was tried and dropped: after a full disk its connections kept
-    /// reading a stale snapshot.)
-    pub(crate) fn reader(&self) -> &SqlitePool {
-        &self.pool
+    /// Whether this is the PostgreSQL backend (a cluster's store).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
     }
 
     /// The ids of these monitors, creating rows for new names. Ids are
@@ -118,25 +112,24 @@ impl Store {
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn monitor_ids(&self, names: &[&str]) -> Result<HashMap<String, i64>, StoreError> {
         let now = unix_ms(SystemTime::now());
-        let mut tx = self.pool.begin().await?;
-        for name in names {
-            sqlx::query("INSERT OR IGNORE INTO monitors (name, created_ms) VALUES (?, ?)")
+        let rows = on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for name in names {
+                sqlx::query(
+                    "INSERT INTO monitors (name, created_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
                 .bind(name)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-        }
-        tx.commit().await?;
-        let rows = sqlx::query("SELECT id, name FROM monitors")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut ids = HashMap::with_capacity(rows.len());
-        for row in rows {
-            ids.insert(
-                row.try_get::<String, _>("name")?,
-                row.try_get::<i64, _>("id")?,
-            );
-        }
+            }
+            tx.commit().await?;
+            let rows = sqlx::query("SELECT id, name FROM monitors").fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?
+        });
+        let mut ids: HashMap<String, i64> = rows.into_iter().collect();
         ids.retain(|name, _| names.contains(&name.as_str()));
         Ok(ids)
     }
@@ -145,52 +138,56 @@ impl Store {
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn start_run(&self, now: SystemTime) -> Result<i64, StoreError> {
         let now = unix_ms(now);
-        let row = sqlx::query("INSERT INTO runs (started_ms, alive_ms) VALUES (?, ?) RETURNING id")
-            .bind(now)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get(0)?)
+        Ok(on_backend!(self, pool => {
+            sqlx::query("INSERT INTO runs (started_ms, alive_ms) VALUES ($1, $2) RETURNING id")
+                .bind(now)
+                .bind(now)
+                .fetch_one(pool)
+                .await?
+                .try_get(0)?
+        }))
     }
 
     /// When the previous run was last seen alive, if there was one.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn last_alive(&self) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT MAX(alive_ms) FROM runs")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get(0)?)
+        Ok(on_backend!(self, pool => {
+            sqlx::query("SELECT MAX(alive_ms) FROM runs")
+                .fetch_one(pool)
+                .await?
+                .try_get(0)?
+        }))
     }
 
     /// Monitor names already known to the store, with their creation time.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn known_monitors(&self) -> Result<HashMap<String, i64>, StoreError> {
-        let rows = sqlx::query("SELECT name, created_ms FROM monitors")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut known = HashMap::with_capacity(rows.len());
-        for row in rows {
-            known.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
-        }
-        Ok(known)
+        let rows = on_backend!(self, pool => {
+            let rows = sqlx::query("SELECT name, created_ms FROM monitors").fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?
+        });
+        Ok(rows.into_iter().collect())
     }
 
     /// Marks a run as cleanly stopped.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn stop_run(&self, run: i64, now: SystemTime) -> Result<(), StoreError> {
         let now = unix_ms(now);
-        sqlx::query("UPDATE runs SET alive_ms = ?, stopped_ms = ? WHERE id = ?")
-            .bind(now)
-            .bind(now)
-            .bind(run)
-            .execute(&self.pool)
-            .await?;
+        on_backend!(self, pool => {
+            sqlx::query("UPDATE runs SET alive_ms = $1, stopped_ms = $2 WHERE id = $3")
+                .bind(now)
+                .bind(now)
+                .bind(run)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
-    /// Closes the pools; the writing one last, so that its last connection
-    /// checkpoints the WAL.
+    /// Closes the pool; on SQLite its last connection checkpoints the WAL.
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_backend!(self, pool => pool.close().await);
     }
 }

@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::rollup::{Histogram, Rollup};
-use super::{Store, StoreError, StoredCheck};
+use super::{Store, StoreError, StoredCheck, on_backend};
 
 /// One day of one monitor, for uptime bars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,11 @@ pub struct Run {
     pub alive_ms: i64,
 }
 
+/// A count column (non-negative, stored 64-bit) as the `u32` rollups use.
+fn count(value: i64) -> u32 {
+    value.clamp(0, i64::from(u32::MAX)) as u32
+}
+
 impl Store {
     /// Rollups of `table` from bucket `since` on.
     pub(crate) async fn load_rollups(
@@ -52,28 +57,30 @@ impl Store {
     ) -> Result<Vec<(i64, i64, Rollup)>, StoreError> {
         let sql = format!(
             "SELECT monitor_id, bucket, total, ok, failed, unknown, n5xx, causes, histogram \
-             FROM {table} WHERE bucket >= ?"
+             FROM {table} WHERE bucket >= $1"
         );
-        // `table` is one of two constants, never user input.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(since)
-            .fetch_all(self.pool())
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut rollup = Rollup {
-                total: row.try_get("total")?,
-                ok: row.try_get("ok")?,
-                failed: row.try_get("failed")?,
-                unknown: row.try_get("unknown")?,
-                n5xx: row.try_get("n5xx")?,
-                histogram: Histogram::decode(&row.try_get::<Vec<u8>, _>("histogram")?),
-                ..Rollup::default()
-            };
-            rollup.decode_causes(&row.try_get::<Vec<u8>, _>("causes")?);
-            out.push((row.try_get("monitor_id")?, row.try_get("bucket")?, rollup));
-        }
-        Ok(out)
+        Ok(on_backend!(self, pool => {
+            // `table` is one of two constants, never user input.
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(since)
+                .fetch_all(pool)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let mut rollup = Rollup {
+                    total: count(row.try_get("total")?),
+                    ok: count(row.try_get("ok")?),
+                    failed: count(row.try_get("failed")?),
+                    unknown: count(row.try_get("unknown")?),
+                    n5xx: count(row.try_get("n5xx")?),
+                    histogram: Histogram::decode(&row.try_get::<Vec<u8>, _>("histogram")?),
+                    ..Rollup::default()
+                };
+                rollup.decode_causes(&row.try_get::<Vec<u8>, _>("causes")?);
+                out.push((row.try_get("monitor_id")?, row.try_get("bucket")?, rollup));
+            }
+            out
+        }))
     }
 
     /// Checks of one monitor, newest first, at or after `since_ms`.
@@ -84,73 +91,79 @@ impl Store {
         since_ms: i64,
         limit: u32,
     ) -> Result<Vec<StoredCheck>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.monitor_id, c.at_ms, c.cause, c.status, c.latency_us, c.dns_us, c.connect_us, \
-             c.tls_us, c.ttfb_us, c.transfer_us, c.flags, d.detail \
-             FROM checks c LEFT JOIN check_details d ON d.monitor_id = c.monitor_id AND d.at_ms = c.at_ms \
-             WHERE c.monitor_id = ? AND c.at_ms >= ? ORDER BY c.at_ms DESC LIMIT ?",
-        )
-        .bind(monitor_id)
-        .bind(since_ms)
-        .bind(i64::from(limit))
-        .fetch_all(self.reader())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredCheck {
-                    monitor_id: row.try_get("monitor_id")?,
-                    at_ms: row.try_get("at_ms")?,
-                    cause: row.try_get::<i64, _>("cause")?.clamp(0, 255) as u8,
-                    status: row.try_get::<Option<i64>, _>("status")?.map(|s| s as u16),
-                    latency_us: row.try_get("latency_us")?,
-                    phases_us: [
-                        row.try_get("dns_us")?,
-                        row.try_get("connect_us")?,
-                        row.try_get("tls_us")?,
-                        row.try_get("ttfb_us")?,
-                        row.try_get("transfer_us")?,
-                    ],
-                    flags: row.try_get("flags")?,
-                    detail: row.try_get("detail")?,
+        on_backend!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT c.monitor_id, c.at_ms, c.cause, c.status, c.latency_us, c.dns_us, c.connect_us, \
+                 c.tls_us, c.ttfb_us, c.transfer_us, c.flags, d.detail \
+                 FROM checks c LEFT JOIN check_details d ON d.monitor_id = c.monitor_id AND d.at_ms = c.at_ms \
+                 WHERE c.monitor_id = $1 AND c.at_ms >= $2 ORDER BY c.at_ms DESC LIMIT $3",
+            )
+            .bind(monitor_id)
+            .bind(since_ms)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(StoredCheck {
+                        monitor_id: row.try_get("monitor_id")?,
+                        at_ms: row.try_get("at_ms")?,
+                        cause: row.try_get::<i64, _>("cause")?.clamp(0, 255) as u8,
+                        status: row.try_get::<Option<i64>, _>("status")?.map(|s| s as u16),
+                        latency_us: row.try_get("latency_us")?,
+                        phases_us: [
+                            row.try_get("dns_us")?,
+                            row.try_get("connect_us")?,
+                            row.try_get("tls_us")?,
+                            row.try_get("ttfb_us")?,
+                            row.try_get("transfer_us")?,
+                        ],
+                        flags: row.try_get("flags")?,
+                        detail: row.try_get("detail")?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// Count of stored checks of a monitor (tests, benchmarks).
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn count_checks(&self, monitor_id: Option<i64>) -> Result<i64, StoreError> {
-        let row = match monitor_id {
-            Some(id) => sqlx::query("SELECT COUNT(*) FROM checks WHERE monitor_id = ?").bind(id),
-            None => sqlx::query("SELECT COUNT(*) FROM checks"),
-        }
-        .fetch_one(self.reader())
-        .await?;
-        Ok(row.try_get(0)?)
+        Ok(on_backend!(self, pool => {
+            match monitor_id {
+                Some(id) => sqlx::query("SELECT COUNT(*) FROM checks WHERE monitor_id = $1").bind(id),
+                None => sqlx::query("SELECT COUNT(*) FROM checks"),
+            }
+            .fetch_one(pool)
+            .await?
+            .try_get(0)?
+        }))
     }
 
     /// Daily counts of every monitor from day `since` on: one indexed range
     /// per monitor is avoided by reading the small daily table whole.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn daily_stats(&self, since_day: i64) -> Result<Vec<DayStat>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT monitor_id, bucket, total, ok, failed, unknown FROM rollups_daily WHERE bucket >= ?",
-        )
-        .bind(since_day)
-        .fetch_all(self.reader())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DayStat {
-                    monitor_id: row.try_get(0)?,
-                    day: row.try_get(1)?,
-                    total: row.try_get(2)?,
-                    ok: row.try_get(3)?,
-                    failed: row.try_get(4)?,
-                    unknown: row.try_get(5)?,
+        on_backend!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT monitor_id, bucket, total, ok, failed, unknown FROM rollups_daily WHERE bucket >= $1",
+            )
+            .bind(since_day)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(DayStat {
+                        monitor_id: row.try_get(0)?,
+                        day: row.try_get(1)?,
+                        total: count(row.try_get(2)?),
+                        ok: count(row.try_get(3)?),
+                        failed: count(row.try_get(4)?),
+                        unknown: count(row.try_get(5)?),
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// Hourly p50/p95 of one monitor from hour `since` on, oldest first.
@@ -160,41 +173,46 @@ impl Store {
         monitor_id: i64,
         since_hour: i64,
     ) -> Result<Vec<HourLatency>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT bucket, p50_us, p95_us FROM rollups_hourly WHERE monitor_id = ? AND bucket >= ? ORDER BY bucket",
-        )
-        .bind(monitor_id)
-        .bind(since_hour)
-        .fetch_all(self.reader())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(HourLatency {
-                    hour: row.try_get(0)?,
-                    p50_us: row.try_get(1)?,
-                    p95_us: row.try_get(2)?,
+        on_backend!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT bucket, p50_us, p95_us FROM rollups_hourly \
+                 WHERE monitor_id = $1 AND bucket >= $2 ORDER BY bucket",
+            )
+            .bind(monitor_id)
+            .bind(since_hour)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(HourLatency {
+                        hour: row.try_get(0)?,
+                        p50_us: row.try_get(1)?,
+                        p95_us: row.try_get(2)?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// Daemon runs that overlap `[since_ms, now]`, oldest first.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn runs(&self, since_ms: i64) -> Result<Vec<Run>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT started_ms, alive_ms FROM runs WHERE alive_ms >= ? ORDER BY started_ms",
-        )
-        .bind(since_ms)
-        .fetch_all(self.reader())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Run {
-                    started_ms: row.try_get(0)?,
-                    alive_ms: row.try_get(1)?,
+        on_backend!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT started_ms, alive_ms FROM runs WHERE alive_ms >= $1 ORDER BY started_ms",
+            )
+            .bind(since_ms)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(Run {
+                        started_ms: row.try_get(0)?,
+                        alive_ms: row.try_get(1)?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// Deletes at most `limit` raw checks (and their details) of one monitor
@@ -207,54 +225,59 @@ impl Store {
         before_ms: i64,
         limit: u32,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let cutoff: Option<i64> = sqlx::query(
-            "SELECT at_ms FROM checks WHERE monitor_id = ? AND at_ms < ? ORDER BY at_ms LIMIT 1 OFFSET ?",
-        )
-        .bind(monitor_id)
-        .bind(before_ms)
-        .bind(i64::from(limit.saturating_sub(1)))
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|row| row.try_get(0))
-        .transpose()?;
-        let upto = cutoff.map_or(before_ms, |at| at + 1);
-        let deleted = sqlx::query("DELETE FROM checks WHERE monitor_id = ? AND at_ms < ?")
+        Ok(on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let cutoff: Option<i64> = sqlx::query(
+                "SELECT at_ms FROM checks WHERE monitor_id = $1 AND at_ms < $2 \
+                 ORDER BY at_ms LIMIT 1 OFFSET $3",
+            )
             .bind(monitor_id)
-            .bind(upto)
-            .execute(&mut *tx)
+            .bind(before_ms)
+            .bind(i64::from(limit.saturating_sub(1)))
+            .fetch_optional(&mut *tx)
             .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM check_details WHERE monitor_id = ? AND at_ms < ?")
-            .bind(monitor_id)
-            .bind(upto)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(deleted)
+            .map(|row| row.try_get(0))
+            .transpose()?;
+            let upto = cutoff.map_or(before_ms, |at| at + 1);
+            let deleted = sqlx::query("DELETE FROM checks WHERE monitor_id = $1 AND at_ms < $2")
+                .bind(monitor_id)
+                .bind(upto)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("DELETE FROM check_details WHERE monitor_id = $1 AND at_ms < $2")
+                .bind(monitor_id)
+                .bind(upto)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            deleted
+        }))
     }
 
     /// Deletes rollups older than the given hour and day buckets.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn delete_rollups_before(&self, hour: i64, day: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM rollups_hourly WHERE bucket < ?")
-            .bind(hour)
-            .execute(self.pool())
-            .await?;
-        sqlx::query("DELETE FROM rollups_daily WHERE bucket < ?")
-            .bind(day)
-            .execute(self.pool())
-            .await?;
+        on_backend!(self, pool => {
+            sqlx::query("DELETE FROM rollups_hourly WHERE bucket < $1")
+                .bind(hour)
+                .execute(pool)
+                .await?;
+            sqlx::query("DELETE FROM rollups_daily WHERE bucket < $1")
+                .bind(day)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
     /// Every monitor id with stored checks.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn monitor_ids_with_checks(&self) -> Result<Vec<i64>, StoreError> {
-        let rows = sqlx::query("SELECT id FROM monitors")
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+        on_backend!(self, pool => {
+            let rows = sqlx::query("SELECT id FROM monitors").fetch_all(pool).await?;
+            rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+        })
     }
 }
 

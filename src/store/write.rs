@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::QueryBuilder;
 
 use super::rollup::Rollup;
-use super::{Store, StoreError, unix_ms};
+use super::{Store, StoreError, on_backend, unix_ms};
 use crate::monitor::CheckResult;
 use crate::monitor::result::{AddressResult, CertFacts, Evidence, Responder, RttStats, Verdict};
 
@@ -111,8 +111,9 @@ impl StoredCheck {
 pub type RollupRow<'a> = (i64, i64, &'a Rollup);
 
 impl Store {
-    /// Writes one batch atomically. `INSERT OR IGNORE` on checks makes a
-    /// replayed batch harmless; rollups are replaced with the writer's totals.
+    /// Writes one batch atomically. `ON CONFLICT DO NOTHING` on checks makes
+    /// a replayed batch harmless; rollups are replaced with the writer's
+    /// totals. Many rows go in each statement: each is a round trip.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn write_batch(
         &self,
@@ -121,72 +122,83 @@ impl Store {
         daily: &[RollupRow<'_>],
         run: Option<(i64, i64)>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        for chunk in checks.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::new(
-                "INSERT OR IGNORE INTO checks (monitor_id, at_ms, cause, status, latency_us, \
-                 dns_us, connect_us, tls_us, ttfb_us, transfer_us, flags) ",
-            );
-            insert.push_values(chunk, |mut row, check| {
-                row.push_bind(check.monitor_id)
-                    .push_bind(check.at_ms)
-                    .push_bind(i64::from(check.cause))
-                    .push_bind(check.status.map(i64::from))
-                    .push_bind(check.latency_us);
-                for phase in check.phases_us {
-                    row.push_bind(phase);
+        on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in checks.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO checks (monitor_id, at_ms, cause, status, latency_us, \
+                     dns_us, connect_us, tls_us, ttfb_us, transfer_us, flags) ",
+                );
+                insert.push_values(chunk, |mut row, check| {
+                    row.push_bind(check.monitor_id)
+                        .push_bind(check.at_ms)
+                        .push_bind(i64::from(check.cause))
+                        .push_bind(check.status.map(i64::from))
+                        .push_bind(check.latency_us);
+                    for phase in check.phases_us {
+                        row.push_bind(phase);
+                    }
+                    row.push_bind(check.flags);
+                });
+                insert.push(" ON CONFLICT DO NOTHING");
+                insert.build().execute(&mut *tx).await?;
+            }
+            let failed: Vec<_> = checks.iter().filter(|c| c.detail.is_some()).collect();
+            for chunk in failed.chunks(ROWS_PER_STATEMENT) {
+                let mut insert =
+                    QueryBuilder::new("INSERT INTO check_details (monitor_id, at_ms, detail) ");
+                insert.push_values(chunk, |mut row, check| {
+                    row.push_bind(check.monitor_id)
+                        .push_bind(check.at_ms)
+                        .push_bind(check.detail.as_deref().unwrap_or_default());
+                });
+                insert.push(" ON CONFLICT DO NOTHING");
+                insert.build().execute(&mut *tx).await?;
+            }
+            for (table, rows) in [("rollups_hourly", hourly), ("rollups_daily", daily)] {
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    // `table` is one of two constants, never user input.
+                    let mut upsert = QueryBuilder::new(format!(
+                        "INSERT INTO {table} (monitor_id, bucket, total, ok, failed, unknown, \
+                         n5xx, p50_us, p95_us, p99_us, causes, histogram) "
+                    ));
+                    upsert.push_values(chunk, |mut row, (monitor_id, bucket, rollup)| {
+                        row.push_bind(*monitor_id)
+                            .push_bind(*bucket)
+                            .push_bind(i64::from(rollup.total))
+                            .push_bind(i64::from(rollup.ok))
+                            .push_bind(i64::from(rollup.failed))
+                            .push_bind(i64::from(rollup.unknown))
+                            .push_bind(i64::from(rollup.n5xx))
+                            .push_bind(rollup.histogram.percentile(50.0) as i64)
+                            .push_bind(rollup.histogram.percentile(95.0) as i64)
+                            .push_bind(rollup.histogram.percentile(99.0) as i64)
+                            .push_bind(rollup.encode_causes())
+                            .push_bind(rollup.histogram.encode());
+                    });
+                    upsert.push(UPSERT_ROLLUP);
+                    upsert.build().execute(&mut *tx).await?;
                 }
-                row.push_bind(check.flags);
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
-        for check in checks {
-            if let Some(detail) = &check.detail {
-                sqlx::query("INSERT OR IGNORE INTO check_details (monitor_id, at_ms, detail) VALUES (?, ?, ?)")
-                    .bind(check.monitor_id)
-                    .bind(check.at_ms)
-                    .bind(detail)
+            }
+            if let Some((run, alive_ms)) = run {
+                sqlx::query("UPDATE runs SET alive_ms = $1 WHERE id = $2")
+                    .bind(alive_ms)
+                    .bind(run)
                     .execute(&mut *tx)
                     .await?;
             }
-        }
-        for (table, rows) in [("rollups_hourly", hourly), ("rollups_daily", daily)] {
-            // Many rows per statement, as for checks: each statement is a
-            // round trip to SQLite's thread.
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                // `table` is one of two constants, never user input.
-                let mut upsert = QueryBuilder::new(format!(
-                    "INSERT OR REPLACE INTO {table} (monitor_id, bucket, total, ok, failed, unknown, \
-                     n5xx, p50_us, p95_us, p99_us, causes, histogram) "
-                ));
-                upsert.push_values(chunk, |mut row, (monitor_id, bucket, rollup)| {
-                    row.push_bind(*monitor_id)
-                        .push_bind(*bucket)
-                        .push_bind(rollup.total)
-                        .push_bind(rollup.ok)
-                        .push_bind(rollup.failed)
-                        .push_bind(rollup.unknown)
-                        .push_bind(rollup.n5xx)
-                        .push_bind(rollup.histogram.percentile(50.0) as i64)
-                        .push_bind(rollup.histogram.percentile(95.0) as i64)
-                        .push_bind(rollup.histogram.percentile(99.0) as i64)
-                        .push_bind(rollup.encode_causes())
-                        .push_bind(rollup.histogram.encode());
-                });
-                upsert.build().execute(&mut *tx).await?;
-            }
-        }
-        if let Some((run, alive_ms)) = run {
-            sqlx::query("UPDATE runs SET alive_ms = ? WHERE id = ?")
-                .bind(alive_ms)
-                .bind(run)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 }
+
+/// A rollup row already stored is replaced by the writer's newer totals.
+const UPSERT_ROLLUP: &str = " ON CONFLICT (monitor_id, bucket) DO UPDATE SET \
+    total = excluded.total, ok = excluded.ok, failed = excluded.failed, \
+    unknown = excluded.unknown, n5xx = excluded.n5xx, p50_us = excluded.p50_us, \
+    p95_us = excluded.p95_us, p99_us = excluded.p99_us, causes = excluded.causes, \
+    histogram = excluded.histogram";
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::helpers::{
     GatewayOpts, Mode, Nginx, Origin, TestApp, config_yaml, count_rows, free_port, spawn_app,
-    start_binary, wait_until, wait_until_async,
+    spawn_app_stored, start_binary, test_database, wait_until, wait_until_async,
 };
 
 const SECRET: &str = "s3cret";
@@ -179,15 +179,31 @@ fn assert_unique_deliveries(receiver: &Receiver) {
 
 #[tokio::test]
 async fn an_origin_outage_behind_nginx_pages_once_naming_the_origin_and_resolves_once() {
+    origin_outage_pages_once(None).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_an_origin_outage_pages_once_and_resolves_once() {
+    let database = test_database().await;
+    origin_outage_pages_once(Some(&database.url)).await;
+}
+
+/// The outage story on the default SQLite file, or on PostgreSQL at `url`.
+async fn origin_outage_pages_once(postgres: Option<&str>) {
     let origin = Origin::spawn().await;
     let nginx = Nginx::start(origin.port(), GatewayOpts::default()).await;
     let receiver = Receiver::start(0).await;
-    let app = spawn_app(&monitors(
+    let monitors = monitors(
         &nginx.url("/health"),
         &origin.url("/health"),
         &receiver.url(),
-    ))
-    .await;
+    );
+    let app = match postgres {
+        None => spawn_app(&monitors).await,
+        Some(url) => {
+            spawn_app_stored(&format!("url: '{url}'"), &format!("monitors:\n{monitors}")).await
+        }
+    };
     wait_until("both monitors checked", || {
         app.state.live.latest("shop-edge").is_some()
             && app.state.live.latest("shop-origin").is_some()

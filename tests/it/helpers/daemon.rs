@@ -69,6 +69,16 @@ pub async fn spawn_app_config(server: &str, rest: &str) -> TestApp {
     start(dir, config_path, db, None).await
 }
 
+/// [`spawn_app_config`] with `storage:` given as flow entries (`url:
+/// postgres://…`) instead of a SQLite file in the test's folder.
+pub async fn spawn_app_stored(storage: &str, rest: &str) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = format!("server: {{ {LISTEN_ANY} }}\nstorage: {{ {storage} }}\n{rest}");
+    let config_path = write_config(&dir, &text);
+    let no_file = dir.path().join("no-sqlite-file");
+    start(dir, config_path, no_file, None).await
+}
+
 /// [`spawn_app`] storing in `db_path`, which may outlive the daemon (a
 /// restart) or sit on a disk of the test's own.
 pub async fn spawn_app_in(dir: TempDir, db_path: PathBuf, monitors: &str) -> TestApp {

@@ -1,7 +1,7 @@
 //! The integration-test harness: the daemon in process (`spawn_app`) or as a
 //! binary, real gateways (nginx, haproxy) in front of a switchable origin,
-//! misbehaving HTTP peers, and TLS peers with made-up certs. Tests import
-//! from here; the files below hold one concern each.
+//! misbehaving HTTP peers, TLS peers with made-up certs, and a real
+//! PostgreSQL. Tests import from here; the files below hold one concern each.
 // Every test file uses a part of this module, none uses all of it.
 #![allow(dead_code)]
 
@@ -12,6 +12,7 @@ mod daemon;
 mod gateways;
 mod origin;
 mod peers;
+mod postgres;
 mod smtp;
 mod tls;
 mod webhook;
@@ -24,8 +25,8 @@ pub use binary::{count_rows, signal, start_binary, wait_exit};
 pub use checks::{assert_cause, assert_hop, assert_responder, check, monitor as checks_monitor};
 pub use client::{ClientError, http_get, send, try_send};
 pub use daemon::{
-    TestApp, config_text, config_yaml, spawn_app, spawn_app_config, spawn_app_in, spawn_app_with,
-    spawn_app_with_routes,
+    TestApp, config_text, config_yaml, spawn_app, spawn_app_config, spawn_app_in, spawn_app_stored,
+    spawn_app_with, spawn_app_with_routes,
 };
 pub use gateways::{Gateway, GatewayOpts, Haproxy, Nginx};
 pub use origin::{Mode, Origin};
@@ -34,6 +35,7 @@ pub use peers::{
     spawn_headers_then_stall, spawn_huge_body, spawn_redirect_loop, spawn_reset, spawn_slow_drip,
     spawn_status,
 };
+pub use postgres::{TestDatabase, test_database};
 pub use smtp::{SmtpServer, read_maildir, spawn_scripted_smtp};
 pub use tls::{CertFiles, CertKind, TlsPeer, cert_files, spawn_tls, spawn_tls_status};
 pub use webhook::{Receiver, Reply};

@@ -1,0 +1,385 @@
+//! The store's contract, run against both backends: a SQLite file and a
+//! fresh database on a real PostgreSQL server. Everything above the store
+//! relies on these answers being the same on both.
+
+use std::time::{Duration, SystemTime};
+
+use hopwatch::incident::{AlertEvent, EventKind, Incident, IncidentState, MonitorRef, Severity};
+use hopwatch::probe::{Cause, Hop, Verdict};
+use hopwatch::store::incidents::NewDelivery;
+use hopwatch::store::rollup::Rollup;
+use hopwatch::store::{Location, Store, StoredCheck, day_of, hour_of, unix_ms};
+
+use crate::helpers::{TestDatabase, test_database};
+
+/// Both stores, each fresh: (name, store, what keeps it alive).
+async fn backends() -> Vec<(&'static str, Store, Keep)> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = Store::open(&dir.path().join("s.db")).await.expect("sqlite");
+    let database = test_database().await;
+    let postgres = Store::open_at(&Location::parse(&database.url).expect("url"))
+        .await
+        .expect("postgres");
+    vec![
+        ("sqlite", sqlite, Keep::Dir(dir)),
+        ("postgres", postgres, Keep::Database(database)),
+    ]
+}
+
+enum Keep {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Database(#[allow(dead_code)] TestDatabase),
+}
+
+fn check(monitor_id: i64, at_ms: i64, cause: Cause, detail: Option<&str>) -> StoredCheck {
+    StoredCheck {
+        monitor_id,
+        at_ms,
+        cause: cause.code(),
+        status: Some(if cause.is_ok() { 200 } else { 502 }),
+        latency_us: 1_500,
+        phases_us: [10, 200, 300, 900, 90],
+        flags: 0,
+        detail: detail.map(str::to_owned),
+    }
+}
+
+#[tokio::test]
+async fn checks_rollups_and_runs_read_back_the_same_on_both_backends() {
+    for (name, store, _keep) in backends().await {
+        let ids = store.monitor_ids(&["edge", "origin"]).await.expect("ids");
+        assert_eq!(ids.len(), 2, "{name}");
+        // Ids are stable: asking again creates nothing and changes nothing.
+        let again = store.monitor_ids(&["origin", "edge"]).await.expect("ids");
+        assert_eq!(ids, again, "{name}");
+        let known = store.known_monitors().await.expect("known");
+        assert!(
+            known.contains_key("edge") && known.contains_key("origin"),
+            "{name}"
+        );
+
+        let edge = ids["edge"];
+        let now = unix_ms(SystemTime::now());
+        let run = store.start_run(SystemTime::now()).await.expect("run");
+        let detail = r#"{"error":"bad gateway","verdict":{"hop":"origin","summary":"refused"}}"#;
+        let batch = vec![
+            check(edge, now - 2_000, Cause::Ok, None),
+            check(edge, now - 1_000, Cause::Http5xx, Some(detail)),
+            check(ids["origin"], now - 1_000, Cause::Ok, None),
+        ];
+        let mut rollup = Rollup::default();
+        rollup.record(Cause::Ok, 1_500);
+        rollup.record(Cause::Http5xx, 1_500);
+        let hour = hour_of(now);
+        let day = day_of(now);
+        store
+            .write_batch(
+                &batch,
+                &[(edge, hour, &rollup)],
+                &[(edge, day, &rollup)],
+                Some((run, now)),
+            )
+            .await
+            .expect("write");
+        // A replayed batch is harmless, and rollups take the newer totals.
+        rollup.record(Cause::Ok, 2_500);
+        store
+            .write_batch(
+                &batch,
+                &[(edge, hour, &rollup)],
+                &[(edge, day, &rollup)],
+                Some((run, now + 5)),
+            )
+            .await
+            .expect("replay");
+
+        let read = store.checks(edge, 0, 10).await.expect("checks");
+        assert_eq!(read.len(), 2, "{name}");
+        assert_eq!(read[0].at_ms, now - 1_000, "{name}: newest first");
+        assert_eq!(read[0].cause, Cause::Http5xx.code(), "{name}");
+        assert_eq!(read[0].status, Some(502), "{name}");
+        assert_eq!(read[0].phases_us, [10, 200, 300, 900, 90], "{name}");
+        assert_eq!(read[0].detail.as_deref(), Some(detail), "{name}");
+        assert_eq!(read[1].detail, None, "{name}");
+        let result = read[0].clone().into_result("edge");
+        assert_eq!(result.verdict.hop, Hop::Origin, "{name}");
+        assert_eq!(store.count_checks(None).await.expect("count"), 3, "{name}");
+        assert_eq!(
+            store.count_checks(Some(edge)).await.expect("count"),
+            2,
+            "{name}"
+        );
+
+        let days = store.daily_stats(day - 1).await.expect("days");
+        assert_eq!(days.len(), 1, "{name}");
+        assert_eq!(
+            (days[0].total, days[0].ok, days[0].failed),
+            (3, 2, 1),
+            "{name}"
+        );
+        let hours = store.hourly_latency(edge, hour - 1).await.expect("hours");
+        assert_eq!(hours.len(), 1, "{name}");
+        assert!(
+            hours[0].p95_us >= hours[0].p50_us && hours[0].p50_us > 0,
+            "{name}"
+        );
+
+        assert_eq!(
+            store.last_alive().await.expect("alive"),
+            Some(now + 5),
+            "{name}"
+        );
+        store
+            .stop_run(run, SystemTime::now() + Duration::from_secs(1))
+            .await
+            .expect("stop");
+        let runs = store.runs(now - 60_000).await.expect("runs");
+        assert_eq!(runs.len(), 1, "{name}");
+        assert!(runs[0].alive_ms > now, "{name}");
+
+        // Retention: the older check goes, then everything before now.
+        let gone = store
+            .delete_checks_before(edge, now - 1_500, 100)
+            .await
+            .expect("delete");
+        assert_eq!(gone, 1, "{name}");
+        let gone = store
+            .delete_checks_before(edge, now, 100)
+            .await
+            .expect("delete");
+        assert_eq!(gone, 1, "{name}");
+        assert_eq!(
+            store.count_checks(Some(edge)).await.expect("count"),
+            0,
+            "{name}"
+        );
+        store
+            .delete_rollups_before(hour + 1, day + 1)
+            .await
+            .expect("rollups");
+        assert!(
+            store.daily_stats(0).await.expect("days").is_empty(),
+            "{name}"
+        );
+        store.close().await;
+    }
+}
+
+fn incident(id: &str, monitor: &str) -> Incident {
+    Incident {
+        id: id.to_owned(),
+        alert: "down".to_owned(),
+        monitor: monitor.to_owned(),
+        severity: Severity::Warning,
+        state: IncidentState::Open,
+        cause: Cause::ConnectRefused,
+        verdict: Verdict {
+            hop: Hop::Origin,
+            summary: "origin refuses".to_owned(),
+        },
+        responder: None,
+        evidence: None,
+        value: Some(3.0),
+        threshold: Some(2.5),
+        started_at: SystemTime::now(),
+        resolved_at: None,
+        acknowledged: false,
+        folded_into: None,
+        annotations: Vec::new(),
+        notified_at: None,
+    }
+}
+
+fn delivery(id: &str, incident: &Incident) -> NewDelivery {
+    NewDelivery {
+        id: id.to_owned(),
+        notifier: "hook".to_owned(),
+        events: vec![AlertEvent {
+            kind: EventKind::Firing,
+            incident_id: incident.id.clone(),
+            alert: incident.alert.clone(),
+            severity: incident.severity,
+            monitor: MonitorRef {
+                name: incident.monitor.clone(),
+                group: None,
+                url: None,
+            },
+            cause: incident.cause,
+            responder: None,
+            verdict: incident.verdict.clone(),
+            value: incident.value,
+            threshold: incident.threshold,
+            started_at: incident.started_at,
+            resolved_at: None,
+            evidence: None,
+            annotations: Vec::new(),
+            runbook: None,
+            url: None,
+        }],
+    }
+}
+
+#[tokio::test]
+async fn incidents_annotations_and_the_outbox_behave_the_same_on_both_backends() {
+    for (name, store, _keep) in backends().await {
+        store
+            .add_annotation(
+                SystemTime::now() - Duration::from_secs(60),
+                "deploy 42",
+                &[],
+            )
+            .await
+            .expect("annotation");
+        let origin = incident("i-origin", "origin");
+        let first = delivery("i-origin.hook.firing.0", &origin);
+        store
+            .open_incident(&origin, std::slice::from_ref(&first))
+            .await
+            .expect("open");
+        // The same delivery queued twice (a replay) stays one row.
+        store
+            .repeat_incident(&origin.id, std::slice::from_ref(&first))
+            .await
+            .expect("repeat");
+        let pending = store.pending_deliveries(10).await.expect("pending");
+        assert_eq!(pending.len(), 1, "{name}");
+        assert_eq!(pending[0].events[0].incident_id, "i-origin", "{name}");
+        assert!(
+            store.next_delivery_due().await.expect("due").is_some(),
+            "{name}"
+        );
+
+        let read = store
+            .incident("i-origin")
+            .await
+            .expect("read")
+            .expect("found");
+        assert_eq!(read.cause, Cause::ConnectRefused, "{name}");
+        assert_eq!(read.severity, Severity::Warning, "{name}");
+        assert_eq!(read.threshold, Some(2.5), "{name}");
+        assert_eq!(read.verdict.summary, "origin refuses", "{name}");
+        assert_eq!(read.annotations.len(), 1, "{name}");
+        assert!(read.notified_at.is_some(), "{name}");
+        assert!(
+            store.incident("nope").await.expect("read").is_none(),
+            "{name}"
+        );
+
+        // An edge folds into the origin's incident, then pages on its own.
+        let edge = incident("i-edge", "edge");
+        store.open_incident(&edge, &[]).await.expect("open edge");
+        store
+            .fold_incident("i-edge", "i-origin")
+            .await
+            .expect("fold");
+        let folded = store
+            .incident("i-edge")
+            .await
+            .expect("read")
+            .expect("found");
+        assert_eq!(folded.folded_into.as_deref(), Some("i-origin"), "{name}");
+        let second = delivery("i-edge.hook.firing.0", &edge);
+        store
+            .unfold_incident(&edge, &[second])
+            .await
+            .expect("unfold");
+        let unfolded = store
+            .incident("i-edge")
+            .await
+            .expect("read")
+            .expect("found");
+        assert_eq!(unfolded.folded_into, None, "{name}");
+
+        // Two untried messages grouped into one.
+        let grouped = NewDelivery {
+            id: "storm.hook.0".to_owned(),
+            notifier: "hook".to_owned(),
+            events: [first.events.clone(), delivery("x", &edge).events].concat(),
+        };
+        store
+            .group_deliveries(
+                &grouped,
+                &[
+                    "i-origin.hook.firing.0".into(),
+                    "i-edge.hook.firing.0".into(),
+                ],
+            )
+            .await
+            .expect("group");
+        let pending = store.pending_deliveries(10).await.expect("pending");
+        assert_eq!(pending.len(), 1, "{name}");
+        assert_eq!(pending[0].events.len(), 2, "{name}");
+
+        store
+            .delivery_retry("storm.hook.0", 1, SystemTime::now(), "503 from receiver")
+            .await
+            .expect("retry");
+        store.delivery_sent("storm.hook.0", 2).await.expect("sent");
+        assert!(
+            store
+                .pending_deliveries(10)
+                .await
+                .expect("pending")
+                .is_empty(),
+            "{name}"
+        );
+        let all = store.deliveries().await.expect("all");
+        assert_eq!(
+            all,
+            vec![(
+                "storm.hook.0".to_owned(),
+                "hook".to_owned(),
+                "sent".to_owned(),
+                2
+            )],
+            "{name}"
+        );
+
+        assert!(store.acknowledge("i-origin").await.expect("ack"), "{name}");
+        assert!(!store.acknowledge("nope").await.expect("ack"), "{name}");
+        store
+            .resolve_incident("i-origin", SystemTime::now(), &[])
+            .await
+            .expect("resolve");
+        let open = store
+            .incidents(Some(IncidentState::Open), 10)
+            .await
+            .expect("open");
+        assert_eq!(
+            open.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+            ["i-edge"],
+            "{name}"
+        );
+        let resolved = store
+            .incidents(Some(IncidentState::Resolved), 10)
+            .await
+            .expect("resolved");
+        assert!(
+            resolved[0].acknowledged && resolved[0].resolved_at.is_some(),
+            "{name}"
+        );
+        assert_eq!(
+            store.incidents(None, 10).await.expect("all").len(),
+            2,
+            "{name}"
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_names_its_server_and_never_the_password() {
+    // A port nothing listens on: connection refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("postgres://hopwatch:hunter2@127.0.0.1:{port}/hopwatch");
+    let error = Store::open_at(&Location::parse(&url).expect("url"))
+        .await
+        .expect_err("nothing listens");
+    let text = error.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}

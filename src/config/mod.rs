@@ -9,15 +9,19 @@ pub mod values;
 mod deserialize;
 mod interpolate;
 mod load;
+mod regions;
 mod secret;
 mod sections;
+mod select;
 mod validate;
 
 pub use interpolate::Lookup;
 pub use load::{Format, find_config_file, load, parse, parse_with_env};
 pub use location::Location;
+pub use regions::NodeIdentity;
 pub use schema::*;
 pub use secret::{SECRET_KEYS, Secret};
+pub use select::select_monitors;
 
 use std::fmt;
 use std::path::PathBuf;

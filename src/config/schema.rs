@@ -37,6 +37,39 @@ pub struct Config {
     /// Windows during which no alert fires.
     #[serde(default)]
     pub maintenance: Vec<MaintenanceConfig>,
+    /// This node's name and region (a cluster, or agents).
+    #[serde(default)]
+    pub node: NodeConfig,
+    /// Agents allowed to check from their regions and push results.
+    #[serde(default)]
+    pub agents: Vec<AgentConfig>,
+}
+
+/// The region a node or agent checks from when none is given.
+pub const DEFAULT_REGION: &str = "default";
+
+/// `node:` section: who this process is in a cluster. Each node of one
+/// cluster runs the same file; `HOPWATCH_NODE_NAME` and
+/// `HOPWATCH_NODE_REGION` tell them apart.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Unique in the cluster. Default: the host name.
+    pub name: Option<String>,
+    /// Where it checks from. Default `default`.
+    pub region: Option<String>,
+}
+
+/// One entry of `agents:`: a checker in a region without a database.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Unique among nodes and agents.
+    pub name: String,
+    /// The region it checks from.
+    pub region: String,
+    /// Its Bearer token.
+    pub token: Secret,
 }
 
 /// `defaults:`, as written. Loading has already merged it into every
@@ -198,6 +231,13 @@ pub struct MonitorConfig {
     pub expect: Expect,
     /// The monitor that checks this hop's upstream directly.
     pub upstream: Option<String>,
+    /// Regions that check it. Default: every region with a live node.
+    #[serde(default)]
+    pub regions: Option<Vec<String>>,
+    /// Failing regions that make it `down` (fewer: `degraded`). Default: a
+    /// majority of its live regions.
+    #[serde(default)]
+    pub quorum: Option<u32>,
     /// http/tcp/tls: check the first resolved address or all of them.
     #[serde(default)]
     pub addresses: AddressMode,
@@ -264,6 +304,8 @@ impl MonitorConfig {
             ca_file: None,
             expect: Expect::default(),
             upstream: None,
+            regions: None,
+            quorum: None,
             addresses: AddressMode::default(),
             service: None,
             tls: None,
@@ -338,6 +380,9 @@ pub struct AlertConfig {
     /// Re-notify this often while firing and unacknowledged.
     #[serde(default, deserialize_with = "opt_duration")]
     pub repeat: Option<Duration>,
+    /// Regions in which the condition must hold. Default: the monitor's.
+    #[serde(default)]
+    pub quorum: Option<u32>,
 }
 
 /// `when:` of an alert: exactly one condition.

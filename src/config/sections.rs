@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 
 use super::interpolate::Interpolated;
 use super::schema::{
-    AlertConfig, Config, Defaults, MaintenanceConfig, MonitorConfig, NotifierConfig, ServerConfig,
-    StorageConfig,
+    AgentConfig, AlertConfig, Config, Defaults, MaintenanceConfig, MonitorConfig, NodeConfig,
+    NotifierConfig, ServerConfig, StorageConfig,
 };
 use super::{Problem, is_within, join_index, join_key};
 use crate::monitor::trust::TrustStore;
@@ -27,14 +27,16 @@ pub(crate) fn kind_of(value: &Value) -> &'static str {
 }
 
 /// The top-level keys, in the order errors are listed.
-pub(crate) const SECTIONS: [&str; 7] = [
+pub(crate) const SECTIONS: [&str; 9] = [
     "server",
     "storage",
+    "node",
     "defaults",
     "monitors",
     "alerts",
     "notifiers",
     "maintenance",
+    "agents",
 ];
 
 /// A monitor that deserialized, with what validation needs to name its keys.
@@ -73,6 +75,7 @@ fn place(index: usize, from_defaults: &[Vec<String>], rel: &str) -> String {
 pub(crate) struct Draft {
     pub server: Option<ServerConfig>,
     pub storage: Option<StorageConfig>,
+    pub node: Option<NodeConfig>,
     pub defaults: Map<String, Value>,
     /// `monitors` is absent or an empty list.
     pub no_monitors: bool,
@@ -83,6 +86,7 @@ pub(crate) struct Draft {
     pub notifier_names: Vec<(usize, String)>,
     pub notifiers: Vec<(usize, NotifierConfig)>,
     pub maintenance: Vec<(usize, MaintenanceConfig)>,
+    pub agents: Vec<(usize, AgentConfig)>,
 }
 
 impl Draft {
@@ -95,6 +99,8 @@ impl Draft {
             alerts: self.alerts.into_iter().map(|(_, a)| a).collect(),
             notifiers: self.notifiers.into_iter().map(|(_, n)| n).collect(),
             maintenance: self.maintenance.into_iter().map(|(_, m)| m).collect(),
+            node: self.node.unwrap_or_default(),
+            agents: self.agents.into_iter().map(|(_, a)| a).collect(),
         }
     }
 }
@@ -121,7 +127,12 @@ pub(crate) fn sections(
     let mut take = |key: &str| top.remove(key).filter(|v| !v.is_null());
     let whole = &found.whole;
     let mut draft = Draft::default();
-    for (key, value) in [("server", take("server")), ("storage", take("storage"))] {
+    let mappings = [
+        ("server", take("server")),
+        ("storage", take("storage")),
+        ("node", take("node")),
+    ];
+    for (key, value) in mappings {
         let Some(mut value) = value else { continue };
         if !value.is_object() {
             problems.push(Problem::new(
@@ -131,10 +142,10 @@ pub(crate) fn sections(
             continue;
         }
         let at = |rel: &str| join_key(key, rel);
-        if key == "server" {
-            draft.server = super::deserialize::all(&mut value, &at, whole, problems);
-        } else {
-            draft.storage = super::deserialize::all(&mut value, &at, whole, problems);
+        match key {
+            "server" => draft.server = super::deserialize::all(&mut value, &at, whole, problems),
+            "storage" => draft.storage = super::deserialize::all(&mut value, &at, whole, problems),
+            _ => draft.node = super::deserialize::all(&mut value, &at, whole, problems),
         }
     }
     if let Some(value) = take("defaults") {
@@ -177,6 +188,7 @@ pub(crate) fn sections(
     }
     draft.notifiers = entries(Some(Value::Array(notifiers)), "notifiers", whole, problems);
     draft.maintenance = entries(take("maintenance"), "maintenance", whole, problems);
+    draft.agents = entries(take("agents"), "agents", whole, problems);
     draft
 }
 

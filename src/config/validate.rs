@@ -46,6 +46,7 @@ pub(crate) fn check(draft: &mut Draft, problems: &mut Vec<Problem>) {
     }
     upstream_cycles(&draft.monitors, problems);
     alerts(draft, &names, problems);
+    super::regions::check(draft, problems);
     unique_names("notifiers", &draft.notifier_names, problems);
     for (index, notifier) in &draft.notifiers {
         notifier_needs(&join_index("notifiers", *index), notifier, problems);

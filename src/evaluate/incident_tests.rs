@@ -61,6 +61,7 @@ fn alert(name: &str, monitors: &[&str], failures: u32) -> AlertConfig {
         notify: Vec::new(),
         send_resolved: None,
         repeat: None,
+        quorum: None,
     }
 }
 

@@ -44,6 +44,7 @@ fn alert(name: &str, selectors: &[&str], when: Condition, hold: Option<u64>) -> 
         notify: Vec::new(),
         send_resolved: None,
         repeat: None,
+        quorum: None,
     }
 }
 

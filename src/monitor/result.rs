@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize, Serializer};
@@ -249,6 +250,12 @@ pub struct CheckResult {
     pub at: SystemTime,
     /// The monitor's name; `None` for `hopwatch check`.
     pub monitor: Option<String>,
+    /// The region it was checked from (`default` on a single node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Arc<str>>,
+    /// The node or agent that checked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<Arc<str>>,
     /// The cause is `ok`.
     pub ok: bool,
     /// Exactly one cause.
@@ -301,6 +308,8 @@ impl CheckResult {
         Self {
             at,
             monitor: None,
+            region: None,
+            node: None,
             ok: cause.is_ok(),
             cause,
             status: None,

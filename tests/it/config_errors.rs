@@ -71,14 +71,14 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "unknown top-level key",
         "monitor:\n  - { name: a, url: http://x }\nmonitors: [{ name: b, url: http://x }]\n",
         &[
-            "hopwatch.yaml: monitor: unknown key (expected one of: server, storage, defaults, monitors, alerts, notifiers, maintenance)",
+            "hopwatch.yaml: monitor: unknown key (expected one of: server, storage, node, defaults, monitors, alerts, notifiers, maintenance, agents)",
         ],
     ),
     (
         "unknown key in a monitor",
         "monitors:\n  - { name: a, url: http://x }\n  - { name: b, url: http://x, intervall: 5s }\n",
         &[
-            "hopwatch.yaml: monitors[1].intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server, count, service, tls, send)",
+            "hopwatch.yaml: monitors[1].intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, regions, quorum, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server, count, service, tls, send)",
         ],
     ),
     (
@@ -342,7 +342,7 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "a bad default hides no monitor error",
         "defaults: { intervall: 5s }\nmonitors:\n  - { name: a, url: http://x, confirm: many }\n",
         &[
-            "hopwatch.yaml: defaults.intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server, count, service, tls, send)",
+            "hopwatch.yaml: defaults.intervall: unknown key (expected one of: name, title, group, type, url, method, headers, body, resolve, follow_redirects, insecure, ca_file, expect, upstream, regions, quorum, addresses, confirm, runbook, interval, timeout, target, query, record, server, grace, token, starttls, domain, rdap_server, count, service, tls, send)",
             r#"hopwatch.yaml: monitors[0].confirm: expected a whole number, found "many""#,
         ],
     ),

@@ -4,6 +4,7 @@ mod alerting;
 mod api;
 mod architecture;
 mod cli;
+mod config_cluster;
 mod config_errors;
 mod crowd;
 mod daemon;

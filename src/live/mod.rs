@@ -9,6 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
+mod peers;
+
+pub use peers::{DEAD_AFTER, Peer, PeerKind, Peers};
+
 use crate::config::LoadedConfig;
 use crate::evaluate::Maintenance;
 use crate::monitor::{CheckResult, Monitor, MonitorState, Overall, overall};
@@ -43,6 +47,8 @@ struct Inner {
     latest: RwLock<HashMap<String, Arc<CheckResult>>>,
     /// Bumped whenever a monitor's state changes; see [`Live::generation`].
     generation: AtomicU64,
+    /// The nodes and agents heard from.
+    peers: Peers,
 }
 
 impl Live {
@@ -53,6 +59,7 @@ impl Live {
                 setup: RwLock::new(Arc::new(setup)),
                 latest: RwLock::new(HashMap::new()),
                 generation: AtomicU64::new(0),
+                peers: Peers::default(),
             }),
         }
     }
@@ -83,6 +90,11 @@ impl Live {
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(setup);
         self.inner.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The nodes and agents heard from, and the regions alive.
+    pub fn peers(&self) -> &Peers {
+        &self.inner.peers
     }
 
     /// The latest result of a monitor.

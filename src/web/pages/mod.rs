@@ -11,6 +11,7 @@ mod headers;
 mod incident;
 mod layout;
 mod monitor;
+mod roots;
 mod status;
 
 pub use headers::security_headers;

@@ -114,7 +114,7 @@ pub async fn page(
         section aria-labelledby="incidents-h" {
             h2 #incidents-h { "Incidents" }
             @if incidents.is_empty() { p.empty { "No incidents." } }
-            @for incident in &incidents { (incident_card(incident, title, now)) }
+            @for incident in &incidents { (incident_card(incident, title, &[], now)) }
         }
     };
     Ok(layout::page(

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Store, StoreError, from_unix_ms, unix_ms};
-use crate::incident::{AlertEvent, Annotation, Incident, IncidentState, Severity};
+use crate::incident::{AlertEvent, Annotation, EventKind, Incident, IncidentState, Severity};
 use crate::monitor::{Cause, Verdict};
 
 /// A message to queue for a notifier.
@@ -36,6 +36,48 @@ pub struct Delivery {
     pub created_ms: i64,
     /// Not to be tried before, unix ms.
     pub next_attempt_ms: i64,
+}
+
+/// Where a queued message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Not taken yet: untried, or waiting for its next try.
+    Pending,
+    /// The receiver took it.
+    Sent,
+    /// Given up on.
+    Failed,
+}
+
+/// A message about one incident, for the incident's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentMessage {
+    /// Delivery id.
+    pub id: String,
+    /// Notifier name.
+    pub notifier: String,
+    /// Firing (first or repeat) or resolved.
+    pub kind: EventKind,
+    /// Other incidents' events sent in the same message (an alert storm).
+    pub grouped_with: usize,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// Tries so far.
+    pub attempts: u32,
+    /// Queued.
+    pub queued_at: SystemTime,
+    /// The last try was due then (sent or failed), or the next one is
+    /// (pending after a failed try); the queue time before any try.
+    pub try_at: SystemTime,
+}
+
+/// What a page tells of an incident besides its own row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentActivity {
+    /// Its messages, oldest first.
+    pub messages: Vec<IncidentMessage>,
+    /// The incidents folded into it, oldest first.
+    pub folded: Vec<Incident>,
 }
 
 fn json<T: Serialize>(value: &T) -> String {
@@ -225,6 +267,55 @@ impl Store {
         Ok(Some(incident))
     }
 
+    /// The messages queued about incident `id` and the incidents folded
+    /// into it. A message names its incidents only inside its `events`
+    /// JSON, so the outbox is searched with a LIKE pattern (plain SQL for
+    /// every backend, but a scan of the outbox) and each match is checked
+    /// by decoding its events.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
+    pub async fn incident_activity(&self, id: &str) -> Result<IncidentActivity, StoreError> {
+        let pattern = format!("%\"incident_id\":{}%", like_escape(&json(&id)));
+        let rows = sqlx::query(
+            "SELECT id, notifier, events, state, attempts, created_ms, next_attempt_ms \
+             FROM deliveries WHERE events LIKE ? ESCAPE '\\' ORDER BY created_ms, id",
+        )
+        .bind(pattern)
+        .fetch_all(self.reader())
+        .await?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for row in rows {
+            let events: Vec<AlertEvent> =
+                serde_json::from_str(&row.try_get::<String, _>(2)?).unwrap_or_default();
+            let Some(event) = events.iter().find(|e| e.incident_id == id) else {
+                continue;
+            };
+            let state = match row.try_get::<String, _>(3)?.as_str() {
+                "sent" => DeliveryState::Sent,
+                "failed" => DeliveryState::Failed,
+                _ => DeliveryState::Pending,
+            };
+            messages.push(IncidentMessage {
+                id: row.try_get(0)?,
+                notifier: row.try_get(1)?,
+                kind: event.kind,
+                grouped_with: events.len() - 1,
+                state,
+                attempts: row.try_get::<i64, _>(4)?.clamp(0, i64::from(u32::MAX)) as u32,
+                queued_at: from_unix_ms(row.try_get(5)?),
+                try_at: from_unix_ms(row.try_get(6)?),
+            });
+        }
+        let folded =
+            sqlx::query("SELECT * FROM incidents WHERE folded_into = ? ORDER BY started_ms, id")
+                .bind(id)
+                .fetch_all(self.reader())
+                .await?
+                .iter()
+                .map(incident_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+        Ok(IncidentActivity { messages, folded })
+    }
+
     /// Stores a deploy or change marker; `monitors` empty means all.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn add_annotation(
@@ -396,6 +487,18 @@ impl Store {
     }
 }
 
+/// `text` matched literally by `LIKE ... ESCAPE '\'`.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn incident_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Incident, StoreError> {
     let text = |name: &str| -> Result<Option<String>, StoreError> {
         Ok(row.try_get::<Option<String>, _>(name)?)
@@ -439,4 +542,14 @@ fn incident_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Incident, StoreErr
             .try_get::<Option<i64>, _>("notified_ms")?
             .map(from_unix_ms),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_escape;
+
+    #[test]
+    fn like_patterns_match_wildcards_literally() {
+        assert_eq!(like_escape(r#""a_b%c\d""#), r#""a\_b\%c\\d""#);
+    }
 }

@@ -13,6 +13,7 @@ mod layout;
 mod monitor;
 mod roots;
 mod status;
+mod timeline;
 
 pub use headers::security_headers;
 

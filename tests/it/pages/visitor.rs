@@ -1,0 +1,205 @@
+//! What a visitor sees of an outage: one incident card per root cause and
+//! an incident's timeline.
+
+use std::time::Duration;
+
+use hopwatch::incident::{Incident, IncidentState};
+
+use super::fixture::fetch;
+use crate::helpers::{
+    GatewayOpts, Mode, Nginx, Origin, Receiver, Reply, TestApp, spawn_app_config, wait_until,
+    wait_until_async,
+};
+
+/// A bound on each wait for the daemon to act on an outage or a recovery.
+const SETTLE_WITHIN: Duration = Duration::from_secs(30);
+
+/// The `<article class="incident ...">` cards of the page's section whose
+/// heading has id `heading`.
+fn cards<'a>(html: &'a str, heading: &str) -> Vec<&'a str> {
+    let Some(start) = html.find(&format!("id=\"{heading}\"")) else {
+        return Vec::new();
+    };
+    let section = &html[start..];
+    let section = &section[..section.find("</section>").unwrap_or(section.len())];
+    section
+        .split("<article class=\"incident")
+        .skip(1)
+        .map(|card| &card[..card.find("</article>").unwrap_or(card.len())])
+        .collect()
+}
+
+/// The incidents of `shop-origin` and `shop-edge` in `state` once both
+/// exist and the edge's is folded into the origin's.
+async fn folded_pair(app: &TestApp, state: IncidentState) -> (Incident, Incident) {
+    let mut pair = None;
+    wait_until_async(
+        &format!("{state:?} incidents of both hops, the edge's folded"),
+        SETTLE_WITHIN,
+        async || {
+            let incidents = app
+                .state
+                .store
+                .incidents(Some(state), 10)
+                .await
+                .expect("incidents");
+            let of = |m: &str| incidents.iter().find(|i| i.monitor == m).cloned();
+            if let (Some(origin), Some(edge)) = (of("shop-origin"), of("shop-edge"))
+                && edge.folded_into.as_deref() == Some(origin.id.as_str())
+            {
+                pair = Some((origin, edge));
+            }
+            pair.is_some()
+        },
+    )
+    .await;
+    pair.expect("found above")
+}
+
+/// Polls `path` until `done` holds for its body (pages are snapshots
+/// rebuilt at most once a second); the body.
+async fn page_when(app: &TestApp, path: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    let within = SETTLE_WITHIN;
+    wait_until_async(&format!("{path}: {what}"), within, async || {
+        let (status, _, body) = fetch(app.addr, path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        last = body;
+        done(&last)
+    })
+    .await;
+    last
+}
+
+#[tokio::test]
+async fn an_origin_outage_is_one_card_naming_the_edge_and_its_page_tells_the_timeline() {
+    let origin = Origin::spawn().await;
+    let nginx = Nginx::start(origin.port(), GatewayOpts::default()).await;
+    let hook = Receiver::start(Reply::Status(204)).await;
+    // Refuses every message: its deliveries keep retrying.
+    let pager = Receiver::start(Reply::Status(503)).await;
+    let app = spawn_app_config(
+        "",
+        &format!(
+            "monitors:\n\
+             \x20 - {{ name: shop-edge, title: Shop, group: Shop, url: '{}', upstream: shop-origin, interval: 1s, timeout: 1s }}\n\
+             \x20 - {{ name: shop-origin, title: Shop origin, group: Shop, url: '{}', interval: 1s, timeout: 1s }}\n\
+             alerts:\n\
+             \x20 - {{ name: shop-down, monitors: ['group:Shop'], when: {{ consecutive_failures: 2 }}, notify: [hook, pager] }}\n\
+             notifiers:\n\
+             \x20 - {{ name: hook, type: webhook, url: '{}' }}\n\
+             \x20 - {{ name: pager, type: webhook, url: '{}' }}\n",
+            nginx.url("/health"),
+            origin.url("/health"),
+            hook.url(),
+            pager.url(),
+        ),
+    )
+    .await;
+    wait_until("both hops checked", || {
+        ["shop-edge", "shop-origin"]
+            .iter()
+            .all(|m| app.state.live.latest(m).is_some())
+    })
+    .await;
+
+    origin.set_mode(Mode::Stopped).await;
+    let (root, edge) = folded_pair(&app, IncidentState::Open).await;
+    let root_path = format!("/incidents/{}", root.id);
+    let edge_path = format!("/incidents/{}", edge.id);
+
+    // The status page: one card, the origin's, naming the edge.
+    let home = page_when(&app, "/", "the open incidents are listed", |home| {
+        !cards(home, "open-h").is_empty()
+    })
+    .await;
+    let open = cards(&home, "open-h");
+    assert_eq!(open.len(), 1, "one card per root cause: {open:#?}");
+    assert!(
+        open[0].contains(&format!("href=\"{root_path}\"")),
+        "{}",
+        open[0]
+    );
+    assert!(
+        open[0].contains("Also affects: <a href=\"/monitors/shop-edge\">Shop</a>"),
+        "the card names the edge: {}",
+        open[0]
+    );
+    assert!(
+        !home.contains(&format!("href=\"{edge_path}\"")),
+        "no card of the folded incident"
+    );
+
+    // The root's timeline: opened, the folded edge, a message delivered
+    // and one retrying; no empty evidence (the origin refused to connect).
+    let page = page_when(
+        &app,
+        &root_path,
+        "a delivered and a retrying message",
+        |page| {
+            page.contains("<span class=\"t-sent\">delivered</span>")
+                && page.contains("<span class=\"t-retry\">retrying</span>")
+        },
+    )
+    .await;
+    let timeline = {
+        let start = page.find("id=\"timeline-h\"").expect("a timeline");
+        &page[start..start + page[start..].find("</ol>").expect("its list")]
+    };
+    let steps: Vec<&str> = timeline.split("<li>").skip(1).collect();
+    assert!(
+        steps[0].contains("Opened: shop-down fired, cause <code>connect_refused</code>"),
+        "{steps:#?}"
+    );
+    for expected in [
+        "Firing message to <strong>hook</strong>: <span class=\"t-sent\">delivered</span>",
+        "Firing message to <strong>pager</strong>: <span class=\"t-retry\">retrying</span>",
+        &format!(
+            "<a href=\"/monitors/shop-edge\">Shop</a> failed too, because of this: <a href=\"{edge_path}\">its incident</a>"
+        ),
+    ] {
+        assert!(
+            steps.iter().any(|s| s.contains(expected)),
+            "no step {expected:?} in {steps:#?}"
+        );
+    }
+    assert!(!page.contains("Acknowledged"), "not yet");
+    assert!(
+        !page.contains("evidence-h"),
+        "no Evidence heading without evidence"
+    );
+    // The edge's own page: it says it is folded, and nginx's 502 is evidence.
+    let (_, _, edge_page) = fetch(app.addr, &edge_path).await;
+    assert!(
+        edge_page.contains("folded, so it sends no messages of its own"),
+        "{edge_page}"
+    );
+    assert!(edge_page.contains("<h2 id=\"evidence-h\">Evidence</h2>"));
+
+    // Acknowledged, then resolved.
+    assert!(app.state.store.acknowledge(&root.id).await.expect("ack"));
+    page_when(&app, &root_path, "the acknowledgement", |page| {
+        page.contains("Acknowledged: no more repeat messages")
+    })
+    .await;
+    origin.start().await;
+    folded_pair(&app, IncidentState::Resolved).await;
+    let page = page_when(&app, &root_path, "the resolution", |page| {
+        page.contains("Resolved message to <strong>hook</strong>")
+            && page.contains("<a href=\"/monitors/shop-edge\">Shop</a> recovered")
+    })
+    .await;
+    let order = ["Opened: ", "Acknowledged: ", "Resolved, after "].map(|step| {
+        page.find(step)
+            .unwrap_or_else(|| panic!("no {step:?} in {page}"))
+    });
+    assert!(order.is_sorted(), "{order:?}");
+    let home = page_when(&app, "/", "the incident resolved", |home| {
+        cards(home, "open-h").is_empty()
+    })
+    .await;
+    let resolved = cards(&home, "resolved-h");
+    assert_eq!(resolved.len(), 1, "one resolved card: {resolved:#?}");
+    assert!(resolved[0].contains("Also affects: <a href=\"/monitors/shop-edge\">Shop</a>"));
+    app.stop().await;
+}

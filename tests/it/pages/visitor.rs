@@ -1,14 +1,16 @@
-//! What a visitor sees of an outage: one incident card per root cause and
-//! an incident's timeline.
+//! What a visitor sees of an outage: one incident card per root cause, an
+//! incident's timeline and a checks table that reads at any width.
 
 use std::time::Duration;
 
 use hopwatch::incident::{Incident, IncidentState};
 
 use super::fixture::fetch;
+use super::webdriver::Driver;
+use super::{FITS, assert_quiet_console, save};
 use crate::helpers::{
-    GatewayOpts, Mode, Nginx, Origin, Receiver, Reply, TestApp, spawn_app_config, wait_until,
-    wait_until_async,
+    GatewayOpts, Mode, Nginx, Origin, Receiver, Reply, TestApp, spawn_app, spawn_app_config,
+    wait_until, wait_until_async,
 };
 
 /// A bound on each wait for the daemon to act on an outage or a recovery.
@@ -201,5 +203,97 @@ async fn an_origin_outage_is_one_card_naming_the_edge_and_its_page_tells_the_tim
     let resolved = cards(&home, "resolved-h");
     assert_eq!(resolved.len(), 1, "one resolved card: {resolved:#?}");
     assert!(resolved[0].contains("Also affects: <a href=\"/monitors/shop-edge\">Shop</a>"));
+    app.stop().await;
+}
+
+/// The checks table's short cells (time, cause, status, latency, and their
+/// headers) that take more than one line, measured from their text's
+/// rectangles; the table's and its scroll box's widths; where the first
+/// verdict is.
+const CHECKS_TABLE: &str = "
+    const box = document.querySelector('table.checks').parentElement;
+    const lines = (cell) => {
+      const range = document.createRange();
+      range.selectNodeContents(cell);
+      const rects = [...range.getClientRects()].filter(r => r.width > 0);
+      const line = parseFloat(getComputedStyle(cell).lineHeight);
+      const top = Math.min(...rects.map(r => r.top));
+      const bottom = Math.max(...rects.map(r => r.bottom));
+      return Math.round((bottom - top) / line);
+    };
+    const rows = [...document.querySelectorAll('table.checks tr')];
+    return {
+      wrapped: rows.flatMap(row => [...row.cells].slice(0, 4)
+        .filter(cell => lines(cell) > 1).map(cell => cell.textContent)),
+      verdictWidth: document.querySelector('table.checks td.verdict').getBoundingClientRect().width,
+      verdictBelow: document.querySelector('table.checks td.verdict').getBoundingClientRect().top
+        >= document.querySelector('table.checks tbody td').getBoundingClientRect().bottom,
+      table: document.querySelector('table.checks').getBoundingClientRect().width,
+      box: box.clientWidth,
+      boxScrolls: getComputedStyle(box).overflowX,
+    };";
+
+#[tokio::test]
+async fn the_checks_table_keeps_short_columns_on_one_line_at_1280_and_375_px() {
+    let origin = Origin::spawn().await;
+    origin.set_mode(Mode::Stopped).await;
+    let nginx = Nginx::start(origin.port(), GatewayOpts::default()).await;
+    let app = spawn_app(&format!(
+        "  - {{ name: shop, url: '{}', interval: 1s, timeout: 1s }}\n",
+        nginx.url("/health"),
+    ))
+    .await;
+    app.wait_stored("shop", 3).await;
+    let url = format!("http://{}/monitors/shop", app.addr);
+    let driver = Driver::start().await;
+    let browser = driver.session(1280, 900).await;
+
+    browser.goto(&url).await;
+    let wide = browser.eval(CHECKS_TABLE).await;
+    assert_eq!(wide["wrapped"], serde_json::json!([]), "at 1280 px: {wide}");
+    assert!(
+        wide["table"].as_f64() <= wide["box"].as_f64(),
+        "the table fits its box at 1280 px: {wide}"
+    );
+    assert!(
+        wide["verdictWidth"].as_f64().unwrap_or(0.0) > 400.0,
+        "the verdict takes the rest: {wide}"
+    );
+    assert_eq!(wide["verdictBelow"], false, "a column of its own: {wide}");
+    assert_quiet_console("/monitors/shop at 1280 px", &browser.console().await);
+    browser
+        .eval("document.querySelector('table.checks').scrollIntoView(); return null;")
+        .await;
+    save(&browser, "checks-1280.png").await;
+
+    browser.emulate_phone(375, 800).await;
+    browser.goto(&url).await;
+    let narrow = browser.eval(CHECKS_TABLE).await;
+    assert_eq!(
+        narrow["wrapped"],
+        serde_json::json!([]),
+        "at 375 px: {narrow}"
+    );
+    assert_eq!(narrow["boxScrolls"], "auto", "{narrow}");
+    assert!(
+        narrow["table"].as_f64() <= narrow["box"].as_f64(),
+        "on a phone the table fits its box: {narrow}"
+    );
+    assert_eq!(
+        narrow["verdictBelow"], true,
+        "on a phone the verdict goes under the short cells: {narrow}"
+    );
+    browser
+        .eval("document.querySelector('table.checks').scrollIntoView(); return null;")
+        .await;
+    save(&browser, "checks-375.png").await;
+    let fits = browser.eval(FITS).await;
+    assert_eq!(fits[1], 375, "{fits}");
+    assert!(
+        fits[0].as_u64() <= fits[1].as_u64(),
+        "the page scrolls sideways at 375 px: {fits}"
+    );
+    drop(browser);
+    drop(driver);
     app.stop().await;
 }

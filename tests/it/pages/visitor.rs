@@ -1,5 +1,6 @@
 //! What a visitor sees of an outage: one incident card per root cause, an
-//! incident's timeline and a checks table that reads at any width.
+//! incident's timeline, a checks table that reads at any width, and a
+//! degraded monitor counted as up.
 
 use std::time::Duration;
 
@@ -9,8 +10,8 @@ use super::fixture::fetch;
 use super::webdriver::Driver;
 use super::{FITS, assert_quiet_console, save};
 use crate::helpers::{
-    GatewayOpts, Mode, Nginx, Origin, Receiver, Reply, TestApp, spawn_app, spawn_app_config,
-    wait_until, wait_until_async,
+    CertKind, GatewayOpts, Mode, Nginx, Origin, Receiver, Reply, TestApp, spawn_app,
+    spawn_app_config, spawn_tls, wait_until, wait_until_async,
 };
 
 /// A bound on each wait for the daemon to act on an outage or a recovery.
@@ -203,6 +204,51 @@ async fn an_origin_outage_is_one_card_naming_the_edge_and_its_page_tells_the_tim
     let resolved = cards(&home, "resolved-h");
     assert_eq!(resolved.len(), 1, "one resolved card: {resolved:#?}");
     assert!(resolved[0].contains("Also affects: <a href=\"/monitors/shop-edge\">Shop</a>"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_degraded_monitor_counts_as_up_in_every_uptime() {
+    // Serves fine, but its certificate expires in 5 days: tls_expiring.
+    let peer = spawn_tls(CertKind::Valid { days_left: 5 }).await;
+    let app = spawn_app(&format!(
+        "  - {{ name: cert, title: Certified, url: '{}', ca_file: '{}', interval: 1s, timeout: 1s, expect: {{ cert_min_days: 14 }} }}\n",
+        peer.url("/health"),
+        peer.ca_file().display(),
+    ))
+    .await;
+    let mut status = serde_json::Value::Null;
+    wait_until_async("a counted degraded check", SETTLE_WITHIN, async || {
+        let (_, _, body) = fetch(app.addr, "/api/v1/status").await;
+        status = serde_json::from_str(&body).expect("JSON");
+        !status["monitors"][0]["uptime"]["24h"].is_null()
+    })
+    .await;
+    let monitor = &status["monitors"][0];
+    assert_eq!(monitor["state"], "degraded", "{monitor:#}");
+    assert_eq!(
+        monitor["last_check"]["cause"], "tls_expiring",
+        "{monitor:#}"
+    );
+    for span in ["24h", "7d", "30d"] {
+        assert_eq!(monitor["uptime"][span], 1.0, "{span}: {monitor:#}");
+        let (_, _, badge) = fetch(app.addr, &format!("/badge/cert/uptime-{span}.svg")).await;
+        assert!(badge.contains(">100%<"), "{span} badge: {badge}");
+    }
+    let (_, _, badge) = fetch(app.addr, "/badge/cert/latency.svg").await;
+    assert!(
+        badge.contains(" ms<"),
+        "a degraded check has a latency: {badge}"
+    );
+    for path in ["/", "/monitors/cert"] {
+        let (_, _, page) = fetch(app.addr, path).await;
+        assert!(page.contains("s-degraded"), "{path}: the state shows");
+        assert_eq!(
+            page.matches("<dd>100%</dd>").count(),
+            3,
+            "{path}: 24 h, 7 d and 30 d at 100%: {page}"
+        );
+    }
     app.stop().await;
 }
 

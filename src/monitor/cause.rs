@@ -192,6 +192,22 @@ impl Cause {
         self == Cause::Ok
     }
 
+    /// Passing with a warning: slower than `max_latency`, or a certificate
+    /// or domain registration expiring soon. The monitor shows `degraded`;
+    /// alert rules still see a failure (see [`Cause::is_failure`]).
+    pub fn is_degraded(self) -> bool {
+        matches!(
+            self,
+            Cause::TooSlow | Cause::TlsExpiring | Cause::DomainExpiring
+        )
+    }
+
+    /// Whether uptime counts this check as up: `ok` and the degraded causes.
+    /// A site that serves fine with a certificate expiring in 5 days was up.
+    pub fn counts_as_up(self) -> bool {
+        self.is_ok() || self.is_degraded()
+    }
+
     /// A failure (neither `ok` nor `unknown`).
     pub fn is_failure(self) -> bool {
         !matches!(self, Cause::Ok | Cause::Unknown)
@@ -264,6 +280,24 @@ mod tests {
             assert_eq!(cause.as_str().parse::<Cause>().unwrap(), cause);
             assert_eq!(Cause::from_code(cause.code()), Some(cause));
         }
+    }
+
+    #[test]
+    fn ok_and_degraded_causes_count_as_up_and_nothing_else() {
+        let up: Vec<Cause> = Cause::ALL
+            .into_iter()
+            .filter(|c| c.counts_as_up())
+            .collect();
+        assert_eq!(
+            up,
+            [
+                Cause::Ok,
+                Cause::TlsExpiring,
+                Cause::TooSlow,
+                Cause::DomainExpiring
+            ]
+        );
+        assert!(!Cause::Unknown.counts_as_up() && !Cause::TlsExpired.counts_as_up());
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl MonitorState {
         match result.cause {
             Cause::Ok => Self::Up,
             Cause::Unknown => Self::Unknown,
-            Cause::TooSlow | Cause::TlsExpiring | Cause::DomainExpiring => Self::Degraded,
+            cause if cause.is_degraded() => Self::Degraded,
             _ if result.flaky == Some(true) => Self::Degraded,
             _ => Self::Down,
         }

@@ -17,7 +17,7 @@ pub const HOURS: i64 = 48;
 pub struct Counts {
     /// Checks, plus gap time counted as unknown checks.
     pub total: u32,
-    /// Passed.
+    /// Up: passed, or degraded (slow, certificate or domain expiring).
     pub ok: u32,
     /// Failed.
     pub failed: u32,
@@ -42,8 +42,8 @@ impl Counts {
         self.unknown += other.unknown;
     }
 
-    /// Share of checks that passed; unknown counts as not up. `None` when
-    /// nothing was counted.
+    /// Share of checks that were up (degraded ones included); unknown
+    /// counts as not up. `None` when nothing was counted.
     pub fn uptime(&self) -> Option<f64> {
         (self.total > 0).then(|| f64::from(self.ok) / f64::from(self.total))
     }

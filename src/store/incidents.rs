@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Store, StoreError, from_unix_ms, on_backend, unix_ms};
-use crate::incident::{AlertEvent, Annotation, Incident, IncidentState, Severity};
+use crate::incident::{AlertEvent, Annotation, EventKind, Incident, IncidentState, Severity};
 use crate::monitor::{Cause, Verdict};
 
 /// A message to queue for a notifier.
@@ -36,6 +36,48 @@ pub struct Delivery {
     pub created_ms: i64,
     /// Not to be tried before, unix ms.
     pub next_attempt_ms: i64,
+}
+
+/// Where a queued message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Not taken yet: untried, or waiting for its next try.
+    Pending,
+    /// The receiver took it.
+    Sent,
+    /// Given up on.
+    Failed,
+}
+
+/// A message about one incident, for the incident's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentMessage {
+    /// Delivery id.
+    pub id: String,
+    /// Notifier name.
+    pub notifier: String,
+    /// Firing (first or repeat) or resolved.
+    pub kind: EventKind,
+    /// Other incidents' events sent in the same message (an alert storm).
+    pub grouped_with: usize,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// Tries so far.
+    pub attempts: u32,
+    /// Queued.
+    pub queued_at: SystemTime,
+    /// The last try was due then (sent or failed), or the next one is
+    /// (pending after a failed try); the queue time before any try.
+    pub try_at: SystemTime,
+}
+
+/// What a page tells of an incident besides its own row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentActivity {
+    /// Its messages, oldest first.
+    pub messages: Vec<IncidentMessage>,
+    /// The incidents folded into it, oldest first.
+    pub folded: Vec<Incident>,
 }
 
 fn json<T: Serialize>(value: &T) -> String {
@@ -241,6 +283,72 @@ impl Store {
         Ok(Some(incident))
     }
 
+    /// The messages queued about incident `id` and the incidents folded
+    /// into it. A message names its incidents only inside its `events`
+    /// JSON, so the outbox is searched with a LIKE pattern (plain SQL for
+    /// every backend, but a scan of the outbox) and each match is checked
+    /// by decoding its events.
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
+    pub async fn incident_activity(&self, id: &str) -> Result<IncidentActivity, StoreError> {
+        let pattern = format!("%\"incident_id\":{}%", like_escape(&json(&id)));
+        let (rows, folded) = on_backend!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT id, notifier, events, state, attempts, created_ms, next_attempt_ms \
+                 FROM deliveries WHERE events LIKE $1 ESCAPE '\\' ORDER BY created_ms, id",
+            )
+            .bind(pattern)
+            .fetch_all(pool)
+            .await?;
+            let rows = rows
+                .iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get::<String, _>(0)?,
+                        row.try_get::<String, _>(1)?,
+                        row.try_get::<String, _>(2)?,
+                        row.try_get::<String, _>(3)?,
+                        row.try_get::<i64, _>(4)?,
+                        row.try_get::<i64, _>(5)?,
+                        row.try_get::<i64, _>(6)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let folded = sqlx::query(
+                "SELECT * FROM incidents WHERE folded_into = $1 ORDER BY started_ms, id",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(incident_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+            (rows, folded)
+        });
+        let mut messages = Vec::with_capacity(rows.len());
+        for (delivery, notifier, events, state, attempts, queued_ms, try_ms) in rows {
+            let events: Vec<AlertEvent> = serde_json::from_str(&events).unwrap_or_default();
+            let Some(event) = events.iter().find(|e| e.incident_id == id) else {
+                continue;
+            };
+            let state = match state.as_str() {
+                "sent" => DeliveryState::Sent,
+                "failed" => DeliveryState::Failed,
+                _ => DeliveryState::Pending,
+            };
+            messages.push(IncidentMessage {
+                id: delivery,
+                notifier,
+                kind: event.kind,
+                grouped_with: events.len() - 1,
+                state,
+                attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
+                queued_at: from_unix_ms(queued_ms),
+                try_at: from_unix_ms(try_ms),
+            });
+        }
+        Ok(IncidentActivity { messages, folded })
+    }
+
     /// Stores a deploy or change marker; `monitors` empty means all.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn add_annotation(
@@ -431,6 +539,18 @@ impl Store {
     }
 }
 
+/// `text` matched literally by `LIKE ... ESCAPE '\'`.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// An incident from a row of either backend.
 fn incident_from_row<'r, R>(row: &'r R) -> Result<Incident, StoreError>
 where
@@ -482,4 +602,14 @@ where
             .try_get::<Option<i64>, _>("notified_ms")?
             .map(from_unix_ms),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_escape;
+
+    #[test]
+    fn like_patterns_match_wildcards_literally() {
+        assert_eq!(like_escape(r#""a_b%c\d""#), r#""a\_b\%c\\d""#);
+    }
 }

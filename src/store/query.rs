@@ -77,6 +77,7 @@ impl Store {
                     ..Rollup::default()
                 };
                 rollup.decode_causes(&row.try_get::<Vec<u8>, _>("causes")?);
+                rollup.recount();
                 out.push((row.try_get("monitor_id")?, row.try_get("bucket")?, rollup));
             }
             out
@@ -141,25 +142,36 @@ impl Store {
     }
 
     /// Daily counts of every monitor from day `since` on: one indexed range
-    /// per monitor is avoided by reading the small daily table whole.
+    /// per monitor is avoided by reading the small daily table whole. Days
+    /// stored before degraded checks counted as up are recounted by cause.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn daily_stats(&self, since_day: i64) -> Result<Vec<DayStat>, StoreError> {
         on_backend!(self, pool => {
             let rows = sqlx::query(
-                "SELECT monitor_id, bucket, total, ok, failed, unknown FROM rollups_daily WHERE bucket >= $1",
+                "SELECT monitor_id, bucket, total, ok, failed, unknown, causes \
+                 FROM rollups_daily WHERE bucket >= $1",
             )
             .bind(since_day)
             .fetch_all(pool)
             .await?;
             rows.iter()
                 .map(|row| {
-                    Ok(DayStat {
-                        monitor_id: row.try_get(0)?,
-                        day: row.try_get(1)?,
+                    let mut counts = Rollup {
                         total: count(row.try_get(2)?),
                         ok: count(row.try_get(3)?),
                         failed: count(row.try_get(4)?),
                         unknown: count(row.try_get(5)?),
+                        ..Rollup::default()
+                    };
+                    counts.decode_causes(&row.try_get::<Vec<u8>, _>(6)?);
+                    counts.recount();
+                    Ok(DayStat {
+                        monitor_id: row.try_get(0)?,
+                        day: row.try_get(1)?,
+                        total: counts.total,
+                        ok: counts.ok,
+                        failed: counts.failed,
+                        unknown: counts.unknown,
                     })
                 })
                 .collect()

@@ -84,9 +84,11 @@ impl Histogram {
 pub struct Rollup {
     /// Checks counted.
     pub total: u32,
-    /// Checks with cause `ok`.
+    /// Checks that count as up: cause `ok` and the degraded causes
+    /// ([`Cause::counts_as_up`]), so uptime counts a slow answer or an
+    /// expiring certificate as up.
     pub ok: u32,
-    /// Failed checks.
+    /// Failed checks (neither up nor unknown).
     pub failed: u32,
     /// Checks with cause `unknown`.
     pub unknown: u32,
@@ -103,8 +105,8 @@ impl Rollup {
     pub fn record(&mut self, cause: Cause, latency_us: u64) {
         self.total += 1;
         match cause {
-            Cause::Ok => self.ok += 1,
             Cause::Unknown => self.unknown += 1,
+            cause if cause.counts_as_up() => self.ok += 1,
             _ => self.failed += 1,
         }
         if cause.is_5xx() {
@@ -127,6 +129,25 @@ impl Rollup {
             *mine += theirs;
         }
         self.histogram.merge(&other.histogram);
+    }
+
+    /// Splits `ok` and `failed` again by the cause counts, for rollups
+    /// stored before degraded causes counted as up (they were in `failed`).
+    /// Left as stored when the cause counts do not add up to them (gap time
+    /// is `unknown` and has no cause, so it never stands in the way).
+    pub fn recount(&mut self) {
+        let (mut up, mut failed) = (0u32, 0u32);
+        for (cause, count) in Cause::ALL.iter().zip(self.causes) {
+            match cause {
+                Cause::Unknown => {}
+                cause if cause.counts_as_up() => up = up.saturating_add(count),
+                _ => failed = failed.saturating_add(count),
+            }
+        }
+        if u64::from(up) + u64::from(failed) == u64::from(self.ok) + u64::from(self.failed) {
+            self.ok = up;
+            self.failed = failed;
+        }
     }
 
     /// Sparse encoding of the cause counts.
@@ -214,6 +235,44 @@ mod tests {
         assert_eq!(b.total, 2 * a.total);
         assert_eq!(b.n5xx, 2);
         assert_eq!(b.failed, 2);
+    }
+
+    #[test]
+    fn degraded_checks_count_as_up() {
+        let mut r = Rollup::default();
+        r.record(Cause::TlsExpiring, 1000);
+        r.record(Cause::TooSlow, 9000);
+        r.record(Cause::DomainExpiring, 1000);
+        r.record(Cause::Http502, 1000);
+        r.record(Cause::Unknown, 0);
+        assert_eq!((r.total, r.ok, r.failed, r.unknown), (5, 3, 1, 1));
+    }
+
+    #[test]
+    fn rollups_stored_with_degraded_as_failed_are_recounted() {
+        // As an older hopwatch stored a day: 10 tls_expiring checks in
+        // `failed`, one 502, and gap time as unknown without a cause.
+        let mut r = Rollup::default();
+        for _ in 0..10 {
+            r.record(Cause::TlsExpiring, 1000);
+        }
+        r.record(Cause::Http502, 1000);
+        r.ok = 0;
+        r.failed = 11;
+        r.total += 5;
+        r.unknown += 5;
+        r.recount();
+        assert_eq!((r.total, r.ok, r.failed, r.unknown), (16, 10, 1, 5));
+        // Cause counts that do not match (garbage) leave the totals alone.
+        let mut odd = Rollup {
+            total: 3,
+            ok: 1,
+            failed: 2,
+            ..Rollup::default()
+        };
+        odd.causes[usize::from(Cause::TooSlow.code())] = 7;
+        odd.recount();
+        assert_eq!((odd.ok, odd.failed), (1, 2));
     }
 
     #[test]

@@ -99,12 +99,13 @@ fn uptime_colour(percent: f64) -> &'static str {
 }
 
 /// The last check's whole duration. A failed check's duration says how
-/// fast it failed, not how fast the service is, so it shows as `down`.
+/// fast it failed, not how fast the service is, so it shows as `down`; a
+/// degraded one (slow, certificate expiring) was up and shows its time.
 fn latency(state: &AppState, monitor: &MonitorConfig) -> (String, String, &'static str) {
     let label = "latency".to_owned();
     match state.live.latest(&monitor.name) {
         None => (label, "no data".to_owned(), colour::GREY),
-        Some(last) if !last.ok => (label, "down".to_owned(), colour::RED),
+        Some(last) if !last.cause.counts_as_up() => (label, "down".to_owned(), colour::RED),
         Some(last) => {
             let ms = last.latency_ms;
             let fill = match ms {

@@ -4,6 +4,7 @@
 
 mod crowd;
 pub mod fixture;
+mod visitor;
 mod webdriver;
 
 use std::collections::HashMap;

@@ -141,8 +141,9 @@ fn select<'a>(
 
 /// `GET /api/v1/status?group=&state=&limit=&cursor=`: overall state (of
 /// every monitor, whatever the filters), and each selected monitor's state,
-/// uptimes (fractions of checks that passed; unknown and downtime of
-/// hopwatch itself count as not up; `null` without data) and last check.
+/// uptimes (fractions of checks that were up, degraded ones included;
+/// unknown and downtime of hopwatch itself count as not up; `null` without
+/// data) and last check.
 pub(super) async fn status(
     view: EvidenceView,
     State(state): State<AppState>,

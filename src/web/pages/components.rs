@@ -83,9 +83,27 @@ pub fn excerpt(text: &str, chars: usize) -> String {
     }
 }
 
-/// An incident in a list: alert, monitor, verdict, cause, times and a
-/// folded evidence excerpt; the full record is on its own page.
-pub fn incident_card(incident: &Incident, monitor_title: &str, now: SystemTime) -> Markup {
+/// A monitor whose incident is folded into the one on a card: a hop the
+/// root cause takes down with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Affected<'a> {
+    /// The monitor's name.
+    pub name: &'a str,
+    /// Its title.
+    pub title: &'a str,
+    /// Its incident resolved while the card's is still open.
+    pub recovered: bool,
+}
+
+/// An incident in a list: alert, monitor, the monitors it affects (their
+/// incidents are folded into it), verdict, cause, times and a folded
+/// evidence excerpt; the full record is on its own page.
+pub fn incident_card(
+    incident: &Incident,
+    monitor_title: &str,
+    affected: &[Affected],
+    now: SystemTime,
+) -> Markup {
     let open = incident.state == IncidentState::Open;
     html! {
         article class={ "incident sev-" (incident.severity.as_str()) @if !open { " resolved" } } {
@@ -105,6 +123,16 @@ pub fn incident_card(incident: &Incident, monitor_title: &str, now: SystemTime) 
                 @if incident.acknowledged { " · acknowledged" }
                 @if let Some(into) = incident.folded_into.as_deref().filter(|i| !i.starts_with("monitor:")) {
                     " · part of " a href={ "/incidents/" (into) } { "the upstream's incident" }
+                }
+            }
+            @if !affected.is_empty() {
+                p.affects {
+                    "Also affects: "
+                    @for (i, hop) in affected.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        a href={ "/monitors/" (hop.name) } { (hop.title) }
+                        @if hop.recovered { " (recovered)" }
+                    }
                 }
             }
             p.verdict { (verdict(&incident.verdict)) }

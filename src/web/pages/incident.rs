@@ -1,5 +1,6 @@
 //! `GET /incidents/{id}`: one incident's full record: what fired, the hop at
-//! fault, the measured value against its threshold, evidence and annotations.
+//! fault, the measured value against its threshold, its timeline (messages
+//! sent, hops folded in), evidence and annotations.
 
 use std::time::SystemTime;
 
@@ -8,7 +9,7 @@ use maud::{Markup, html};
 
 use super::components::{responder, time, verdict, web_link};
 use super::layout::{self, Refresh};
-use super::{PageError, format, site_title, title_of};
+use super::{PageError, format, site_title, timeline, title_of};
 use crate::config::Condition;
 use crate::incident::AlertEvidence;
 use crate::incident::{Incident, IncidentState};
@@ -38,6 +39,16 @@ pub async fn page(
         .iter()
         .find(|a| a.name == incident.alert)
         .map(|a| &a.when);
+    let activity = state.store.incident_activity(&incident.id).await?;
+    let title = |name: &str| {
+        config
+            .config
+            .monitors
+            .iter()
+            .find(|m| m.name == name)
+            .map_or(name, title_of)
+            .to_owned()
+    };
     let now = SystemTime::now();
     let open = incident.state == IncidentState::Open;
     let heading = format!("{} on {monitor_title}", incident.alert);
@@ -77,11 +88,11 @@ pub async fn page(
             }
             dt { "Id" } dd { code { (incident.id) } }
         }
-        section aria-labelledby="evidence-h" {
-            h2 #evidence-h { "Evidence" }
-            @match &incident.evidence {
-                Some(evidence) => (evidence_block(evidence)),
-                None => p.empty { "No HTTP answer was received, so there is no evidence to show." },
+        (timeline::section(&incident, &activity, &title))
+        @if let Some(evidence) = incident.evidence.as_ref().filter(|e| shows_anything(e)) {
+            section aria-labelledby="evidence-h" {
+                h2 #evidence-h { "Evidence" }
+                (evidence_block(evidence))
             }
         }
         section aria-labelledby="notes-h" {
@@ -164,6 +175,16 @@ fn folded(into: &str) -> Markup {
             a href={ "/incidents/" (into) } { (into) }
         }
     }
+}
+
+/// Whether `evidence` has anything to show: a check that got no HTTP
+/// answer (refused, DNS, TLS) keeps an empty one.
+fn shows_anything(evidence: &AlertEvidence) -> bool {
+    evidence.status.is_some()
+        || evidence.request_id.is_some()
+        || !evidence.headers.is_empty()
+        || !evidence.body_excerpt.is_empty()
+        || evidence.headers_dropped > 0
 }
 
 /// Status, request id, headers and the body excerpt of the first failing check.

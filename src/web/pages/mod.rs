@@ -11,7 +11,9 @@ mod headers;
 mod incident;
 mod layout;
 mod monitor;
+mod roots;
 mod status;
+mod timeline;
 
 pub use headers::security_headers;
 

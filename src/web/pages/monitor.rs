@@ -114,7 +114,7 @@ pub async fn page(
         section aria-labelledby="incidents-h" {
             h2 #incidents-h { "Incidents" }
             @if incidents.is_empty() { p.empty { "No incidents." } }
-            @for incident in &incidents { (incident_card(incident, title, now)) }
+            @for incident in &incidents { (incident_card(incident, title, &[], now)) }
         }
     };
     Ok(layout::page(
@@ -214,9 +214,9 @@ fn checks_table(checks: &[CheckResult]) -> Markup {
     }
     html! {
         div.scroll {
-            table {
+            table.checks {
                 thead { tr { th scope="col" { "Time" } th scope="col" { "Cause" } th scope="col" { "Status" }
-                    th scope="col" { "Latency" } th scope="col" { "Verdict" } } }
+                    th scope="col" { "Latency" } th.verdict scope="col" { "Verdict" } } }
                 tbody {
                     @for check in checks {
                         tr class=[(!check.ok).then_some("bad")] {
@@ -224,7 +224,7 @@ fn checks_table(checks: &[CheckResult]) -> Markup {
                             td { code { (check.cause.as_str()) } @if check.flaky == Some(true) { " (flaky)" } }
                             td { (check.status.map(|s| s.to_string()).unwrap_or_else(|| "–".to_owned())) }
                             td { (format::ms(check.latency_ms)) }
-                            td { (verdict(&check.verdict)) }
+                            td.verdict { (verdict(&check.verdict)) }
                         }
                     }
                 }

@@ -1,6 +1,7 @@
-//! `GET /`: the overall banner, open incidents, every monitor by group with
-//! its state, latency, uptimes and 90-day bar (past [`FOLD_ABOVE`] monitors,
-//! a summary line per group instead), and recently resolved incidents.
+//! `GET /`: the overall banner, open incidents (a card per root cause),
+//! every monitor by group with its state, latency, uptimes and 90-day bar
+//! (past [`FOLD_ABOVE`] monitors, a summary line per group instead), and
+//! recently resolved incidents.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -8,9 +9,10 @@ use std::time::{Duration, SystemTime};
 use axum::extract::State;
 use maud::{Markup, html};
 
-use super::components::{incident_card, state_badge, time};
+use super::components::{Affected, incident_card, state_badge, time};
 use super::groups::{self, Fold, Group, Member};
 use super::layout::{self, Refresh};
+use super::roots::{self, Card};
 use super::{PageError, bars, format, site_title, title_of};
 use crate::config::MonitorConfig;
 use crate::incident::{Incident, IncidentState};
@@ -75,6 +77,34 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
             .map(|(monitor, &state)| Member { monitor, state }),
     );
     let fold = monitors.len() > FOLD_ABOVE;
+    let shown: Vec<&Incident> = open.iter().chain(&resolved).collect();
+    let open_cards = roots::cards(&open, &shown);
+    let resolved_cards = roots::cards(&resolved, &shown);
+    let render = |card: &Card| {
+        let mut affected: Vec<Affected> = Vec::new();
+        for folded in &card.folded {
+            let recovered = folded.state == IncidentState::Resolved
+                && card.incident.state == IncidentState::Open;
+            // One name per monitor, though several of its alerts may fold.
+            match affected.iter_mut().find(|a| a.name == folded.monitor) {
+                Some(seen) => seen.recovered &= recovered,
+                None => affected.push(Affected {
+                    name: &folded.monitor,
+                    title: titles
+                        .get(folded.monitor.as_str())
+                        .copied()
+                        .unwrap_or(&folded.monitor),
+                    recovered,
+                }),
+            }
+        }
+        incident_card(
+            card.incident,
+            &title(&card.incident.monitor),
+            &affected,
+            now,
+        )
+    };
 
     let body = html! {
         section class={ "banner o-" (overall) } aria-live="polite" {
@@ -82,10 +112,10 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
             h1 { span.shape aria-hidden="true" { (shape) } " " (text) }
             p { "Updated " (time(now, None)) }
         }
-        @if !open.is_empty() {
+        @if !open_cards.is_empty() {
             section aria-labelledby="open-h" {
                 h2 #open-h { "Open incidents" }
-                @for incident in &open { (incident_card(incident, &title(&incident.monitor), now)) }
+                @for card in &open_cards { (render(card)) }
             }
         }
         @if fold {
@@ -100,10 +130,10 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
         }
         section aria-labelledby="resolved-h" {
             h2 #resolved-h { "Resolved in the last 14 days" }
-            @if resolved.is_empty() {
+            @if resolved_cards.is_empty() {
                 p.empty { "No incidents." }
             }
-            @for incident in &resolved { (incident_card(incident, &title(&incident.monitor), now)) }
+            @for card in &resolved_cards { (render(card)) }
         }
     };
     Ok(layout::page(&site, None, Refresh::Live, body))

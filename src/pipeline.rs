@@ -88,23 +88,43 @@ impl Pipeline {
     }
 
     /// Records the results of one run of a monitor (a check and its
-    /// confirms, or one push).
+    /// confirms, or one push). A result that names no region is this
+    /// node's; an agent's names its own.
     pub async fn record(&self, monitor: &Monitor, results: Vec<CheckResult>) {
         let live = &self.inner.live;
+        let setup = live.setup();
+        let identity = &setup.identity;
         for mut result in results {
             result.monitor = Some(monitor.name.clone());
+            let local = result.region.is_none();
+            if local {
+                result.region = Some(identity.region.clone());
+                result.node = Some(identity.name.clone());
+            }
+            let region = result.region.as_deref().unwrap_or_default();
+            let Some(series) = setup.series_id(&monitor.name, region) else {
+                tracing::warn!(
+                    region,
+                    "a result from a region this monitor has no series in"
+                );
+                continue;
+            };
+            // The chain verdict compares hops seen from the same region.
             let upstream = monitor
                 .upstream
                 .as_deref()
-                .and_then(|name| live.latest(name));
+                .and_then(|name| live.latest_in(name, region));
             let context = Context {
                 monitor,
-                connectivity_ok: self.inner.connectivity.is_ok(),
+                // hopwatch's own network says nothing of an agent's.
+                connectivity_ok: !local || self.inner.connectivity.is_ok(),
                 upstream: upstream.as_deref(),
             };
             verdict::adjust(&mut result, &context);
-            self.observe(monitor, &result);
-            let stored = StoredCheck::from_result(monitor.id, &result);
+            if local {
+                self.observe(monitor, &result);
+            }
+            let stored = StoredCheck::from_result(series, &result);
             let result = Arc::new(result);
             live.record(&monitor.name, result.clone());
             // A closed writer or manager means shutdown is under way.

@@ -92,10 +92,13 @@ impl Manager {
                 .collect();
             let latest = |name: &str| replayed.get(name).map(|r| (*r).clone());
             let in_maintenance = |name: &str, at| setup.maintenance.active(name, at);
+            // Replayed results are this node's own region.
+            let regions = |_: &str| Vec::new();
             let world = World {
                 config: &setup.config.config,
                 latest: &latest,
                 in_maintenance: &in_maintenance,
+                regions: &regions,
             };
             self.machine.replay(&results, &world)
         };
@@ -151,10 +154,12 @@ impl Manager {
         let live = &self.live;
         let latest = |name: &str| live.latest(name);
         let in_maintenance = |name: &str, at| setup.maintenance.active(name, at);
+        let regions = |name: &str| live.regions(name);
         let world = World {
             config: &setup.config.config,
             latest: &latest,
             in_maintenance: &in_maintenance,
+            regions: &regions,
         };
         decide(&mut self.machine, &world)
     }

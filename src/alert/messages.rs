@@ -58,6 +58,7 @@ fn event(
         resolved_at: incident.resolved_at,
         evidence: incident.evidence.clone(),
         annotations: incident.annotations.clone(),
+        regions: incident.regions.clone(),
         runbook: monitor.and_then(|m| m.runbook.clone()),
         url: server
             .public_url

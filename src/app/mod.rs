@@ -21,19 +21,19 @@ use crate::alert::manager::{Manager, ManagerMessage};
 use crate::alert::outbox::Dispatcher;
 use crate::clock::unix_ms;
 use crate::config::compile::CompileError;
-use crate::config::{self, LoadedConfig};
+use crate::config::{self, LoadedConfig, NodeIdentity};
 use crate::evaluate::Maintenance;
 use crate::fdlimit;
 use crate::live::{Live, Setup};
 use crate::metrics::Metrics;
-use crate::monitor::Monitor;
+use crate::monitor::{Monitor, ProbeSpec};
 use crate::pipeline::{Connectivity, Pipeline};
 use crate::probe::Prober;
 use crate::push::PushBoard;
 use crate::schedule::{DEFAULT_CONCURRENCY, Scheduler};
 use crate::store::history::History;
 use crate::store::writer::{StoreHealth, Writer};
-use crate::store::{Store, StoreError, retention};
+use crate::store::{Store, StoreError, retention, series_key};
 use crate::web::{self, AppState, serve};
 
 /// How often the config file's modification time is looked at.
@@ -142,7 +142,12 @@ impl Application {
         let config = Arc::new(loaded);
         let notifiers = alert::build_notifiers(&config.config.notifiers)
             .map_err(|err| AppError::Config(err.to_string()))?;
-        let setup = setup(config.clone(), &store).await?;
+        let identity = config
+            .config
+            .node
+            .identity(|var| std::env::var(var).ok())
+            .map_err(AppError::Config)?;
+        let setup = setup(config.clone(), &store, &identity).await?;
         let monitors: Vec<Arc<Monitor>> = setup.monitors.values().cloned().collect();
         let live = Live::new(setup);
         let wake = Arc::new(Notify::new());
@@ -169,7 +174,8 @@ impl Application {
             checks::forget(pipeline.clone(), push.clone()),
         );
         if let Some(last_alive) = last_alive {
-            record_gap(&mut writer, &monitors, &known, last_alive, unix_ms(started));
+            let (now, region) = (unix_ms(started), &*identity.region);
+            record_gap(&mut writer, &monitors, &known, last_alive, now, region);
         }
         let writer_task = tokio::spawn(writer.run(writer_stop.clone()));
         scheduler.apply(monitors);
@@ -334,10 +340,12 @@ fn record_gap(
     known: &HashMap<String, i64>,
     last_alive: i64,
     now: i64,
+    region: &str,
 ) {
     for monitor in monitors {
         let interval = monitor.interval.as_millis() as i64;
-        let Some(created) = known.get(&monitor.name) else {
+        let key = series_key(&monitor.name, region);
+        let Some(created) = known.get(&key) else {
             continue;
         };
         let from = last_alive.max(*created);
@@ -349,14 +357,39 @@ fn record_gap(
 
 /// Everything a config gives the live state: its monitors compiled with
 /// their store ids (rows made for new ones) and its maintenance windows.
-async fn setup(config: Arc<LoadedConfig>, store: &Store) -> Result<Setup, AppError> {
+async fn setup(
+    config: Arc<LoadedConfig>,
+    store: &Store,
+    identity: &NodeIdentity,
+) -> Result<Setup, AppError> {
     let maintenance = Maintenance::new(&config.config.maintenance, &config.config.monitors)
         .map_err(|err| AppError::Config(err.to_string()))?;
     let mut compiled = config.compile()?;
-    let names: Vec<&str> = compiled.iter().map(|m| m.name.as_str()).collect();
-    let ids = store.monitor_ids(&names).await?;
+    // Each monitor's series here, and in the regions of the agents that
+    // check it.
+    let mut keys = Vec::new();
+    for monitor in &compiled {
+        keys.push(series_key(&monitor.name, &identity.region));
+        for agent in &config.config.agents {
+            let assigned = monitor
+                .regions
+                .as_ref()
+                .is_none_or(|regions| regions.iter().any(|r| **r == *agent.region));
+            if assigned
+                && *agent.region != *identity.region
+                && !matches!(monitor.spec, ProbeSpec::Push)
+            {
+                keys.push(series_key(&monitor.name, &agent.region));
+            }
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut ids = store.monitor_ids(&key_refs).await?;
     for monitor in &mut compiled {
-        monitor.id = ids.get(&monitor.name).copied().ok_or_else(|| {
+        let key = series_key(&monitor.name, &identity.region);
+        monitor.id = ids.remove(&key).ok_or_else(|| {
             AppError::Monitor(CompileError {
                 name: monitor.name.clone(),
                 message: "no store id".to_owned(),
@@ -371,6 +404,8 @@ async fn setup(config: Arc<LoadedConfig>, store: &Store) -> Result<Setup, AppErr
         config,
         monitors,
         maintenance,
+        identity: identity.clone(),
+        series: ids,
     })
 }
 
@@ -412,7 +447,7 @@ async fn reload(
         tracing::warn!("notifier changes take effect at the next restart");
     }
     let loaded = Arc::new(loaded);
-    match setup(loaded.clone(), store).await {
+    match setup(loaded.clone(), store, &state.live.setup().identity).await {
         Ok(setup) => {
             scheduler.apply(setup.monitors.values().cloned().collect());
             state.live.replace(setup);

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::{Effect, IncidentMachine, World};
 use crate::config::schema::{AlertConfig, Condition, Config, MonitorConfig};
 use crate::incident::{Incident, IncidentState};
+use crate::monitor::regions::RegionLatest;
 use crate::monitor::result::Evidence;
 use crate::monitor::{Cause, CheckResult, Hop, Responder, Role, Verdict};
 
@@ -81,6 +82,8 @@ fn config(alerts: Vec<AlertConfig>) -> Config {
 struct Bench {
     config: Config,
     latest: HashMap<String, Arc<CheckResult>>,
+    /// Each monitor's latest result per region, for results that name one.
+    regions: HashMap<String, Vec<RegionLatest>>,
     /// This monitor is in maintenance before this time.
     maintenance: Option<(&'static str, SystemTime)>,
     machine: IncidentMachine,
@@ -96,12 +99,14 @@ impl Bench {
             machine: IncidentMachine::new(&config, open),
             config,
             latest: HashMap::new(),
+            regions: HashMap::new(),
             maintenance: None,
         }
     }
 
     fn with_world<T>(&mut self, decide: impl FnOnce(&mut IncidentMachine, &World) -> T) -> T {
         let latest = |name: &str| self.latest.get(name).cloned();
+        let regions = |name: &str| self.regions.get(name).cloned().unwrap_or_default();
         let window = self.maintenance;
         let in_maintenance = move |name: &str, now: SystemTime| {
             window.is_some_and(|(monitor, until)| monitor == name && now < until)
@@ -110,6 +115,7 @@ impl Bench {
             config: &self.config,
             latest: &latest,
             in_maintenance: &in_maintenance,
+            regions: &regions,
         };
         decide(&mut self.machine, &world)
     }
@@ -123,6 +129,15 @@ impl Bench {
             .expect("test results name their monitor");
         let result = Arc::new(result);
         self.latest.insert(monitor.clone(), result.clone());
+        if let Some(region) = &result.region {
+            let seen = self.regions.entry(monitor.clone()).or_default();
+            seen.retain(|r| r.region != *region);
+            seen.push(RegionLatest {
+                region: region.clone(),
+                result: result.clone(),
+                alive: true,
+            });
+        }
         let now = result.at;
         self.with_world(|machine, world| machine.on_result(&monitor, &result, now, world))
     }
@@ -463,4 +478,67 @@ fn an_edge_waiting_for_an_upstream_that_recovers_is_not_left_silent() {
         .collect();
     assert_eq!(unfolded.len(), 1, "{effects:?}");
     assert_eq!(unfolded[0].id, edge.id);
+}
+
+/// A result of `monitor` from `region`.
+fn from(region: &str, monitor: &str, secs: u64, cause: Cause) -> CheckResult {
+    let mut result = check(monitor, secs, cause);
+    result.region = Some(Arc::from(region));
+    result
+}
+
+#[test]
+fn with_two_regions_one_failing_region_pages_nobody_and_both_page_once() {
+    let mut bench = Bench::new(config(vec![alert("down", &["origin"], 2)]));
+    // Both regions have reported, so both are live: the quorum is 2 of 2.
+    bench.result(from("eu", "origin", 0, Cause::Ok));
+    bench.result(from("us", "origin", 1, Cause::Ok));
+    let eu_only = bench.results([
+        from("eu", "origin", 10, Cause::ConnectRefused),
+        from("us", "origin", 11, Cause::Ok),
+        from("eu", "origin", 20, Cause::ConnectRefused),
+        from("us", "origin", 21, Cause::Ok),
+        from("eu", "origin", 30, Cause::ConnectRefused),
+    ]);
+    assert!(
+        eu_only.is_empty(),
+        "one region of two is below the quorum: {eu_only:?}"
+    );
+    let (incident, notify) = opened(bench.results([
+        from("us", "origin", 31, Cause::ConnectRefused),
+        from("us", "origin", 41, Cause::ConnectRefused),
+    ]));
+    assert!(notify);
+    assert_eq!(incident.regions.failing, ["eu", "us"]);
+    assert!(incident.regions.passing.is_empty());
+    // One region recovering brings the count below the quorum again.
+    let recovered = bench.results([
+        from("us", "origin", 50, Cause::Ok),
+        from("us", "origin", 60, Cause::Ok),
+    ]);
+    let (resolved_incident, _) = resolved(recovered);
+    assert_eq!(resolved_incident.id, incident.id);
+}
+
+#[test]
+fn an_alert_quorum_of_one_pages_for_one_region_and_names_the_passing_ones() {
+    let mut down = alert("down", &["origin"], 2);
+    down.quorum = Some(1);
+    let mut bench = Bench::new(config(vec![down]));
+    bench.result(from("us", "origin", 0, Cause::Ok));
+    bench.result(from("ap", "origin", 1, Cause::Ok));
+    let (incident, _) = opened(bench.results([
+        from("eu", "origin", 10, Cause::ConnectRefused),
+        from("eu", "origin", 20, Cause::ConnectRefused),
+    ]));
+    assert_eq!(incident.regions.failing, ["eu"]);
+    let mut passing = incident.regions.passing.clone();
+    passing.sort();
+    assert_eq!(passing, ["ap", "us"]);
+    // The other regions keep passing: still one incident, never a second.
+    let more = bench.results([
+        from("us", "origin", 21, Cause::Ok),
+        from("eu", "origin", 30, Cause::ConnectRefused),
+    ]);
+    assert!(more.is_empty(), "{more:?}");
 }

@@ -4,7 +4,7 @@
 //! evaluator and the open incidents; `alert::manager` persists the effects
 //! and wakes the dispatcher, and is the only part that does I/O.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -12,8 +12,9 @@ use super::chain::folds_into_upstream;
 use super::{Evaluator, Sample, Transition, TransitionKind, select_monitors};
 use crate::clock::unix_ms;
 use crate::config::{AlertConfig, Config};
-use crate::incident::{AlertEvidence, Incident, IncidentState};
-use crate::monitor::{Cause, CheckResult, Hop, Verdict};
+use crate::incident::{AlertEvidence, Incident, IncidentState, Regions};
+use crate::monitor::regions::{RegionLatest, quorum};
+use crate::monitor::{Cause, CheckResult, Hop, MonitorState, Verdict};
 
 /// What the machine may read of the world but does not own: the config,
 /// the latest result of each monitor, and maintenance.
@@ -24,11 +25,44 @@ pub struct World<'a> {
     pub latest: &'a dyn Fn(&str) -> Option<Arc<CheckResult>>,
     /// Whether a monitor is in a maintenance window at a time.
     pub in_maintenance: &'a dyn Fn(&str, SystemTime) -> bool,
+    /// Each region's latest result of a monitor, and whether it is alive.
+    pub regions: &'a dyn Fn(&str) -> Vec<RegionLatest>,
 }
 
 impl World<'_> {
     fn alert(&self, name: &str) -> Option<&AlertConfig> {
         self.config.alerts.iter().find(|a| a.name == name)
+    }
+
+    /// Failing regions needed for an alert on a monitor to page: the
+    /// alert's quorum, else the monitor's, else a majority of its live
+    /// regions.
+    fn quorum(&self, alert: &str, monitor: &str) -> usize {
+        let configured = self.alert(alert).and_then(|a| a.quorum).or_else(|| {
+            let config = self.config.monitors.iter().find(|m| m.name == monitor);
+            config.and_then(|m| m.quorum)
+        });
+        let live = (self.regions)(monitor).iter().filter(|r| r.alive).count();
+        quorum(configured, live.max(1))
+    }
+
+    /// The regions that fail and pass a monitor now, with `firing` (the
+    /// regions where the alert holds) counted as failing.
+    fn regions_of(&self, monitor: &str, firing: &BTreeSet<Arc<str>>) -> Regions {
+        let mut regions = Regions::default();
+        for region in firing.iter().filter(|r| !r.is_empty()) {
+            regions.failing.push(region.to_string());
+        }
+        for seen in (self.regions)(monitor).iter().filter(|r| r.alive) {
+            let passes = matches!(
+                MonitorState::of(&seen.result),
+                MonitorState::Up | MonitorState::Degraded
+            );
+            if passes && !firing.contains(&seen.region) {
+                regions.passing.push(seen.region.to_string());
+            }
+        }
+        regions
     }
 }
 
@@ -81,6 +115,9 @@ pub struct IncidentMachine {
     /// The first failing result of each monitor's current failure streak:
     /// its evidence goes into the incident.
     first_failure: HashMap<String, Arc<CheckResult>>,
+    /// (alert, monitor) -> the regions where the condition holds. An
+    /// incident opens when they reach the quorum and resolves below it.
+    firing_regions: HashMap<(String, String), BTreeSet<Arc<str>>>,
     sequence: u32,
 }
 
@@ -97,6 +134,14 @@ impl IncidentMachine {
                 .evaluator
                 .restore_firing(&incident.alert, &incident.monitor);
             let key = (incident.alert.clone(), incident.monitor.clone());
+            let failing = incident
+                .regions
+                .failing
+                .iter()
+                .map(|r| Arc::from(r.as_str()));
+            machine
+                .firing_regions
+                .insert(key.clone(), failing.collect());
             machine.open.insert(key, incident);
         }
         machine
@@ -138,9 +183,12 @@ impl IncidentMachine {
             return Vec::new();
         }
         self.track(monitor, result);
-        let transitions = self
-            .evaluator
-            .observe(monitor, &Sample::from(&**result), now);
+        let transitions = self.evaluator.observe_in(
+            monitor,
+            result.region.as_ref(),
+            &Sample::from(&**result),
+            now,
+        );
         let mut effects = self.apply(&transitions, world);
         effects.extend(self.unfold(monitor, result, world));
         effects
@@ -228,7 +276,11 @@ impl IncidentMachine {
             }
             self.track(monitor, result);
             let sample = Sample::from(&**result);
-            transitions.extend(self.evaluator.observe(monitor, &sample, result.at));
+            let region = result.region.as_ref();
+            transitions.extend(
+                self.evaluator
+                    .observe_in(monitor, region, &sample, result.at),
+            );
         }
         let firing: HashSet<(String, String)> = self.evaluator.firing().into_iter().collect();
         let mut net = Vec::new();
@@ -258,12 +310,30 @@ impl IncidentMachine {
         }
     }
 
+    /// Each region's transition counts toward the quorum: the incident
+    /// opens when enough regions hold the condition, and resolves when
+    /// fewer than the quorum still do.
     fn apply(&mut self, transitions: &[Transition], world: &World) -> Vec<Effect> {
         let mut effects = Vec::new();
         for transition in transitions {
+            let key = (transition.alert.clone(), transition.monitor.clone());
+            let region = transition.region.clone().unwrap_or_else(|| Arc::from(""));
+            let firing = self.firing_regions.entry(key.clone()).or_default();
             match transition.kind {
-                TransitionKind::Fire => self.fire(transition, world, &mut effects),
-                TransitionKind::Resolve => self.resolve(transition, world, &mut effects),
+                TransitionKind::Fire => firing.insert(region),
+                TransitionKind::Resolve => firing.remove(&region),
+            };
+            let holding = firing.len();
+            let needed = world.quorum(&transition.alert, &transition.monitor);
+            let open = self.open.contains_key(&key);
+            match transition.kind {
+                TransitionKind::Fire if !open && holding >= needed => {
+                    self.fire(transition, world, &mut effects)
+                }
+                TransitionKind::Resolve if open && holding < needed => {
+                    self.resolve(transition, world, &mut effects)
+                }
+                _ => {}
             }
         }
         effects
@@ -311,6 +381,7 @@ impl IncidentMachine {
             folded_into,
             annotations: Vec::new(),
             notified_at: None,
+            regions: world.regions_of(&transition.monitor, &self.firing_regions[&key]),
         };
         let root = incident
             .folded_into

@@ -8,6 +8,7 @@ mod rules;
 pub mod verdict;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::config::schema::{AlertConfig, MonitorConfig};
@@ -59,6 +60,9 @@ pub struct Transition {
     pub alert: String,
     /// The monitor's name.
     pub monitor: String,
+    /// The region whose results decided it (`None` before any region
+    /// reported, as in tests that feed results without one).
+    pub region: Option<Arc<str>>,
     /// Fire or resolve.
     pub kind: TransitionKind,
     /// The measured value: a share 0..1 for rates, milliseconds for
@@ -77,11 +81,14 @@ pub struct Transition {
 /// N in a row is the outage going on, and restarts the count.
 const CLEAR_AFTER: u8 = 2;
 
-/// One alert applied to one monitor.
+/// One alert applied to one monitor as seen from one region. The config
+/// makes one per (alert, monitor) with no region; the first region to
+/// report claims it, and each further region gets a fresh copy.
 #[derive(Debug, Clone)]
 struct Pair {
     alert: String,
     monitor: String,
+    region: Option<Arc<str>>,
     spec: Spec,
     hold: Duration,
     meter: Meter,
@@ -97,6 +104,7 @@ impl Pair {
         Transition {
             alert: self.alert.clone(),
             monitor: self.monitor.clone(),
+            region: self.region.clone(),
             kind,
             value: reading.value(),
             threshold: self.spec.threshold(),
@@ -175,6 +183,28 @@ impl Pair {
     }
 }
 
+/// Whether the pair at `index` judges results from `region`, claiming
+/// an unclaimed pair for it when no other pair of that alert has.
+fn claim(pairs: &mut [Pair], index: usize, region: Option<&Arc<str>>, indices: &[usize]) -> bool {
+    let pair = &pairs[index];
+    match (&pair.region, region) {
+        (Some(own), Some(region)) => own == region,
+        (None, None) => true,
+        (Some(_), None) => false,
+        (None, Some(region)) => {
+            let alert = &pair.alert;
+            let taken = indices
+                .iter()
+                .any(|&i| pairs[i].alert == *alert && pairs[i].region.as_ref() == Some(region));
+            if taken {
+                return false;
+            }
+            pairs[index].region = Some(region.clone());
+            true
+        }
+    }
+}
+
 /// Every alert applied to every monitor it selects, with the state of each
 /// pair. Pure: results and times come in, transitions go out; no I/O.
 #[derive(Debug, Clone, Default)]
@@ -201,6 +231,7 @@ impl Evaluator {
                 evaluator.pairs.push(Pair {
                     alert: alert.name.clone(),
                     monitor,
+                    region: None,
                     meter: Meter::new(&spec),
                     spec: spec.clone(),
                     hold: alert.hold.unwrap_or_default(),
@@ -216,12 +247,35 @@ impl Evaluator {
     /// Feeds one result of `monitor`; returns the alerts that start firing
     /// or resolve because of it.
     pub fn observe(&mut self, monitor: &str, sample: &Sample, now: SystemTime) -> Vec<Transition> {
+        self.observe_in(monitor, None, sample, now)
+    }
+
+    /// [`Evaluator::observe`] for a result from `region`: each region's
+    /// results are judged on their own, and the caller combines them.
+    pub fn observe_in(
+        &mut self,
+        monitor: &str,
+        region: Option<&Arc<str>>,
+        sample: &Sample,
+        now: SystemTime,
+    ) -> Vec<Transition> {
         let Some(indices) = self.by_monitor.get(monitor) else {
             return Vec::new();
         };
         let mut transitions = Vec::new();
-        for &index in indices {
-            let pair = &mut self.pairs[index];
+        let mut judged = 0;
+        let mut alerts = 0;
+        let pairs = &mut self.pairs;
+        for (n, &index) in indices.iter().enumerate() {
+            let alert = &pairs[index].alert;
+            if !indices[..n].iter().any(|&i| pairs[i].alert == *alert) {
+                alerts += 1;
+            }
+            if !claim(pairs, index, region, indices) {
+                continue;
+            }
+            judged += 1;
+            let pair = &mut pairs[index];
             pair.meter.expire(now);
             // A result that says nothing to this condition (unknown, or no
             // certificate) is not an evaluation: it neither starts nor clears.
@@ -229,7 +283,48 @@ impl Evaluator {
                 transitions.extend(pair.after_result(now));
             }
         }
+        if judged < alerts
+            && let Some(region) = region
+        {
+            // A region seen for the first time: its own copy of each alert.
+            self.add_region(monitor, region);
+            return self.observe_in(monitor, Some(region), sample, now);
+        }
         transitions
+    }
+
+    /// Fresh pairs of every alert of `monitor` for `region`.
+    fn add_region(&mut self, monitor: &str, region: &Arc<str>) {
+        let Some(indices) = self.by_monitor.get(monitor).cloned() else {
+            return;
+        };
+        let mut added = Vec::new();
+        for index in indices.iter().copied() {
+            let template = &self.pairs[index];
+            let covered = indices.iter().any(|&i| {
+                self.pairs[i].alert == template.alert
+                    && self.pairs[i].region.as_ref() == Some(region)
+            }) || added.iter().any(|p: &Pair| p.alert == template.alert);
+            if covered {
+                continue;
+            }
+            added.push(Pair {
+                region: Some(region.clone()),
+                meter: Meter::new(&template.spec),
+                firing: false,
+                since: None,
+                clear_streak: 0,
+                ..template.clone()
+            });
+        }
+        for pair in added {
+            let index = self.pairs.len();
+            self.pairs.push(pair);
+            self.by_monitor
+                .entry(monitor.to_owned())
+                .or_default()
+                .push(index);
+        }
     }
 
     /// Time passing without results: `for` durations completing, windows
@@ -266,22 +361,43 @@ impl Evaluator {
     /// afresh. A removed pair that was firing just disappears: the caller
     /// compares [`Evaluator::firing`] before and after to close its incident.
     pub fn reconfigure(&mut self, alerts: &[AlertConfig], monitors: &[MonitorConfig]) {
-        let mut old: HashMap<(String, String), Pair> = std::mem::take(&mut self.pairs)
-            .into_iter()
-            .map(|p| ((p.alert.clone(), p.monitor.clone()), p))
-            .collect();
+        let old = std::mem::take(&mut self.pairs);
         *self = Evaluator::new(alerts, monitors);
-        for pair in &mut self.pairs {
-            let key = (pair.alert.clone(), pair.monitor.clone());
-            match old.remove(&key) {
-                Some(before) if before.spec == pair.spec => {
-                    pair.meter = before.meter;
-                    pair.firing = before.firing;
-                    pair.since = before.since;
-                    pair.clear_streak = before.clear_streak;
-                }
-                _ => {}
+        for before in old {
+            let Some(indices) = self.by_monitor.get(&before.monitor) else {
+                continue;
+            };
+            let template = indices
+                .iter()
+                .copied()
+                .find(|&i| self.pairs[i].alert == before.alert && self.pairs[i].region.is_none());
+            let same = indices
+                .iter()
+                .copied()
+                .find(|&i| self.pairs[i].alert == before.alert)
+                .is_some_and(|i| self.pairs[i].spec == before.spec);
+            if !same {
+                continue;
             }
+            let index = match template {
+                Some(index) => index,
+                None => {
+                    // Another region already took the config's pair.
+                    let index = self.pairs.len();
+                    self.pairs.push(before.clone());
+                    self.by_monitor
+                        .entry(before.monitor.clone())
+                        .or_default()
+                        .push(index);
+                    index
+                }
+            };
+            let pair = &mut self.pairs[index];
+            pair.region = before.region;
+            pair.meter = before.meter;
+            pair.firing = before.firing;
+            pair.since = before.since;
+            pair.clear_streak = before.clear_streak;
         }
     }
 }

@@ -82,6 +82,9 @@ mod tests {
             token: Default::default(),
             upstream: upstream.map(str::to_owned),
             is_upstream,
+            regions: None,
+            quorum: None,
+            host: "m".to_owned(),
             spec: ProbeSpec::Push,
         }
     }

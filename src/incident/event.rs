@@ -162,4 +162,7 @@ pub struct AlertEvent {
     pub runbook: Option<String>,
     /// Link to the incident page (`server.public_url` + `/incidents/{id}`).
     pub url: Option<String>,
+    /// The regions whose checks fail and pass.
+    #[serde(default)]
+    pub regions: super::Regions,
 }

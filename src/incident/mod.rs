@@ -99,4 +99,17 @@ pub struct Incident {
     /// Last time notifications were queued for it.
     #[serde(skip)]
     pub notified_at: Option<SystemTime>,
+    /// The regions whose checks fail and pass when it opened.
+    #[serde(default)]
+    pub regions: Regions,
+}
+
+/// Which regions saw a monitor fail and which saw it pass: in INCIDENT,
+/// the webhook body and the email.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Regions {
+    /// Regions whose checks fail.
+    pub failing: Vec<String>,
+    /// Regions whose checks pass.
+    pub passing: Vec<String>,
 }

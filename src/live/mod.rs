@@ -13,9 +13,11 @@ mod peers;
 
 pub use peers::{DEAD_AFTER, Peer, PeerKind, Peers};
 
-use crate::config::LoadedConfig;
+use crate::config::{LoadedConfig, NodeIdentity};
 use crate::evaluate::Maintenance;
+use crate::monitor::regions::{Combined, RegionLatest, combine};
 use crate::monitor::{CheckResult, Monitor, MonitorState, Overall, overall};
+use crate::store::series_key;
 
 /// What a reload replaces, all at once, so that no reader sees the new
 /// config with the old ids or windows.
@@ -27,14 +29,30 @@ pub struct Setup {
     pub monitors: HashMap<String, Arc<Monitor>>,
     /// The maintenance windows.
     pub maintenance: Maintenance,
+    /// This node: its name and the region it checks from.
+    pub identity: NodeIdentity,
+    /// Store ids of the monitors' series in other regions (agents'), by
+    /// [`series_key`]; a monitor's own id is its series in this node's region.
+    pub series: HashMap<String, i64>,
 }
 
 impl Setup {
-    /// The store id of a monitor.
+    /// The store id of a monitor (its series in this node's region).
     pub fn id(&self, name: &str) -> Option<i64> {
         self.monitors.get(name).map(|m| m.id)
     }
+
+    /// The store id of a monitor's series in `region`.
+    pub fn series_id(&self, name: &str, region: &str) -> Option<i64> {
+        if region == &*self.identity.region {
+            return self.id(name);
+        }
+        self.series.get(&series_key(name, region)).copied()
+    }
 }
+
+/// The latest result of each region that checked a monitor.
+type Regional = Vec<(Arc<str>, Arc<CheckResult>)>;
 
 /// Shared by the pipeline, alerting and the web; cheap to clone.
 #[derive(Clone)]
@@ -44,7 +62,7 @@ pub struct Live {
 
 struct Inner {
     setup: RwLock<Arc<Setup>>,
-    latest: RwLock<HashMap<String, Arc<CheckResult>>>,
+    latest: RwLock<HashMap<String, Regional>>,
     /// Bumped whenever a monitor's state changes; see [`Live::generation`].
     generation: AtomicU64,
     /// The nodes and agents heard from.
@@ -97,29 +115,87 @@ impl Live {
         &self.inner.peers
     }
 
-    /// The latest result of a monitor.
+    /// The latest result of a monitor: with one region, that region's;
+    /// with several, what they say together (see [`Live::regional`]).
     pub fn latest(&self, name: &str) -> Option<Arc<CheckResult>> {
-        self.inner
-            .latest
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned()
+        self.regional(name).map(|combined| combined.headline)
     }
 
-    /// Keeps `result` as the monitor's latest.
+    /// The latest result of a monitor in one region.
+    pub fn latest_in(&self, name: &str, region: &str) -> Option<Arc<CheckResult>> {
+        let latest = self
+            .inner
+            .latest
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let regions = latest.get(name)?;
+        regions
+            .iter()
+            .find(|(r, _)| &**r == region)
+            .map(|(_, result)| result.clone())
+    }
+
+    /// Each region's latest result of a monitor, and whether a checker of
+    /// that region is alive now; sorted by region.
+    pub fn regions(&self, name: &str) -> Vec<RegionLatest> {
+        let setup = self.setup();
+        let now = SystemTime::now();
+        let alive = self.inner.peers.live_regions(now);
+        let latest = self
+            .inner
+            .latest
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut regions: Vec<RegionLatest> = latest
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|(region, result)| RegionLatest {
+                alive: *region == setup.identity.region || alive.contains(region),
+                region: region.clone(),
+                result: result.clone(),
+            })
+            .collect();
+        regions.sort_by(|a, b| a.region.cmp(&b.region));
+        regions
+    }
+
+    /// What a monitor's regions say together: its state, the result to
+    /// show, the failing and passing regions.
+    pub fn regional(&self, name: &str) -> Option<Combined> {
+        let regions = self.regions(name);
+        let setup = self.setup();
+        let monitor = setup.monitors.get(name);
+        let host = monitor.map_or(name, |m| m.host.as_str());
+        combine(&regions, monitor.and_then(|m| m.quorum), host)
+    }
+
+    /// Keeps `result` as the monitor's latest in its region (this node's
+    /// when the result names none).
     pub fn record(&self, name: &str, result: Arc<CheckResult>) {
+        let region = match &result.region {
+            Some(region) => region.clone(),
+            None => self.setup().identity.region.clone(),
+        };
+        let state = MonitorState::of(&result);
         let mut latest = self
             .inner
             .latest
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        let state = MonitorState::of(&result);
         // Every check passes here: replace in place, allocate a key once.
-        let previous = match latest.get_mut(name) {
-            Some(slot) => Some(std::mem::replace(slot, result)),
-            None => latest.insert(name.to_owned(), result),
+        let regions = match latest.get_mut(name) {
+            Some(regions) => regions,
+            None => latest.entry(name.to_owned()).or_default(),
         };
+        let previous = match regions.iter_mut().find(|(r, _)| *r == region) {
+            Some((_, slot)) => Some(std::mem::replace(slot, result)),
+            None => {
+                regions.push((region, result));
+                None
+            }
+        };
+        // A state that changed in one region may change the monitor's.
         if previous.as_deref().map(MonitorState::of) != Some(state) {
             self.inner.generation.fetch_add(1, Ordering::Relaxed);
         }
@@ -141,9 +217,8 @@ impl Live {
         if setup.maintenance.active(name, now) {
             return MonitorState::Maintenance;
         }
-        self.latest(name)
-            .as_deref()
-            .map_or(MonitorState::Unknown, MonitorState::of)
+        self.regional(name)
+            .map_or(MonitorState::Unknown, |combined| combined.state)
     }
 
     /// The overall state of the monitors named.
@@ -197,6 +272,11 @@ mod tests {
             config,
             monitors,
             maintenance,
+            identity: NodeIdentity {
+                name: Arc::from("test"),
+                region: Arc::from("default"),
+            },
+            series: HashMap::new(),
         }
     }
 

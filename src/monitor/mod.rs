@@ -4,6 +4,7 @@
 //! It depends on nothing later in the flow; config produces it.
 
 pub mod cause;
+pub mod regions;
 pub mod result;
 pub mod spec;
 pub mod state;
@@ -16,6 +17,7 @@ pub use spec::ProbeSpec;
 pub use state::{MonitorState, Overall, overall};
 pub use values::{AddressMode, FollowRedirects, MonitorKind, RecordKind, StatusMatcher};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::secret::Secret;
@@ -46,6 +48,13 @@ pub struct Monitor {
     pub upstream: Option<String>,
     /// Another monitor names this one as its `upstream`: it is an origin.
     pub is_upstream: bool,
+    /// The regions that check it; `None`: every region with a live checker.
+    pub regions: Option<Vec<Arc<str>>>,
+    /// Failing regions that make it down; `None`: a majority of the live ones.
+    pub quorum: Option<u32>,
+    /// The host it reaches, for messages ("the path between eu-west and
+    /// shop.example.com").
+    pub host: String,
     /// The compiled probe.
     pub spec: ProbeSpec,
 }

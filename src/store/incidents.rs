@@ -133,6 +133,7 @@ impl Store {
             .bind(unix_ms(incident.started_at))
             .bind(&incident.folded_into)
             .bind((!deliveries.is_empty()).then_some(now))
+            .bind(json(&incident.regions))
             .execute(&mut *tx)
             .await?;
             queue!(tx, deliveries, now);
@@ -601,6 +602,9 @@ where
         notified_at: row
             .try_get::<Option<i64>, _>("notified_ms")?
             .map(from_unix_ms),
+        regions: text("regions")?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
     })
 }
 

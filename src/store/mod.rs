@@ -7,6 +7,7 @@
 //! [`on_backend!`] macro expands one body once per backend, so each query is
 //! written once and compiled against each driver's own types.
 
+pub mod copy;
 mod files;
 pub mod history;
 pub mod incidents;
@@ -70,6 +71,17 @@ pub enum StoreError {
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The row in `monitors` that holds a monitor's series in `region`: its
+/// name in the default region (so single-node history stays where it
+/// was), `name@region` elsewhere ('@' is never in a monitor name).
+pub fn series_key(name: &str, region: &str) -> String {
+    if region == crate::config::schema::DEFAULT_REGION {
+        name.to_owned()
+    } else {
+        format!("{name}@{region}")
+    }
 }
 
 /// The store. Cloning shares the pool.

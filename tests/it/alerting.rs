@@ -393,6 +393,7 @@ async fn an_alert_storm_reaches_a_notifier_as_one_grouped_message() {
         annotations: Vec::new(),
         runbook: None,
         url: None,
+        regions: Default::default(),
     };
     // Six incidents opened at once, each queueing a message to the hook.
     for i in 0..6 {
@@ -414,6 +415,7 @@ async fn an_alert_storm_reaches_a_notifier_as_one_grouped_message() {
             folded_into: None,
             annotations: Vec::new(),
             notified_at: None,
+            regions: Default::default(),
         };
         let delivery = NewDelivery {
             id: format!("inc-{i}.hook.firing.0"),

@@ -187,6 +187,7 @@ fn incident(id: &str, monitor: &str) -> Incident {
         folded_into: None,
         annotations: Vec::new(),
         notified_at: None,
+        regions: Default::default(),
     }
 }
 
@@ -215,6 +216,7 @@ fn delivery(id: &str, incident: &Incident) -> NewDelivery {
             annotations: Vec::new(),
             runbook: None,
             url: None,
+            regions: Default::default(),
         }],
     }
 }

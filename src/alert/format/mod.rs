@@ -161,6 +161,7 @@ pub(crate) mod fixture {
             }],
             runbook: Some("https://wiki.example.com/shop-502".into()),
             url: Some("https://status.example.com/incidents/inc-42".into()),
+            regions: Default::default(),
         }
     }
 

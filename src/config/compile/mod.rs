@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 mod names;
 mod net;
@@ -109,6 +110,12 @@ pub fn monitor(
         token: config.token.clone().unwrap_or_default(),
         upstream: config.upstream.clone(),
         is_upstream,
+        regions: config
+            .regions
+            .as_ref()
+            .map(|regions| regions.iter().map(|r| Arc::from(r.as_str())).collect()),
+        quorum: config.quorum,
+        host: host_of(config),
         spec,
     })
 }
@@ -315,4 +322,24 @@ pub(super) fn a_kind(kind: MonitorKind) -> String {
 
 pub(super) fn first_line(text: &str) -> &str {
     text.lines().last().unwrap_or(text).trim()
+}
+
+/// The host a monitor reaches: its URL's host, its target's host, its
+/// domain, or else its name.
+fn host_of(config: &MonitorConfig) -> String {
+    let from_url = config
+        .url
+        .as_deref()
+        .and_then(|url| url::Url::parse(url).ok())
+        .and_then(|url| url.host_str().map(str::to_owned));
+    let from_target = || {
+        config
+            .target
+            .as_deref()
+            .map(|target| parse_host_port(target).map_or_else(|| target.to_owned(), |hp| hp.host))
+    };
+    from_url
+        .or_else(from_target)
+        .or_else(|| config.domain.clone())
+        .unwrap_or_else(|| config.name.clone())
 }

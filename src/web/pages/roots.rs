@@ -96,6 +96,7 @@ mod tests {
             folded_into: into.map(Into::into),
             annotations: Vec::new(),
             notified_at: None,
+            regions: Default::default(),
         }
     }
 

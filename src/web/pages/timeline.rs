@@ -235,6 +235,7 @@ mod tests {
             folded_into: None,
             annotations: Vec::new(),
             notified_at: None,
+            regions: Default::default(),
         }
     }
 

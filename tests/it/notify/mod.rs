@@ -53,6 +53,7 @@ pub fn firing() -> AlertEvent {
         }],
         runbook: Some("https://wiki.example.com/shop-502".into()),
         url: Some("https://status.example.com/incidents/inc-42".into()),
+        regions: Default::default(),
     }
 }
 

@@ -46,6 +46,9 @@ enum Command {
         #[command(subcommand)]
         source: commands::import::Source,
     },
+    /// Copy a SQLite store (checks, rollups, incidents, annotations, the
+    /// outbox) into an empty PostgreSQL database.
+    MigrateStore(commands::migrate_store::Request),
 }
 
 // One thread runs every check: checks wait on the network, not the CPU, and
@@ -65,5 +68,6 @@ async fn main() -> ExitCode {
         Command::Validate { config } => commands::validate::run(config.as_deref()),
         Command::Check(request) => commands::check::run(request).await,
         Command::Import { source } => commands::import::run(source).await,
+        Command::MigrateStore(request) => commands::migrate_store::run(request).await,
     }
 }

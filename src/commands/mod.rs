@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod import;
+pub mod migrate_store;
 pub mod run;
 pub mod validate;
 

@@ -3,6 +3,7 @@
 
 mod annotations;
 pub(super) mod auth;
+mod cluster;
 mod incidents;
 mod status;
 
@@ -27,6 +28,7 @@ const OPENAPI: &str = include_str!("../openapi.json");
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/status", get(status::status))
+        .route("/api/v1/cluster", get(cluster::cluster))
         .route("/api/v1/monitors/{name}/checks", get(checks))
         .route("/api/v1/openapi.json", get(openapi))
         // Anything else under /api/ is a JSON 404, not an HTML page.

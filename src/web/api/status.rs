@@ -173,10 +173,36 @@ pub(super) async fn status(
                     "30d": state.history.last_days(id, day, 30).uptime(),
                 })
             });
-            let last_check = state
+            let combined = state.live.regional(&monitor.name);
+            let last_check = combined
+                .as_ref()
+                .map(|c| masked(&view.check((*c.headline).clone())));
+            // Each region's state and last check; a failing region's check
+            // carries the monitor's verdict when that verdict is regional.
+            let regional = combined
+                .as_ref()
+                .filter(|c| c.headline.verdict.hop == crate::monitor::Hop::Network)
+                .map(|c| c.headline.verdict.clone());
+            let regions: Vec<_> = state
                 .live
-                .latest(&monitor.name)
-                .map(|r| masked(&view.check((*r).clone())));
+                .regions(&monitor.name)
+                .into_iter()
+                .map(|seen| {
+                    let region_state = crate::monitor::MonitorState::of(&seen.result);
+                    let mut check = (*seen.result).clone();
+                    if let Some(verdict) = &regional
+                        && region_state == crate::monitor::MonitorState::Down
+                    {
+                        check.verdict = verdict.clone();
+                    }
+                    serde_json::json!({
+                        "region": &*seen.region,
+                        "state": region_state.as_str(),
+                        "alive": seen.alive,
+                        "last_check": masked(&view.check(check)),
+                    })
+                })
+                .collect();
             serde_json::json!({
                 "name": monitor.name,
                 "title": monitor.title.as_deref().unwrap_or(&monitor.name),
@@ -185,6 +211,7 @@ pub(super) async fn status(
                 "state": monitor_state,
                 "uptime": uptime,
                 "last_check": last_check,
+                "regions": regions,
             })
         })
         .collect();

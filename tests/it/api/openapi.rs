@@ -33,6 +33,14 @@ fn cases(incident: &str, push_token: &str) -> Vec<Case> {
             none(),
             200,
         ),
+        (
+            "get",
+            "/api/v1/cluster",
+            s("/api/v1/cluster"),
+            None,
+            none(),
+            200,
+        ),
         // Filtered and paged: `limit=1` leaves a `next_cursor`.
         (
             "get",

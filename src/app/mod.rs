@@ -180,6 +180,7 @@ impl Application {
             live,
             metrics,
             push,
+            pipeline,
             scheduler_beat: Arc::new(AtomicI64::new(0)),
             limits: Arc::default(),
         };

@@ -1,6 +1,8 @@
 //! The JSON API of contract section 4: status, checks, incidents,
-//! annotations and acknowledgements, and the OpenAPI document describing them.
+//! annotations and acknowledgements, and the OpenAPI document describing
+//! them; and the agents' endpoints of section 7.
 
+mod agent;
 mod annotations;
 pub(super) mod auth;
 mod incidents;
@@ -33,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/{*rest}", any(no_route))
         .merge(incidents::router())
         .merge(annotations::router())
+        .merge(agent::router())
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,7 @@
 //! Builds and wires the daemon's parts (store, writer, pipeline, scheduler,
 //! web), runs them, reloads the config on SIGHUP or file change, shuts down.
 
-mod checks;
+pub mod checks;
 
 use std::collections::HashMap;
 use std::future::Future;

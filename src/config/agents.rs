@@ -11,6 +11,11 @@ use crate::monitor::MonitorKind;
 /// The answer of `GET /api/v1/agent/monitors`: what one agent checks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentMonitors {
+    /// The agent the token belongs to, for the agent to compare with the
+    /// name it was given.
+    pub agent: String,
+    /// The region it checks from.
+    pub region: String,
     /// Changes whenever `monitors` does; also the answer's `ETag`, so an
     /// agent that polls is answered 304 until the config changes.
     pub version: String,
@@ -20,19 +25,24 @@ pub struct AgentMonitors {
 }
 
 impl AgentMonitors {
-    /// The monitors an agent of `region` checks.
-    pub fn for_region(config: &Config, region: &str) -> Self {
+    /// The monitors `agent` checks.
+    pub fn for_agent(config: &Config, agent: &AgentConfig) -> Self {
         let monitors: Vec<MonitorConfig> = config
             .monitors
             .iter()
-            .filter(|monitor| checked_from(monitor, region))
+            .filter(|monitor| checked_from(monitor, &agent.region))
             .cloned()
             .collect();
         // Secrets included: a changed header value or password must reach
         // the agent as surely as a changed URL.
         let json = revealing(|| serde_json::to_vec(&monitors)).unwrap_or_default();
         let version = hex::encode(&Sha256::digest(&json)[..12]);
-        Self { version, monitors }
+        Self {
+            agent: agent.name.clone(),
+            region: agent.region.clone(),
+            version,
+            monitors,
+        }
     }
 
     /// The JSON sent to the agent, with its secrets written as their values:
@@ -84,6 +94,16 @@ mod tests {
         parse_with_env(text, Format::Yaml, "t.yaml", &env).expect("valid config")
     }
 
+    /// What an agent of `region` is sent.
+    fn for_region(config: &Config, region: &str) -> AgentMonitors {
+        let agent = AgentConfig {
+            name: "a-1".to_owned(),
+            region: region.to_owned(),
+            token: TOKEN_EU.into(),
+        };
+        AgentMonitors::for_agent(config, &agent)
+    }
+
     fn names(monitors: &AgentMonitors) -> Vec<&str> {
         monitors.monitors.iter().map(|m| m.name.as_str()).collect()
     }
@@ -100,26 +120,26 @@ mod tests {
     #[test]
     fn an_agent_gets_the_monitors_of_its_region_and_no_push_monitor() {
         let loaded = config(TWO_REGIONS);
-        let eu = AgentMonitors::for_region(&loaded.config, "eu-west");
+        let eu = for_region(&loaded.config, "eu-west");
         assert_eq!(names(&eu), ["everywhere", "eu-only"]);
-        let us = AgentMonitors::for_region(&loaded.config, "us-east");
+        let us = for_region(&loaded.config, "us-east");
         assert_eq!(names(&us), ["everywhere", "us-only"]);
         assert_ne!(eu.version, us.version);
-        let nowhere = AgentMonitors::for_region(&loaded.config, "ap-south");
+        let nowhere = for_region(&loaded.config, "ap-south");
         assert_eq!(names(&nowhere), ["everywhere"]);
     }
 
     #[test]
     fn the_version_changes_with_any_value_a_secret_included() {
-        let before = AgentMonitors::for_region(&config(TWO_REGIONS).config, "eu-west");
-        let same = AgentMonitors::for_region(&config(TWO_REGIONS).config, "eu-west");
+        let before = for_region(&config(TWO_REGIONS).config, "eu-west");
+        let same = for_region(&config(TWO_REGIONS).config, "eu-west");
         assert_eq!(before.version, same.version);
         let changed = TWO_REGIONS.replace("h3ader-s3cret", "h3ader-s3cret2");
-        let after = AgentMonitors::for_region(&config(&changed).config, "eu-west");
+        let after = for_region(&config(&changed).config, "eu-west");
         assert_ne!(before.version, after.version);
         // A monitor of another region is not this agent's business.
         let other = TWO_REGIONS.replace("127.0.0.1:3", "127.0.0.1:4");
-        let after = AgentMonitors::for_region(&config(&other).config, "eu-west");
+        let after = for_region(&config(&other).config, "eu-west");
         assert_eq!(before.version, after.version);
     }
 
@@ -128,7 +148,7 @@ mod tests {
         let env = |_: &str| None;
         let text = include_str!("../../config/hopwatch.yaml");
         let loaded = parse_with_env(text, Format::Yaml, "hopwatch.yaml", &env).expect("valid");
-        let sent = AgentMonitors::for_region(&loaded.config, "default");
+        let sent = for_region(&loaded.config, "default");
         assert!(sent.monitors.len() > 5, "{:?}", names(&sent));
         let received: AgentMonitors = serde_json::from_slice(&sent.to_json()).expect("read back");
         assert_eq!(received, sent);
@@ -154,6 +174,8 @@ mod tests {
         assert!(!plain.contains("pu5h-t0ken"), "{plain}");
         assert!(plain.contains(r#""token":"***""#), "{plain}");
         let sent = AgentMonitors {
+            agent: "a-1".to_owned(),
+            region: "eu-west".to_owned(),
             version: String::new(),
             monitors: vec![monitor],
         };

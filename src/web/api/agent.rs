@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::auth::{bearer_token, json_body_within, unauthorized};
+use crate::config::AgentConfig;
 use crate::config::agents::{AgentMonitors, checked_from};
 use crate::live::PeerKind;
 use crate::monitor::{CheckResult, Monitor};
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
 /// The agent a request's bearer token belongs to; take it as an argument
 /// and the handler only runs for an agent of `agents:`.
 struct Caller {
+    agent: AgentConfig,
     name: Arc<str>,
     region: Arc<str>,
 }
@@ -63,6 +65,7 @@ impl FromRequestParts<AppState> for Caller {
             return Err(unauthorized("wrong token"));
         };
         let caller = Caller {
+            agent: agent.clone(),
             name: Arc::from(agent.name.as_str()),
             region: Arc::from(agent.region.as_str()),
         };
@@ -97,7 +100,7 @@ async fn monitors(
     headers: HeaderMap,
 ) -> Response {
     let config = state.config();
-    let payload = AgentMonitors::for_region(&config.config, &caller.region);
+    let payload = AgentMonitors::for_agent(&config.config, &caller.agent);
     let etag = format!("\"{}\"", payload.version);
     let known = headers
         .get(IF_NONE_MATCH)

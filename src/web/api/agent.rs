@@ -119,6 +119,9 @@ async fn monitors(
     (StatusCode::OK, headers, payload.to_json()).into_response()
 }
 
+/// A monitor's results in one batch, oldest first.
+type Run = (Arc<Monitor>, Vec<CheckResult>);
+
 /// The body of `POST /api/v1/agent/results`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,10 +159,10 @@ fn accept(
     caller: &Caller,
     results: Vec<CheckResult>,
     now: SystemTime,
-) -> Result<Vec<(Arc<Monitor>, Vec<CheckResult>)>, String> {
+) -> Result<Vec<Run>, String> {
     let setup = state.live.setup();
     let configs = &setup.config.config.monitors;
-    let mut runs: Vec<(Arc<Monitor>, Vec<CheckResult>)> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
     let mut run_of: HashMap<String, usize> = HashMap::new();
     for (index, mut result) in results.into_iter().enumerate() {
         let at = format!("results[{index}]");

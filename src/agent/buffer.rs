@@ -2,7 +2,8 @@
 //! as, oldest first, bounded (past the bound the oldest go, counted), and
 //! taken in batches that are put back whole when a send fails.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 use crate::monitor::CheckResult;
 
@@ -15,10 +16,13 @@ pub const BATCH_RESULTS: usize = 500;
 /// ...and bytes, well under the server's 4 MiB, whatever evidence they carry.
 pub const BATCH_BYTES: usize = 2 * 1024 * 1024;
 
+/// One unsent result: its monitor, and its JSON.
+type Item = (Arc<str>, String);
+
 /// Unsent results, oldest first.
 #[derive(Debug)]
 pub struct Buffer {
-    items: VecDeque<String>,
+    items: VecDeque<Item>,
     capacity: usize,
     /// Dropped for room since [`Buffer::take_dropped`] was last called.
     dropped: u64,
@@ -27,7 +31,7 @@ pub struct Buffer {
 /// Some of the oldest results, ready to send.
 #[derive(Debug)]
 pub struct Batch {
-    items: Vec<String>,
+    items: Vec<Item>,
 }
 
 impl Buffer {
@@ -40,9 +44,9 @@ impl Buffer {
         }
     }
 
-    /// Keeps `result` (its `monitor` set) behind the others; the oldest
-    /// goes when the buffer is full.
-    pub fn push(&mut self, result: &CheckResult) {
+    /// Keeps `result` of `monitor` behind the others; the oldest goes when
+    /// the buffer is full.
+    pub fn push(&mut self, monitor: &Arc<str>, result: &CheckResult) {
         // A result is plain data with string keys: serializing cannot fail.
         let Ok(json) = serde_json::to_string(result) else {
             return;
@@ -51,7 +55,16 @@ impl Buffer {
             self.items.pop_front();
             self.dropped += 1;
         }
-        self.items.push_back(json);
+        self.items.push_back((monitor.clone(), json));
+    }
+
+    /// Forgets the results of monitors not in `kept` (the server no longer
+    /// gives them to this agent, and would refuse every batch holding one);
+    /// returns how many went.
+    pub fn retain_monitors(&mut self, kept: &HashSet<&str>) -> usize {
+        let before = self.items.len();
+        self.items.retain(|(monitor, _)| kept.contains(&**monitor));
+        before - self.items.len()
     }
 
     /// How many results wait.
@@ -64,7 +77,7 @@ impl Buffer {
     pub fn take(&mut self, max_results: usize, max_bytes: usize) -> Option<Batch> {
         let mut items = Vec::new();
         let mut bytes = 0;
-        while let Some(next) = self.items.front() {
+        while let Some((_, next)) = self.items.front() {
             let full = items.len() >= max_results || bytes + next.len() > max_bytes;
             if !items.is_empty() && full {
                 break;
@@ -102,10 +115,14 @@ impl Batch {
 
     /// The request body: `{"results": [CHECK, ...]}`.
     pub fn body(&self) -> Vec<u8> {
-        let size = self.items.iter().map(|item| item.len() + 1).sum::<usize>();
+        let size = self
+            .items
+            .iter()
+            .map(|(_, item)| item.len() + 1)
+            .sum::<usize>();
         let mut body = Vec::with_capacity(size + 16);
         body.extend_from_slice(b"{\"results\":[");
-        for (n, item) in self.items.iter().enumerate() {
+        for (n, (_, item)) in self.items.iter().enumerate() {
             if n > 0 {
                 body.push(b',');
             }
@@ -124,9 +141,19 @@ mod tests {
     use crate::monitor::Cause;
 
     fn result(second: u64) -> CheckResult {
+        result_of("web", second)
+    }
+
+    fn result_of(monitor: &str, second: u64) -> CheckResult {
         let mut result = CheckResult::new(UNIX_EPOCH + Duration::from_secs(second), Cause::Ok);
-        result.monitor = Some("web".to_owned());
+        result.monitor = Some(monitor.to_owned());
         result
+    }
+
+    /// Pushes a result as the agent does: under its monitor's name.
+    fn push(buffer: &mut Buffer, result: CheckResult) {
+        let monitor: Arc<str> = Arc::from(result.monitor.as_deref().unwrap_or_default());
+        buffer.push(&monitor, &result);
     }
 
     /// The `at` seconds of a batch's results, read back from its body.
@@ -146,7 +173,7 @@ mod tests {
     fn past_the_bound_the_oldest_go_and_are_counted() {
         let mut buffer = Buffer::new(3);
         for second in 1..=5 {
-            buffer.push(&result(second));
+            push(&mut buffer, result(second));
         }
         assert_eq!(buffer.len(), 3);
         assert_eq!(buffer.take_dropped(), 2);
@@ -160,7 +187,7 @@ mod tests {
     fn batches_are_bounded_by_count_and_bytes_but_never_empty() {
         let mut buffer = Buffer::new(100);
         for second in 1..=5 {
-            buffer.push(&result(second));
+            push(&mut buffer, result(second));
         }
         assert_eq!(seconds(&buffer.take(2, BATCH_BYTES).unwrap()), [1, 2]);
         // One byte allows no result, yet the oldest goes alone.
@@ -172,11 +199,11 @@ mod tests {
     fn an_unsent_batch_goes_back_in_front_of_what_came_meanwhile() {
         let mut buffer = Buffer::new(4);
         for second in 1..=3 {
-            buffer.push(&result(second));
+            push(&mut buffer, result(second));
         }
         let batch = buffer.take(2, BATCH_BYTES).unwrap();
-        buffer.push(&result(4));
-        buffer.push(&result(5));
+        push(&mut buffer, result(4));
+        push(&mut buffer, result(5));
         buffer.put_back(batch);
         // Room for one of the two: the older of them is dropped.
         assert_eq!(buffer.take_dropped(), 1);
@@ -184,5 +211,15 @@ mod tests {
             seconds(&buffer.take(10, BATCH_BYTES).unwrap()),
             [2, 3, 4, 5]
         );
+    }
+
+    #[test]
+    fn results_of_monitors_no_longer_given_are_forgotten() {
+        let mut buffer = Buffer::new(10);
+        push(&mut buffer, result_of("kept", 1));
+        push(&mut buffer, result_of("gone", 2));
+        push(&mut buffer, result_of("kept", 3));
+        assert_eq!(buffer.retain_monitors(&HashSet::from(["kept"])), 1);
+        assert_eq!(seconds(&buffer.take(10, BATCH_BYTES).unwrap()), [1, 3]);
     }
 }

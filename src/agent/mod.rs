@@ -10,6 +10,7 @@ mod server;
 
 pub use server::SetupError;
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -95,9 +96,10 @@ impl Outbox {
     fn add(&self, monitor: &Monitor, results: Vec<CheckResult>) {
         let waiting = {
             let mut buffer = self.lock();
+            let name: Arc<str> = Arc::from(monitor.name.as_str());
             for mut result in results {
                 result.monitor = Some(monitor.name.clone());
-                buffer.push(&result);
+                buffer.push(&name, &result);
             }
             buffer.len()
         };
@@ -151,6 +153,15 @@ pub async fn run(options: Options, stop: CancellationToken) -> Result<(), AgentE
                     });
                 }
                 apply(&mut scheduler, &trust, &monitors);
+                let given: HashSet<&str> =
+                    monitors.monitors.iter().map(|m| m.name.as_str()).collect();
+                let forgotten = outbox.lock().retain_monitors(&given);
+                if forgotten > 0 {
+                    tracing::warn!(
+                        results = forgotten,
+                        "results of monitors the server no longer gives this agent are dropped"
+                    );
+                }
                 version = Some(etag);
             }
             Err(Failure::TokenRefused) => break Err(AgentError::TokenRefused),

@@ -87,6 +87,14 @@ impl Server {
         .await;
     }
 
+    /// Adds a monitor (a YAML flow mapping) to the config; the server
+    /// reloads when it sees the file change.
+    fn add_monitor(&self, monitor: &str) {
+        let mut text = std::fs::read_to_string(&self.config).expect("read the config");
+        text.push_str(&format!("  - {monitor}\n"));
+        std::fs::write(&self.config, text).expect("write the config");
+    }
+
     /// SIGTERM, and the exit (bounded) of a clean drain.
     async fn stop(&mut self) {
         let mut process = self.process.take().expect("the server runs");
@@ -238,6 +246,15 @@ async fn an_agent_checks_its_region_and_its_results_count_for_it() {
     let last = server.last_check("web-eu").await;
     assert_eq!(last["ok"], true, "{last}");
     assert_eq!(last["monitor"], "web-eu", "{last}");
+
+    // A monitor added to the region on the server reaches the agent.
+    server.add_monitor(&format!(
+        "{{ name: web-eu-2, type: tcp, target: '{}', interval: 1s, regions: [eu-west] }}",
+        origin.addr()
+    ));
+    server
+        .wait_for_agent_result("web-eu-2", "eu-agent-1", "eu-west")
+        .await;
 
     // SIGTERM: the agent stops cleanly.
     signal(&agent.0, "TERM");

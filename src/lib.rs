@@ -85,5 +85,8 @@ pub mod demo;
 /// `hopwatch import`: Gatus and Uptime Kuma setups as a hopwatch config.
 pub mod import;
 
+/// `hopwatch agent`: checks a region's monitors for a server, no database.
+pub mod agent;
+
 /// What each CLI command does.
 pub mod commands;

@@ -41,6 +41,9 @@ enum Command {
     },
     /// Probe one URL now and print the phases, the cause and a verdict.
     Check(commands::check::Request),
+    /// Check the monitors of one region for a hopwatch server, with no
+    /// database: results go to the server (kept while it is away).
+    Agent(commands::agent::Request),
     /// Print a hopwatch config made from a Gatus or Uptime Kuma setup.
     Import {
         #[command(subcommand)]
@@ -67,6 +70,7 @@ async fn main() -> ExitCode {
         Command::Demo { listen } => commands::demo(listen).await,
         Command::Validate { config } => commands::validate::run(config.as_deref()),
         Command::Check(request) => commands::check::run(request).await,
+        Command::Agent(request) => commands::agent::run(request).await,
         Command::Import { source } => commands::import::run(source).await,
         Command::MigrateStore(request) => commands::migrate_store::run(request).await,
     }

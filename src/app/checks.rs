@@ -1,7 +1,10 @@
 //! What a monitor's task does: at each of its turns, a check and its
 //! confirms, handed to the pipeline; for a push monitor, each heartbeat and
 //! each missed deadline. The schedule decides when; this decides what.
+//! An agent runs the same turns ([`run_checks`]) and keeps the results for
+//! its server instead.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,7 +28,12 @@ pub fn start_task(prober: Arc<Prober>, pipeline: Pipeline, board: PushBoard) -> 
             let inbox = board.register(&monitor.name, monitor.token.clone());
             Box::pin(watch_pushes(monitor, inbox, pipeline.clone(), turns))
         } else {
-            Box::pin(run_checks(monitor, prober.clone(), pipeline.clone(), turns))
+            let pipeline = pipeline.clone();
+            let record = move |monitor: Arc<Monitor>, results| {
+                let pipeline = pipeline.clone();
+                async move { pipeline.record(&monitor, results).await }
+            };
+            Box::pin(run_checks(monitor, prober.clone(), turns, record))
         }
     })
 }
@@ -38,19 +46,24 @@ pub fn forget(pipeline: Pipeline, board: PushBoard) -> Forget {
     })
 }
 
-async fn run_checks(
+/// A probed monitor's task: at each turn, a check and its confirms, given
+/// to `record` once the turn's place among the checks in flight is freed.
+pub async fn run_checks<R, F>(
     monitor: Arc<Monitor>,
     prober: Arc<Prober>,
-    pipeline: Pipeline,
     mut turns: Turns,
-) {
+    mut record: R,
+) where
+    R: FnMut(Arc<Monitor>, Vec<CheckResult>) -> F,
+    F: Future<Output = ()>,
+{
     while let Some(turn) = turns.next().await {
         let checks = check_with_confirm(&monitor, &prober, turns.stop());
         let Some(results) = turns.unless_abandoned(checks).await else {
             return;
         };
         drop(turn);
-        pipeline.record(&monitor, results).await;
+        record(monitor.clone(), results).await;
         turns.advance();
     }
 }

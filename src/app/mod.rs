@@ -1,7 +1,7 @@
 //! Builds and wires the daemon's parts (store, writer, pipeline, scheduler,
 //! web), runs them, reloads the config on SIGHUP or file change, shuts down.
 
-mod checks;
+pub mod checks;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -148,7 +148,7 @@ impl Application {
             .identity(|var| std::env::var(var).ok())
             .map_err(AppError::Config)?;
         let setup = setup(config.clone(), &store, &identity).await?;
-        let monitors: Vec<Arc<Monitor>> = setup.monitors.values().cloned().collect();
+        let monitors = checked_here(&setup);
         let live = Live::new(setup);
         let wake = Arc::new(Notify::new());
         let dispatcher = Dispatcher::new(store.clone(), &notifiers, metrics.clone(), wake.clone());
@@ -186,6 +186,7 @@ impl Application {
             live,
             metrics,
             push,
+            pipeline,
             scheduler_beat: Arc::new(AtomicI64::new(0)),
             limits: Arc::default(),
         };
@@ -355,6 +356,22 @@ fn record_gap(
     }
 }
 
+/// The monitors this node checks: those whose `regions` include its
+/// region (or list none). The others are checked by agents or other nodes.
+fn checked_here(setup: &Setup) -> Vec<Arc<Monitor>> {
+    let region = &setup.identity.region;
+    setup
+        .monitors
+        .values()
+        .filter(|m| {
+            m.regions
+                .as_ref()
+                .is_none_or(|regions| regions.contains(region))
+        })
+        .cloned()
+        .collect()
+}
+
 /// Everything a config gives the live state: its monitors compiled with
 /// their store ids (rows made for new ones) and its maintenance windows.
 async fn setup(
@@ -449,7 +466,7 @@ async fn reload(
     let loaded = Arc::new(loaded);
     match setup(loaded.clone(), store, &state.live.setup().identity).await {
         Ok(setup) => {
-            scheduler.apply(setup.monitors.values().cloned().collect());
+            scheduler.apply(checked_here(&setup));
             state.live.replace(setup);
             let _ = alerts.send(ManagerMessage::Reconfigure).await;
             tracing::info!(

@@ -1,5 +1,6 @@
 //! What each CLI command does; `main.rs` only parses arguments.
 
+pub mod agent;
 pub mod check;
 pub mod import;
 pub mod migrate_store;

@@ -1,6 +1,7 @@
 //! The config file (contract section 2): schema, loading from YAML or TOML
 //! with `${VAR}` interpolation, and validation that reports every error.
 
+pub mod agents;
 pub mod compile;
 pub mod location;
 pub mod schema;
@@ -20,7 +21,7 @@ pub use load::{Format, find_config_file, load, parse, parse_with_env};
 pub use location::Location;
 pub use regions::NodeIdentity;
 pub use schema::*;
-pub use secret::{SECRET_KEYS, Secret};
+pub use secret::{SECRET_KEYS, Secret, revealing};
 pub use select::select_monitors;
 
 use std::fmt;

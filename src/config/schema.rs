@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::values::{Percent, duration, opt_duration};
+use super::values::{Percent, duration, opt_duration, write_opt_duration};
 use crate::incident::Severity;
 use crate::monitor::{AddressMode, FollowRedirects, MonitorKind, RecordKind, StatusMatcher};
 use crate::secret::Secret;
@@ -192,7 +192,12 @@ fn default_retention() -> Duration {
 
 /// One entry of `monitors:`. Fields not used by the monitor's `type` are
 /// rejected by validation, so a misplaced key is never silently ignored.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+///
+/// It serializes in the file's own spellings for one reader: an agent,
+/// which compiles what it is sent with the same code (see
+/// [`super::agents`]). A [`Secret`] in it writes `***` unless serialized
+/// inside [`super::revealing`], which only the agents' endpoint does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorConfig {
     /// Unique id, `[a-z0-9._-]`, used in URLs and metric labels.
@@ -247,10 +252,20 @@ pub struct MonitorConfig {
     /// A link quoted in alerts.
     pub runbook: Option<String>,
     /// How often the check runs. Default 30s, at least 1s.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(
+        default,
+        deserialize_with = "opt_duration",
+        serialize_with = "write_opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub interval: Option<Duration>,
     /// How long one check may take. Default 10s, at most `interval`.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(
+        default,
+        deserialize_with = "opt_duration",
+        serialize_with = "write_opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub timeout: Option<Duration>,
     /// tcp/tls/smtp/grpc: `host:port` to connect to. icmp: the host (name or IP).
     pub target: Option<String>,
@@ -261,7 +276,12 @@ pub struct MonitorConfig {
     /// dns: resolver `ip[:port]`. Default: the system resolver.
     pub server: Option<String>,
     /// push: extra time after `interval` before a missing push counts as down.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(
+        default,
+        deserialize_with = "opt_duration",
+        serialize_with = "write_opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grace: Option<Duration>,
     /// push: the token a heartbeat must carry. Required for push monitors.
     pub token: Option<Secret>,
@@ -329,7 +349,7 @@ impl MonitorConfig {
 }
 
 /// `expect:` of a monitor. Everything optional; the default is "status 2xx".
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Accepted statuses, codes or classes (`"2xx"`). Default `["2xx"]`.
@@ -345,7 +365,12 @@ pub struct Expect {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// A slower check fails with `too_slow`.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(
+        default,
+        deserialize_with = "opt_duration",
+        serialize_with = "write_opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_latency: Option<Duration>,
     /// https/tls/smtp: fewer days left fails with `tls_expiring`.
     pub cert_min_days: Option<u32>,

@@ -1,9 +1,12 @@
 //! Values of secret config keys (`admin_token`, `password`, `secret`,
-//! `routing_key`, `token`, `access_key`): hidden from `Debug`, `Display` and error messages.
+//! `routing_key`, `token`, `access_key`): hidden from `Debug`, `Display`,
+//! error messages and serialization (but for an agent's own monitors).
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::{Serialize, Serializer};
 
 pub use crate::secret::Secret;
 
@@ -127,6 +130,40 @@ pub(crate) fn mask_syntax_error(message: &str, text: &str) -> String {
     crate::mask::text(&message)
 }
 
+thread_local! {
+    /// Set while [`revealing`] runs on this thread.
+    static REVEALING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `write` with every [`Secret`] it serializes written as its value,
+/// not `***`. For the one answer that must carry them: an agent's own
+/// monitors, to the agent holding their token. A flag for the length of a
+/// call, on this thread only, because serde passes no context down to a
+/// field: the alternative, a serializer that exposes always, would make
+/// every later `Serialize` of a config a leak waiting to happen.
+pub fn revealing<T>(write: impl FnOnce() -> T) -> T {
+    /// Puts the flag back however `write` ends, a panic included.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            REVEALING.with(|flag| flag.set(self.0));
+        }
+    }
+    let _restore = Restore(REVEALING.with(|flag| flag.replace(true)));
+    write()
+}
+
+/// `***`, except inside [`revealing`].
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if REVEALING.with(Cell::get) {
+            s.serialize_str(self.expose())
+        } else {
+            s.serialize_str(MASK)
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(SecretVisitor)
@@ -231,6 +268,18 @@ mod tests {
         assert_eq!(format!("{secret}"), "***");
         assert_eq!(format!("{:?}", Some(secret.clone())), "Some(***)");
         assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn serialized_secrets_are_masked_but_inside_revealing() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"***\"");
+        let revealed = revealing(|| serde_json::to_string(&secret).unwrap());
+        assert_eq!(revealed, "\"hunter2\"");
+        // Only for the length of the call.
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"***\"");
+        revealing(|| revealing(|| ()));
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"***\"");
     }
 
     #[test]

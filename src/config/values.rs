@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// Parses a humantime duration, with the error wording of the contract.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -62,6 +62,20 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 /// `deserialize_with` for an optional duration (use with `#[serde(default)]`).
 pub fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     d.deserialize_any(DurationVisitor).map(Some)
+}
+
+/// `serialize_with` for an optional duration (with `skip_serializing_if =
+/// "Option::is_none"`: `null` is not a duration). Written in whole
+/// milliseconds (`1500ms`), or nanoseconds when finer, so that
+/// [`parse_duration`] reads back exactly what was written.
+pub fn write_opt_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) if d.subsec_nanos() % 1_000_000 == 0 => {
+            s.collect_str(&format_args!("{}ms", d.as_millis()))
+        }
+        Some(d) => s.collect_str(&format_args!("{}ns", d.as_nanos())),
+        None => s.serialize_none(),
+    }
 }
 
 /// A share between 0 and 1, written `5%` or `0.05`.
@@ -128,5 +142,20 @@ mod tests {
             "invalid duration \"5 sec\" (expected e.g. 30s, 5m)"
         );
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn written_durations_read_back_exactly() {
+        #[derive(Serialize)]
+        struct Out(#[serde(serialize_with = "write_opt_duration")] Option<Duration>);
+        for d in [
+            Duration::from_secs(30),
+            Duration::from_millis(1_500),
+            Duration::from_nanos(1_000_001),
+        ] {
+            let text = serde_json::to_value(Out(Some(d))).unwrap();
+            let text = text.as_str().expect("a string");
+            assert_eq!(parse_duration(text), Ok(d), "{text}");
+        }
     }
 }

@@ -1,14 +1,15 @@
 //! The small vocabulary of a monitor's settings: its type, which addresses
 //! it checks, DNS record types, accepted statuses and the redirect policy.
-//! Config reads them from the file; the probes act on them.
+//! Config reads them from the file (and writes them back for an agent, in
+//! the same spellings); the probes act on them.
 
 use std::fmt;
 
-use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// What kind of probe a monitor runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum MonitorKind {
     /// HTTP or HTTPS request (`url`). The default.
@@ -53,7 +54,7 @@ impl MonitorKind {
 }
 
 /// Which resolved addresses an http/tcp/tls monitor checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum AddressMode {
     /// The first address the resolver returns. The default.
@@ -64,7 +65,7 @@ pub enum AddressMode {
 }
 
 /// DNS record types a `dns` monitor may ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum RecordKind {
     /// IPv4 address. The default.
@@ -120,6 +121,16 @@ impl fmt::Display for StatusMatcher {
         match self {
             Self::Code(code) => write!(f, "{code}"),
             Self::Class(class) => write!(f, "{class}xx"),
+        }
+    }
+}
+
+/// A code as a number, a class as its text (`"2xx"`): what the file says.
+impl Serialize for StatusMatcher {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Code(code) => s.serialize_u16(*code),
+            Self::Class(_) => s.collect_str(self),
         }
     }
 }
@@ -193,6 +204,17 @@ impl Visitor<'_> for FollowRedirectsVisitor {
     }
 }
 
+/// `true`, `false` or `"any"`, as the file says it.
+impl Serialize for FollowRedirects {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Never => s.serialize_bool(false),
+            Self::Safe => s.serialize_bool(true),
+            Self::Any => s.serialize_str("any"),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for FollowRedirects {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(FollowRedirectsVisitor)
@@ -221,5 +243,35 @@ mod tests {
         assert_eq!(parse("\"any\"").unwrap(), FollowRedirects::Any);
         let err = parse("\"all\"").unwrap_err().to_string();
         assert!(err.contains("expected true, false or \"any\""), "{err}");
+    }
+
+    #[test]
+    fn what_is_written_reads_back() {
+        for follow in [
+            FollowRedirects::Never,
+            FollowRedirects::Safe,
+            FollowRedirects::Any,
+        ] {
+            let text = serde_json::to_string(&follow).unwrap();
+            assert_eq!(
+                serde_json::from_str::<FollowRedirects>(&text).unwrap(),
+                follow
+            );
+        }
+        for status in [StatusMatcher::Code(204), StatusMatcher::Class(3)] {
+            let text = serde_json::to_string(&status).unwrap();
+            assert_eq!(
+                serde_json::from_str::<StatusMatcher>(&text).unwrap(),
+                status
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&StatusMatcher::Class(2)).unwrap(),
+            "\"2xx\""
+        );
+        assert_eq!(
+            serde_json::to_string(&RecordKind::Aaaa).unwrap(),
+            "\"AAAA\""
+        );
     }
 }

@@ -27,6 +27,7 @@ use axum::Router;
 use crate::config::LoadedConfig;
 use crate::live::Live;
 use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
 use crate::push::PushBoard;
 use crate::store::Store;
 use crate::store::writer::StoreHealth;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Push inboxes.
     pub push: PushBoard,
+    /// Where agents' results go, as the daemon's own checks' do.
+    pub pipeline: Pipeline,
     /// The scheduler's heartbeat, unix ms.
     pub scheduler_beat: Arc<AtomicI64>,
     /// Request limits per client on push and the write endpoints.

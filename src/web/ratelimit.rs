@@ -1,5 +1,6 @@
 //! Request limits per client address on the endpoints that write (push,
-//! annotations, acknowledgements): a token bucket each, in a bounded table.
+//! annotations, acknowledgements) and the agents' endpoints: a token bucket
+//! each, in a bounded table.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -41,6 +42,14 @@ impl Rate {
     pub const WRITES: Rate = Rate {
         per_second: 5.0,
         burst: 20.0,
+    };
+    /// Agents: 20/s, burst 400. One agent polls its monitors every few
+    /// seconds and sends a batch a second; back from an outage it sends
+    /// its whole buffer (100,000 results in batches of 500 is 200
+    /// requests) at once. Several agents behind one address share it.
+    pub const AGENTS: Rate = Rate {
+        per_second: 20.0,
+        burst: 400.0,
     };
 }
 
@@ -158,6 +167,8 @@ pub struct RateLimits {
     pub push: Limiter,
     /// `POST /api/v1/annotations` and `POST /api/v1/incidents/{id}/ack`.
     pub writes: Limiter,
+    /// `/api/v1/agent/...`.
+    pub agents: Limiter,
 }
 
 impl Default for RateLimits {
@@ -165,6 +176,7 @@ impl Default for RateLimits {
         Self {
             push: Limiter::new(Rate::PUSH, MAX_CLIENTS),
             writes: Limiter::new(Rate::WRITES, MAX_CLIENTS),
+            agents: Limiter::new(Rate::AGENTS, MAX_CLIENTS),
         }
     }
 }
@@ -175,6 +187,9 @@ pub struct PushLimit;
 
 /// Like [`PushLimit`], under the limit for annotations and acknowledgements.
 pub struct WriteLimit;
+
+/// Like [`PushLimit`], under the limit for agents.
+pub struct AgentLimit;
 
 impl FromRequestParts<AppState> for PushLimit {
     type Rejection = TooManyRequests;
@@ -195,6 +210,17 @@ impl FromRequestParts<AppState> for WriteLimit {
         state: &AppState,
     ) -> Result<Self, TooManyRequests> {
         admit(&state.limits.writes, parts).map(|()| WriteLimit)
+    }
+}
+
+impl FromRequestParts<AppState> for AgentLimit {
+    type Rejection = TooManyRequests;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, TooManyRequests> {
+        admit(&state.limits.agents, parts).map(|()| AgentLimit)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests, one binary (faster to link than one per file).
 
+mod agents;
 mod alerting;
 mod api;
 mod architecture;

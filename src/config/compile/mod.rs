@@ -65,30 +65,35 @@ impl LoadedConfig {
     /// Every monitor compiled, in config order, with store id 0 (the
     /// caller assigns ids).
     pub fn compile(&self) -> Result<Vec<Monitor>, CompileError> {
-        let monitors = &self.config.monitors;
-        let upstreams: HashSet<&str> = monitors
-            .iter()
-            .filter_map(|m| m.upstream.as_deref())
-            .collect();
-        monitors
-            .iter()
-            .map(|config| {
-                monitor(
-                    config,
-                    upstreams.contains(config.name.as_str()),
-                    &self.trust,
-                )
-                .map_err(|errors| CompileError {
+        each(&self.config.monitors, &self.trust)
+            .into_iter()
+            .collect()
+    }
+}
+
+/// Each of `monitors` compiled, in order, with store id 0: the daemon's
+/// whole config, or the monitors an agent is sent (which keeps the ones
+/// that compile, and reports the others).
+pub fn each(monitors: &[MonitorConfig], trust: &TrustStore) -> Vec<Result<Monitor, CompileError>> {
+    let upstreams: HashSet<&str> = monitors
+        .iter()
+        .filter_map(|m| m.upstream.as_deref())
+        .collect();
+    monitors
+        .iter()
+        .map(|config| {
+            monitor(config, upstreams.contains(config.name.as_str()), trust).map_err(|errors| {
+                CompileError {
                     name: config.name.clone(),
                     message: errors
                         .iter()
                         .map(|e| format!("{}: {}", e.path, e.message))
                         .collect::<Vec<_>>()
                         .join("; "),
-                })
+                }
             })
-            .collect()
-    }
+        })
+        .collect()
 }
 
 /// Compiles one monitor, `defaults` merged in.

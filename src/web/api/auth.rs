@@ -91,8 +91,9 @@ pub(in crate::web) fn unauthorized(message: &str) -> Response {
 /// Why a write endpoint refused its body.
 #[derive(Debug)]
 pub enum BodyError {
-    /// 413: over [`MAX_BODY`].
-    TooLarge,
+    /// 413: over the endpoint's limit, in bytes ([`MAX_BODY`] unless it
+    /// says otherwise).
+    TooLarge(usize),
     /// 400: unreadable, not JSON, or not the expected shape; names the field.
     Invalid(String),
 }
@@ -101,8 +102,8 @@ impl IntoResponse for BodyError {
     fn into_response(self) -> Response {
         match self {
             // ApiError has no 413; the body keeps the same `{"error"}` shape.
-            BodyError::TooLarge => {
-                let message = format!("body: larger than {} KiB", MAX_BODY / 1024);
+            BodyError::TooLarge(limit) => {
+                let message = format!("body: larger than {} KiB", limit / 1024);
                 let body = axum::Json(serde_json::json!({ "error": message }));
                 (StatusCode::PAYLOAD_TOO_LARGE, body).into_response()
             }
@@ -115,9 +116,18 @@ impl IntoResponse for BodyError {
 /// (`monitors[1]: invalid type...`). Any content type is accepted, since
 /// `curl -d` sends form-encoded by default and the body is JSON anyway.
 pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, BodyError> {
+    json_body_within(body, MAX_BODY)
+}
+
+/// [`json_body`] for a route whose body limit is `limit` bytes (set with
+/// `DefaultBodyLimit` on the route), which a 413 names.
+pub fn json_body_within<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<T, BodyError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            BodyError::TooLarge
+            BodyError::TooLarge(limit)
         } else {
             BodyError::Invalid(format!("body: {}", rejection.body_text()))
         }

@@ -1,6 +1,8 @@
 //! The JSON API of contract section 4: status, checks, incidents,
-//! annotations and acknowledgements, and the OpenAPI document describing them.
+//! annotations and acknowledgements, and the OpenAPI document describing
+//! them; and the agents' endpoints of section 7.
 
+mod agent;
 mod annotations;
 pub(super) mod auth;
 mod cluster;
@@ -35,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/{*rest}", any(no_route))
         .merge(incidents::router())
         .merge(annotations::router())
+        .merge(agent::router())
 }
 
 #[derive(Deserialize)]
@@ -64,11 +67,29 @@ async fn checks(
                 ))
             })?,
     };
-    let rows = state.store.checks(id, since, limit).await?;
-    let results: Vec<_> = rows
-        .into_iter()
-        .map(|row| view.check(row.into_result(&name)))
-        .collect();
+    // This node's series and those of the other regions that check it
+    // (agents'), newest first across them, each CHECK naming its region.
+    let setup = state.live.setup();
+    let mut series = vec![(setup.identity.region.clone(), id)];
+    for (key, series_id) in &setup.series {
+        if let Some(region) = key
+            .strip_prefix(name.as_str())
+            .and_then(|r| r.strip_prefix('@'))
+        {
+            series.push((std::sync::Arc::from(region), *series_id));
+        }
+    }
+    let mut results = Vec::new();
+    for (region, series_id) in series {
+        for row in state.store.checks(series_id, since, limit).await? {
+            let mut result = row.into_result(&name);
+            result.region = Some(region.clone());
+            results.push(result);
+        }
+    }
+    results.sort_by_key(|r| std::cmp::Reverse(r.at));
+    results.truncate(limit as usize);
+    let results: Vec<_> = results.into_iter().map(|r| view.check(r)).collect();
     Ok(Json(masked(&results)))
 }
 

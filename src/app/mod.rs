@@ -148,6 +148,8 @@ impl Application {
             .identity(|var| std::env::var(var).ok())
             .map_err(AppError::Config)?;
         let setup = setup(config.clone(), &store, &identity).await?;
+        // One node alone is its own leader: it alone judges and sends.
+        metrics.set_node(&identity.name, &identity.region, true);
         let monitors = checked_here(&setup);
         let live = Live::new(setup);
         let wake = Arc::new(Notify::new());

@@ -40,6 +40,11 @@ pub struct Metrics {
     pub web_snapshots: IntGauge,
     /// `hopwatch_web_snapshot_bytes`: their bytes, every coding counted.
     pub web_snapshot_bytes: IntGauge,
+    /// `hopwatch_node_info{node,region}`: always 1.
+    pub node_info: IntGaugeVec,
+    /// `hopwatch_cluster_leader`: 1 while this node evaluates alerts and
+    /// sends the outbox (a single node always does).
+    pub cluster_leader: IntGauge,
 }
 
 impl Metrics {
@@ -113,6 +118,19 @@ impl Metrics {
                 "Bytes of the web answers held ready to serve, every coding counted",
             )
             .expect("valid metric"),
+            node_info: IntGaugeVec::new(
+                Opts::new(
+                    "hopwatch_node_info",
+                    "Always 1; this node's name and region in labels",
+                ),
+                &["node", "region"],
+            )
+            .expect("valid metric"),
+            cluster_leader: IntGauge::new(
+                "hopwatch_cluster_leader",
+                "1 while this node evaluates alerts and sends notifications",
+            )
+            .expect("valid metric"),
             registry,
         };
         metrics.register_all();
@@ -137,12 +155,22 @@ impl Metrics {
             Box::new(self.web_renders.clone()),
             Box::new(self.web_snapshots.clone()),
             Box::new(self.web_snapshot_bytes.clone()),
+            Box::new(self.node_info.clone()),
+            Box::new(self.cluster_leader.clone()),
         ];
         for collector in collectors {
             self.registry
                 .register(collector)
                 .expect("each metric is registered once");
         }
+    }
+
+    /// Names this node in `hopwatch_node_info` and marks it the leader
+    /// (`hopwatch_cluster_leader`) or not.
+    pub fn set_node(&self, node: &str, region: &str, leader: bool) {
+        self.node_info.reset();
+        self.node_info.with_label_values(&[node, region]).set(1);
+        self.cluster_leader.set(i64::from(leader));
     }
 
     /// The text exposition format.

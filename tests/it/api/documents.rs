@@ -89,6 +89,8 @@ async fn metrics_lint_clean_and_cover_every_name_the_dashboards_use() {
         "hopwatch_http_responses_total{code=\"502\",monitor=\"edge\"}",
         "hopwatch_checks_total{cause=\"connect_refused\",monitor=\"gone\"}",
         "hopwatch_incidents_open{severity=\"critical\"}",
+        "hopwatch_node_info{node=\"",
+        "hopwatch_cluster_leader 1",
     ];
     let mut exposition = String::new();
     for _ in 0..200 {

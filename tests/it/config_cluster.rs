@@ -86,3 +86,25 @@ fn a_cluster_config_loads_with_its_keys() {
         "the agent token is a secret"
     );
 }
+
+#[test]
+fn the_deploy_example_validates() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/hopwatch.yaml"),
+    )
+    .expect("deploy/hopwatch.yaml");
+    let env = |name: &str| match name {
+        "PGPASSWORD" => Some("pw".to_owned()),
+        "HOPWATCH_ADMIN_TOKEN" => Some("admin-0123456789abcdef".to_owned()),
+        "US_AGENT_TOKEN" => Some("us-0123456789abcdef".to_owned()),
+        "AP_AGENT_TOKEN" => Some("ap-0123456789abcdef".to_owned()),
+        _ => None,
+    };
+    let loaded = hopwatch::config::parse_with_env(&text, Format::Yaml, "hopwatch.yaml", &env)
+        .unwrap_or_else(|e| panic!("{:?}", e.errors));
+    assert_eq!(loaded.config.agents.len(), 2);
+    assert!(matches!(
+        loaded.config.storage.location(),
+        Ok(hopwatch::config::Location::Postgres(_))
+    ));
+}

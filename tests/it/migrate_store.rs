@@ -8,9 +8,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, SystemTime};
 
-use hopwatch::incident::{
-    AlertEvent, EventKind, Incident, IncidentState, MonitorRef, Regions, Severity,
-};
+use hopwatch::incident::{Incident, IncidentState, Regions, Severity};
 use hopwatch::probe::{Cause, Hop, Responder, Role, Verdict};
 use hopwatch::store::copy::{CopyError, copy_store, open_source};
 use hopwatch::store::incidents::NewDelivery;
@@ -19,7 +17,7 @@ use hopwatch::store::{Location, Store, StoredCheck, day_of, from_unix_ms, hour_o
 use sqlx::Row;
 use tokio::process::Command;
 
-use crate::helpers::{TestDatabase, test_database};
+use crate::helpers::{TestDatabase, firing_delivery, test_database};
 
 const MONITORS: [&str; 3] = ["edge", "origin", "resolver"];
 /// More than two batches of 5,000, spread over the monitors, so the keyset
@@ -208,33 +206,7 @@ fn incident(id: &str, monitor: &str, started_at: SystemTime) -> Incident {
 }
 
 fn delivery(id: &str, notifier: &str, incident: &Incident) -> NewDelivery {
-    NewDelivery {
-        id: id.to_owned(),
-        notifier: notifier.to_owned(),
-        events: vec![AlertEvent {
-            kind: EventKind::Firing,
-            incident_id: incident.id.clone(),
-            alert: incident.alert.clone(),
-            severity: incident.severity,
-            monitor: MonitorRef {
-                name: incident.monitor.clone(),
-                group: None,
-                url: None,
-            },
-            cause: incident.cause,
-            responder: incident.responder.clone(),
-            verdict: incident.verdict.clone(),
-            value: incident.value,
-            threshold: incident.threshold,
-            started_at: incident.started_at,
-            resolved_at: None,
-            evidence: None,
-            annotations: Vec::new(),
-            runbook: None,
-            url: None,
-            regions: Default::default(),
-        }],
-    }
+    firing_delivery(id, notifier, incident)
 }
 
 /// Every read the daemon, the pages and the dispatcher make gives the same

@@ -4,13 +4,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use hopwatch::incident::{AlertEvent, EventKind, Incident, IncidentState, MonitorRef, Severity};
+use hopwatch::incident::{Incident, IncidentState, Severity};
 use hopwatch::probe::{Cause, Hop, Verdict};
 use hopwatch::store::incidents::NewDelivery;
 use hopwatch::store::rollup::Rollup;
 use hopwatch::store::{Location, Store, StoredCheck, day_of, hour_of, unix_ms};
 
-use crate::helpers::{TestDatabase, test_database};
+use crate::helpers::{TestDatabase, firing_delivery, test_database};
 
 /// Both stores, each fresh: (name, store, what keeps it alive).
 async fn backends() -> Vec<(&'static str, Store, Keep)> {
@@ -192,33 +192,7 @@ fn incident(id: &str, monitor: &str) -> Incident {
 }
 
 fn delivery(id: &str, incident: &Incident) -> NewDelivery {
-    NewDelivery {
-        id: id.to_owned(),
-        notifier: "hook".to_owned(),
-        events: vec![AlertEvent {
-            kind: EventKind::Firing,
-            incident_id: incident.id.clone(),
-            alert: incident.alert.clone(),
-            severity: incident.severity,
-            monitor: MonitorRef {
-                name: incident.monitor.clone(),
-                group: None,
-                url: None,
-            },
-            cause: incident.cause,
-            responder: None,
-            verdict: incident.verdict.clone(),
-            value: incident.value,
-            threshold: incident.threshold,
-            started_at: incident.started_at,
-            resolved_at: None,
-            evidence: None,
-            annotations: Vec::new(),
-            runbook: None,
-            url: None,
-            regions: Default::default(),
-        }],
-    }
+    firing_delivery(id, "hook", incident)
 }
 
 #[tokio::test]

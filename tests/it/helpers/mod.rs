@@ -11,6 +11,7 @@ mod client;
 mod daemon;
 mod gateways;
 mod origin;
+mod outbox;
 mod peers;
 mod postgres;
 mod smtp;
@@ -30,6 +31,7 @@ pub use daemon::{
 };
 pub use gateways::{Gateway, GatewayOpts, Haproxy, Nginx};
 pub use origin::{Mode, Origin};
+pub use outbox::firing_delivery;
 pub use peers::{
     Peer, blackhole, spawn_close_before_headers, spawn_delayed, spawn_garbage,
     spawn_headers_then_stall, spawn_huge_body, spawn_redirect_loop, spawn_reset, spawn_slow_drip,

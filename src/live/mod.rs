@@ -189,6 +189,9 @@ impl Live {
             None => latest.entry(name.to_owned()).or_default(),
         };
         let previous = match regions.iter_mut().find(|(r, _)| *r == region) {
+            // An agent's buffered backlog arrives after newer results may
+            // have: an older result is stored, but never becomes the latest.
+            Some((_, slot)) if slot.at > result.at => return,
             Some((_, slot)) => Some(std::mem::replace(slot, result)),
             None => {
                 regions.push((region, result));
@@ -296,6 +299,20 @@ mod tests {
         assert_eq!(live.state("c"), MonitorState::Maintenance);
         assert_eq!(live.overall(["a", "b", "c"]), Overall::Outage);
         assert_eq!(live.overall(["a", "c"]), Overall::Maintenance);
+    }
+
+    #[test]
+    fn an_older_result_never_replaces_a_newer_latest() {
+        let live = Live::new(setup(&["a"], None));
+        let now = SystemTime::now();
+        live.record("a", Arc::new(CheckResult::new(now, Cause::Ok)));
+        let old = now - std::time::Duration::from_secs(3_600);
+        live.record("a", Arc::new(CheckResult::new(old, Cause::ConnectRefused)));
+        assert_eq!(
+            live.state("a"),
+            MonitorState::Up,
+            "the backlog's failure is history"
+        );
     }
 
     #[test]

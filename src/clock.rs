@@ -48,6 +48,75 @@ pub fn date(day: i64) -> String {
     text
 }
 
+/// The day number of a civil date (proleptic Gregorian, UTC), after
+/// Howard Hinnant's `days_from_civil`.
+pub fn day_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The year and month (1-12) of a day number.
+pub fn year_month(day: i64) -> (i64, u32) {
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month)
+}
+
+/// The first day number of the month after `(year, month)`.
+pub fn next_month(year: i64, month: u32) -> i64 {
+    if month == 12 {
+        day_from_civil(year + 1, 1, 1)
+    } else {
+        day_from_civil(year, month + 1, 1)
+    }
+}
+
+/// The day number of a date written `YYYY-MM-DD`; `None` when it is not
+/// one (a wrong shape, month 13, February 30).
+pub fn parse_date(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let (year, month) = parse_month(&text[..7])?;
+    let day: u32 = digits(&text[8..])?;
+    let number = day_from_civil(year, month, day);
+    (day >= 1 && number < next_month(year, month)).then_some(number)
+}
+
+/// The year and month of `YYYY-MM`.
+pub fn parse_month(text: &str) -> Option<(i64, u32)> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 7 || bytes[4] != b'-' {
+        return None;
+    }
+    let year: u32 = digits(&text[..4])?;
+    let month: u32 = digits(&text[5..])?;
+    (1..=12)
+        .contains(&month)
+        .then_some((i64::from(year), month))
+}
+
+fn digits(text: &str) -> Option<u32> {
+    text.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
 /// `#[serde(with = "crate::clock::rfc3339")]`: a time as RFC 3339 with
 /// milliseconds.
 pub mod rfc3339 {
@@ -92,6 +161,30 @@ pub mod rfc3339_opt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_round_trip_through_day_numbers() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        let day = parse_date("2024-02-29").expect("leap day");
+        assert_eq!(date(day), "2024-02-29");
+        assert_eq!(year_month(day), (2024, 2));
+        assert_eq!(
+            next_month(2024, 12),
+            parse_date("2025-01-01").expect("date")
+        );
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "2026-01-00",
+            "yesterday",
+            "+026-01-01",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        assert_eq!(parse_month("2026-11"), Some((2026, 11)));
+        assert_eq!(parse_month("2026-00"), None);
+    }
 
     #[test]
     fn conversions_agree() {

@@ -52,6 +52,9 @@ enum Command {
     /// Copy a SQLite store (checks, rollups, incidents, annotations, the
     /// outbox) into an empty PostgreSQL database.
     MigrateStore(commands::migrate_store::Request),
+    /// Print a month's SLA table for every monitor of the config: uptime,
+    /// downtime, degraded time, incidents opened and p95, from the store.
+    Report(commands::report::Request),
 }
 
 // One thread runs every check: checks wait on the network, not the CPU, and
@@ -73,5 +76,6 @@ async fn main() -> ExitCode {
         Command::Agent(request) => commands::agent::run(request).await,
         Command::Import { source } => commands::import::run(source).await,
         Command::MigrateStore(request) => commands::migrate_store::run(request).await,
+        Command::Report(request) => commands::report::run(request).await,
     }
 }

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod check;
 pub mod import;
 pub mod migrate_store;
+pub mod report;
 pub mod run;
 pub mod validate;
 

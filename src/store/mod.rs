@@ -14,6 +14,7 @@ pub mod incidents;
 mod query;
 pub mod retention;
 pub mod rollup;
+pub mod uptime;
 mod write;
 pub mod writer;
 

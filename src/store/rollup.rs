@@ -66,6 +66,11 @@ impl Histogram {
         0
     }
 
+    /// Whether no latency was counted.
+    pub fn is_empty(&self) -> bool {
+        self.counts.iter().all(|count| *count == 0)
+    }
+
     /// Sparse encoding: (bucket index, LEB128 count) for non-empty buckets.
     pub fn encode(&self) -> Vec<u8> {
         sparse_encode(&self.counts)

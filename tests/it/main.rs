@@ -30,4 +30,5 @@ mod probe_tls;
 mod probe_websocket;
 mod regions;
 mod store;
+mod uptime_reports;
 mod web_cache;

@@ -1,4 +1,4 @@
-//! The JSON API of contract section 4: status, checks, incidents,
+//! The JSON API of contract section 4: status, checks, uptime, incidents,
 //! annotations and acknowledgements, and the OpenAPI document describing
 //! them; and the agents' endpoints of section 7.
 
@@ -8,6 +8,7 @@ pub(super) mod auth;
 mod cluster;
 mod incidents;
 mod status;
+mod uptime;
 
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(incidents::router())
         .merge(annotations::router())
         .merge(agent::router())
+        .merge(uptime::router())
 }
 
 #[derive(Deserialize)]

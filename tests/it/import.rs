@@ -172,7 +172,7 @@ async fn a_gatus_config_imports_validates_and_its_http_monitors_pass_check() {
             "      cert_min_days: 2\n",
             "      answers: [127.0.0.1]\n",
             "not imported: condition \"len([BODY].items) > 0\" — hopwatch has no len() or has() on JSON",
-            "not imported: condition \"[DOMAIN_EXPIRATION] > 720h\" — hopwatch has no domain expiry check",
+            "not imported: its [DOMAIN_EXPIRATION] condition — 127.0.0.1 is an IP address, which has no registration to expire",
             "hopwatch counts whole days, so 2",
             // endpoint kinds
             "    type: tcp\n",
@@ -216,6 +216,96 @@ async fn a_gatus_config_imports_validates_and_its_http_monitors_pass_check() {
             "timezone Europe/Amsterdam: hopwatch reads cron in UTC",
         ],
     );
+}
+
+#[tokio::test]
+async fn gatus_domain_expiration_becomes_a_domain_monitor_per_endpoint() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("gatus.yaml");
+    let config = r#"endpoints:
+  - name: shop
+    group: web
+    url: "https://shop.example.com/health"
+    conditions:
+      - "[STATUS] == 200"
+      - "[CERTIFICATE_EXPIRATION] > 240h"
+      - "[DOMAIN_EXPIRATION] > 720h"
+  - name: db
+    url: "tcp://db.internal.example.co.uk:5432"
+    conditions:
+      - "[CONNECTED] == true"
+      - "[DOMAIN_EXPIRATION] > 36h"
+"#;
+    std::fs::write(&file, config).expect("write");
+
+    let (out, yaml, stderr) = import("gatus", &file).await;
+    assert!(stderr.contains("imported 4 monitors"), "{stderr}\n{yaml}");
+    assert_eq!(
+        validate(&out, &[]).await,
+        "ok: 4 monitors, 0 alerts, 0 notifiers",
+        "{yaml}"
+    );
+    assert_lines(
+        &yaml,
+        &[
+            "      status: [200]\n      cert_min_days: 10\n",
+            "# its [DOMAIN_EXPIRATION] condition is the domain monitor shop-domain\n",
+            "  # from endpoints[0] \"shop\": its [DOMAIN_EXPIRATION] condition\n",
+            "  - name: shop-domain\n    group: web\n    type: domain\n    domain: example.com\n    expect: {min_days: 30}\n",
+            "# its [DOMAIN_EXPIRATION] condition is the domain monitor db-domain\n",
+            "example.co.uk is the registered name guessed from the host db.internal.example.co.uk",
+            "domain registration must last more than 36h: hopwatch counts whole days, so 2",
+            "  - name: db-domain\n    type: domain\n    domain: example.co.uk\n    expect: {min_days: 2}\n",
+        ],
+    );
+    assert!(!yaml.contains("not imported: condition"), "{yaml}");
+}
+
+/// Two gRPC monitors of Uptime Kuma: one that calls the health service
+/// itself, one that calls an application method and looks for a keyword.
+const KUMA_GRPC: &str = r#"
+INSERT INTO user (id, username, password) VALUES (1, 'admin', 'not-a-hash');
+INSERT INTO monitor (id, name, type, user_id, interval, timeout, keyword, grpc_url,
+    grpc_service_name, grpc_method, grpc_protobuf, grpc_body, grpc_metadata, grpc_enable_tls)
+VALUES (1, 'Cart health', 'grpc-keyword', 1, 60, 48, 'SERVING', 'cart.example.com:443',
+    'Health', 'Check',
+    'syntax = "proto3"; package grpc.health.v1; service Health { rpc Check(HealthCheckRequest) returns (HealthCheckResponse); }',
+    '{"service": "shop.Cart"}', '{}', 1);
+INSERT INTO monitor (id, name, type, user_id, interval, timeout, keyword, grpc_url,
+    grpc_service_name, grpc_method, grpc_protobuf, grpc_body, grpc_metadata, grpc_enable_tls)
+VALUES (2, 'Greeter', 'grpc-keyword', 1, 60, 48, 'Hello probe', '127.0.0.1:50051',
+    'helloworld.Greeter', 'SayHello',
+    'syntax = "proto3"; package helloworld; service Greeter { rpc SayHello(HelloRequest) returns (HelloReply); }',
+    '{"name": "probe"}', '{"x-team": "shop"}', 0);
+"#;
+
+#[tokio::test]
+async fn a_kuma_grpc_keyword_monitor_becomes_a_grpc_health_check() {
+    let origin = Origin::spawn().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = kuma_db(dir.path(), &[KUMA_1_23, KUMA_GRPC], &origin, None).await;
+
+    let (out, yaml, stderr) = import("kuma", &db).await;
+    assert!(stderr.contains("imported 2 monitors"), "{stderr}\n{yaml}");
+    assert_eq!(
+        validate(&out, &[]).await,
+        "ok: 2 monitors, 0 alerts, 0 notifiers",
+        "{yaml}"
+    );
+    assert_lines(
+        &yaml,
+        &[
+            "  - name: cart-health\n    title: \"Cart health\"\n    type: grpc\n    target: cart.example.com:443\n    service: shop.Cart\n    tls: true\n",
+            "# note: Uptime Kuma called Health/Check and looked for \"SERVING\" in the answer; hopwatch asks grpc.health.v1.Health/Check about service \"shop.Cart\" and passes on SERVING\n",
+            "    type: grpc\n    target: 127.0.0.1:50051\n    interval: 60s\n",
+            "# note: Uptime Kuma called helloworld.Greeter/SayHello and looked for \"Hello probe\" in the answer; hopwatch asks grpc.health.v1.Health/Check about the server as a whole",
+            "# not imported: keyword \"Hello probe\" in the answer of helloworld.Greeter/SayHello — hopwatch's grpc check reads the health status",
+            "# not imported: the request body — hopwatch sends the health check's own request",
+            "# not imported: the request metadata — hopwatch's grpc check sends none",
+        ],
+    );
+    assert!(!yaml.contains("keyword \"SERVING\""), "{yaml}");
+    assert!(!yaml.contains("(grpc-keyword) —"), "{yaml}");
 }
 
 /// A `kuma.db` built from the fixture scripts, its URLs and port 1 pointed

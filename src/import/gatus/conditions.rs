@@ -42,6 +42,9 @@ pub(crate) struct Mapped {
     pub expect: Vec<(String, Value)>,
     /// `not imported: …` and other comment lines.
     pub notes: Vec<String>,
+    /// Days of registration a `[DOMAIN_EXPIRATION]` condition asks for:
+    /// a `domain` monitor of its own, since hopwatch checks it apart.
+    pub domain_min_days: Option<u32>,
 }
 
 #[derive(Default)]
@@ -53,6 +56,7 @@ struct Builder {
     body_regex: Option<String>,
     json: Vec<(String, String)>,
     cert_min_days: Option<u32>,
+    domain_min_days: Option<u32>,
     answers: Option<Vec<String>>,
     notes: Vec<String>,
 }
@@ -133,7 +137,16 @@ fn one(b: &mut Builder, condition: &str, probe: Probe) -> Result<(), String> {
             only(&[Probe::Http, Probe::Https], "response body")?;
             body(b, op, right)
         }
-        "[DOMAIN_EXPIRATION]" => Err("hopwatch has no domain expiry check".into()),
+        // A name in the URL has a registration; a dns endpoint's URL is
+        // its resolver, which Gatus does not check either.
+        "[DOMAIN_EXPIRATION]" if probe == Probe::Dns => {
+            Err("Gatus checks domain expiry on the endpoint's URL, and a dns endpoint's URL is its resolver".into())
+        }
+        "[DOMAIN_EXPIRATION]" => {
+            let days = min_days(b, "domain registration", op, right)?;
+            b.domain_min_days = Some(b.domain_min_days.map_or(days, |d| d.max(days)));
+            Ok(())
+        }
         "[IP]" => Err("hopwatch has no expectation on the address".into()),
         _ if left.starts_with("len(") || left.starts_with("has(") => {
             Err("hopwatch has no len() or has() on JSON".into())
@@ -218,20 +231,26 @@ fn latency(b: &mut Builder, op: &str, right: &str) -> Result<(), String> {
 }
 
 fn certificate(b: &mut Builder, op: &str, right: &str) -> Result<(), String> {
+    let days = min_days(b, "certificate", op, right)?;
+    b.cert_min_days = Some(b.cert_min_days.map_or(days, |d| d.max(days)));
+    Ok(())
+}
+
+/// `> 48h`: the whole days left that `what` must have, rounded up (never
+/// less strict than the source), with a note when that rounded.
+fn min_days(b: &mut Builder, what: &str, op: &str, right: &str) -> Result<u32, String> {
     if !matches!(op, ">" | ">=") {
         return Err("hopwatch asks for a minimum of days left only".into());
     }
     let left = go_duration(right).ok_or_else(|| format!("{right:?} is not a duration"))?;
-    // Whole days, rounded up: never less strict than the source.
     let days = left.as_secs().div_ceil(86_400);
     let days = u32::try_from(days).map_err(|_| "too many days".to_owned())?;
     if left.as_secs() % 86_400 != 0 {
         b.notes.push(format!(
-            "certificate must last more than {right}: hopwatch counts whole days, so {days}"
+            "{what} must last more than {right}: hopwatch counts whole days, so {days}"
         ));
     }
-    b.cert_min_days = Some(b.cert_min_days.map_or(days, |d| d.max(days)));
-    Ok(())
+    Ok(days)
 }
 
 fn body(b: &mut Builder, op: &str, right: &str) -> Result<(), String> {
@@ -392,6 +411,7 @@ impl Builder {
         Mapped {
             expect,
             notes: self.notes,
+            domain_min_days: self.domain_min_days,
         }
     }
 }

@@ -207,10 +207,10 @@ const TABLE: &[(&[&str], Probe, &str, &str)] = &[
     (&["[DNS_RCODE] == NXDOMAIN"], Dns, "{}", "only on NOERROR"),
     (&["[BODY] == pat(192.0.2.*)"], Dns, "{}", "not a pattern"),
     (
-        &["[STATUS] == 200", "[DOMAIN_EXPIRATION] > 720h"],
+        &["[STATUS] == 200", "[DOMAIN_EXPIRATION] < 720h"],
         Https,
         "{status: [200]}",
-        "no domain expiry",
+        "a minimum of days left only",
     ),
     (
         &["[STATUS] == 200", "[IP] == 127.0.0.1"],
@@ -294,4 +294,33 @@ fn patterns_become_anchored_regexes() {
     let regex =
         regex::Regex::new(&glob_regex("*\"status\":\"ok\"*").expect("pattern")).expect("ok");
     assert!(regex.is_match("{\n\"status\":\"ok\"}"));
+}
+
+#[test]
+fn domain_expiration_asks_for_whole_days_of_registration() {
+    let cases = [
+        ("[DOMAIN_EXPIRATION] > 720h", Https, Some(30), ""),
+        (
+            "[DOMAIN_EXPIRATION] >= 36h",
+            Tcp,
+            Some(2),
+            "hopwatch counts whole days, so 2",
+        ),
+        (
+            "[DOMAIN_EXPIRATION] > 720h",
+            Dns,
+            None,
+            "a dns endpoint's URL is its resolver",
+        ),
+        ("[DOMAIN_EXPIRATION] > soon", Http, None, "not a duration"),
+    ];
+    for (condition, probe, days, note) in cases {
+        let mapped = map(&[condition.to_owned()], probe);
+        assert_eq!(mapped.domain_min_days, days, "{condition} ({probe:?})");
+        let notes = mapped.notes.join("\n");
+        assert!(
+            notes.contains(note),
+            "{condition}: notes {notes:?} lack {note:?}"
+        );
+    }
 }

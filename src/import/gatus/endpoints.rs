@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use super::super::duration::{duration_value, go_duration, spell};
 use super::super::model::{Entry, Section, Value, not_imported};
 use super::conditions::{self, Probe};
-use super::{Context, keys, maintenance, text};
+use super::{Context, domain, keys, maintenance, text};
 
 /// Gatus checks an endpoint every minute unless told otherwise.
 const GATUS_INTERVAL: &str = "60s";
@@ -74,15 +74,32 @@ fn kind(endpoint: &Json, url: &str) -> Kind {
 pub(crate) fn endpoint(cx: &mut Context, index: usize, endpoint: &Json) {
     let name = endpoint.get("name").map(text).unwrap_or_default();
     let origin = format!("endpoints[{index}] {name:?}");
+    let url = endpoint.get("url").map(text).unwrap_or_default();
     match monitor(cx, &origin, endpoint) {
-        Ok(entry) => {
+        Ok((mut entry, domain_min_days)) => {
             let monitor = entry.name().unwrap_or_default().to_owned();
             let group = endpoint.get("group").and_then(Json::as_str);
+            let expiry = domain_min_days.and_then(|days| {
+                let named_group = group.filter(|g| !g.is_empty());
+                match domain::monitor(cx, &origin, &monitor, named_group, &url, days) {
+                    Ok(expiry) => {
+                        let name = expiry.name().unwrap_or_default();
+                        entry.note(format!(
+                            "its [DOMAIN_EXPIRATION] condition is the domain monitor {name}"
+                        ));
+                        Some(expiry)
+                    }
+                    Err(why) => {
+                        entry.note(not_imported("its [DOMAIN_EXPIRATION] condition", why));
+                        None
+                    }
+                }
+            });
             cx.draft.monitors.push(entry);
+            cx.draft.monitors.extend(expiry);
             after_monitor(cx, &origin, &monitor, group, endpoint);
         }
         Err(why) => {
-            let url = endpoint.get("url").map(text).unwrap_or_default();
             let what = format!("{origin} ({})", crate::mask::lone_url(&url));
             cx.draft.skip(Section::Monitors, what, why);
         }
@@ -111,7 +128,9 @@ fn after_monitor(cx: &mut Context, origin: &str, monitor: &str, group: Option<&s
     }
 }
 
-fn monitor(cx: &mut Context, origin: &str, ep: &Json) -> Result<Entry, String> {
+/// The monitor, and the days of registration a `[DOMAIN_EXPIRATION]`
+/// condition asks for.
+fn monitor(cx: &mut Context, origin: &str, ep: &Json) -> Result<(Entry, Option<u32>), String> {
     if ep.get("enabled").and_then(Json::as_bool) == Some(false) {
         return Err("disabled in Gatus (enabled: false)".into());
     }
@@ -169,7 +188,7 @@ fn monitor(cx: &mut Context, origin: &str, ep: &Json) -> Result<Entry, String> {
     }
     timing(&mut entry, ep, &client);
     leftovers(&mut entry, ep, &client);
-    Ok(entry)
+    Ok((entry, mapped.domain_min_days))
 }
 
 fn http(entry: &mut Entry, ep: &Json, client: &Json, url: &str) {

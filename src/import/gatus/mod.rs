@@ -4,6 +4,7 @@
 
 mod alerting;
 mod conditions;
+mod domain;
 mod endpoints;
 mod env;
 

@@ -2,6 +2,7 @@
 //! or its 1.x JSON backup mapped to hopwatch: monitors, group monitors and
 //! tags to groups, notifications to notifiers and alerts.
 
+mod grpc;
 mod monitors;
 mod notify;
 mod read;

@@ -1,5 +1,6 @@
 //! Uptime Kuma monitors to hopwatch monitors: http, keyword and json-query
-//! to http, port to tcp, dns to dns, push to push, tls to tls, ping to icmp.
+//! to http, port to tcp, dns to dns, push to push, tls to tls, ping to icmp,
+//! grpc-keyword to grpc (see `grpc.rs`).
 
 use std::collections::BTreeMap;
 
@@ -25,7 +26,6 @@ fn unsupported(kind: &str) -> String {
         "sqlserver" | "postgres" | "mysql" | "mongodb" | "redis" => {
             "hopwatch does not log in to databases (a tcp monitor on the port checks that it listens)".into()
         }
-        "grpc-keyword" => "hopwatch has no gRPC monitor".into(),
         "real-browser" => "hopwatch does not drive a browser".into(),
         "steam" | "gamedig" => "hopwatch does not query game servers".into(),
         "" => "it has no type".into(),
@@ -40,7 +40,15 @@ pub(crate) fn monitor(names: &mut Names, m: &Monitor, groups: &Groups) -> Result
     let kind = string(row, "type").unwrap_or_default();
     if !matches!(
         kind.as_str(),
-        "http" | "keyword" | "json-query" | "port" | "dns" | "push" | "tls" | "ping"
+        "http"
+            | "keyword"
+            | "json-query"
+            | "port"
+            | "dns"
+            | "push"
+            | "tls"
+            | "ping"
+            | "grpc-keyword"
     ) {
         return Err(unsupported(&kind));
     }
@@ -97,6 +105,7 @@ pub(crate) fn monitor(names: &mut Names, m: &Monitor, groups: &Groups) -> Result
         }
         "dns" => dns(&mut entry, m)?,
         "ping" => ping(&mut entry, m)?,
+        "grpc-keyword" => super::grpc::grpc(&mut entry, m)?,
         _ => push(&mut entry, m)?,
     }
     timing(&mut entry, m, &kind);

@@ -94,8 +94,12 @@ impl Store {
     ) -> Result<Vec<StoredCheck>, StoreError> {
         on_backend!(self, pool => {
             let rows = sqlx::query(
-                "SELECT c.monitor_id, c.at_ms, c.cause, c.status, c.latency_us, c.dns_us, c.connect_us, \
-                 c.tls_us, c.ttfb_us, c.transfer_us, c.flags, d.detail \
+                // Cast: PostgreSQL keeps these in 16 and 32 bits.
+                "SELECT c.monitor_id, c.at_ms, CAST(c.cause AS BIGINT) AS cause, \
+                 CAST(c.status AS BIGINT) AS status, CAST(c.latency_us AS BIGINT) AS latency_us, \
+                 CAST(c.dns_us AS BIGINT) AS dns_us, CAST(c.connect_us AS BIGINT) AS connect_us, \
+                 CAST(c.tls_us AS BIGINT) AS tls_us, CAST(c.ttfb_us AS BIGINT) AS ttfb_us, \
+                 CAST(c.transfer_us AS BIGINT) AS transfer_us, CAST(c.flags AS BIGINT) AS flags, d.detail \
                  FROM checks c LEFT JOIN check_details d ON d.monitor_id = c.monitor_id AND d.at_ms = c.at_ms \
                  WHERE c.monitor_id = $1 AND c.at_ms >= $2 ORDER BY c.at_ms DESC LIMIT $3",
             )

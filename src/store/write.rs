@@ -67,7 +67,8 @@ struct Detail<'a> {
 impl StoredCheck {
     /// Packs a result for monitor `monitor_id`.
     pub fn from_result(monitor_id: i64, result: &CheckResult) -> Self {
-        let us = |ms: f64| (ms * 1000.0).round() as i64;
+        // Within 32 bits, as PostgreSQL stores them (35 minutes).
+        let us = |ms: f64| ((ms * 1000.0).round() as i64).clamp(0, i64::from(i32::MAX));
         let phases = result.phases_ms;
         let detail = (!result.ok).then(|| {
             serde_json::to_string(&Detail {

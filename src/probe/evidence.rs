@@ -161,14 +161,48 @@ fn is_continuation(byte: u8) -> bool {
     byte & 0xC0 == 0x80
 }
 
+/// Evidence that did not come from this process's own capture (an agent's
+/// results) held to the same bounds as captured evidence.
+pub fn bound(evidence: &mut Evidence) {
+    let headers = std::mem::take(&mut evidence.headers);
+    let total = headers.len();
+    for (name, value) in headers.into_iter().take(HEADERS_MAX) {
+        let name = cut(name, HEADER_NAME_MAX);
+        evidence.headers.insert(name, cut(value, HEADER_VALUE_MAX));
+    }
+    evidence.headers_dropped += total - evidence.headers.len();
+    evidence.body_excerpt = cut(std::mem::take(&mut evidence.body_excerpt), BODY_EXCERPT_MAX);
+    evidence.request_id = evidence.request_id.take().map(|id| cut(id, REQUEST_ID_MAX));
+}
+
 /// `text` cut to at most `max` bytes on a character boundary.
-fn cut(mut text: String, max: usize) -> String {
+pub(crate) fn cut(mut text: String, max: usize) -> String {
     text.truncate(text.floor_char_boundary(max));
     text
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn evidence_from_elsewhere_is_held_to_the_capture_bounds() {
+        let mut found = Evidence {
+            body_excerpt: "é".repeat(BODY_EXCERPT_MAX),
+            request_id: Some("r".repeat(10_000)),
+            ..Evidence::default()
+        };
+        for n in 0..HEADERS_MAX + 10 {
+            found
+                .headers
+                .insert(format!("x-{n:03}"), "v".repeat(HEADER_VALUE_MAX * 4));
+        }
+        bound(&mut found);
+        assert!(found.body_excerpt.len() <= BODY_EXCERPT_MAX);
+        assert_eq!(found.headers.len(), HEADERS_MAX);
+        assert_eq!(found.headers_dropped, 10);
+        assert!(found.headers.values().all(|v| v.len() == HEADER_VALUE_MAX));
+        assert_eq!(found.request_id.map(|id| id.len()), Some(REQUEST_ID_MAX));
+    }
+
     use super::*;
     use http::{HeaderName, HeaderValue};
 

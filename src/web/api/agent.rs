@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::probe::evidence;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
@@ -31,6 +32,9 @@ pub const MAX_RESULTS_BODY: usize = 4 * 1024 * 1024;
 /// agent's clock is wrong, and its results would sit in the future of
 /// every chart and window: the batch is refused, naming the result.
 const MAX_AHEAD: Duration = Duration::from_secs(300);
+/// An agent's words (error, verdict) kept per result, in bytes: what a
+/// local check writes is far shorter; more is cut, never stored or shown.
+const MAX_TEXT: usize = 1_000;
 
 /// The agents' routes.
 pub fn router() -> Router<AppState> {
@@ -191,6 +195,17 @@ fn accept(
         }
         result.region = Some(caller.region.clone());
         result.node = Some(caller.name.clone());
+        // Bounded as this node's own results are (contract section 10).
+        result.error = result.error.take().map(|e| evidence::cut(e, MAX_TEXT));
+        result.verdict.summary =
+            evidence::cut(std::mem::take(&mut result.verdict.summary), MAX_TEXT);
+        if let Some(found) = &mut result.evidence {
+            evidence::bound(found);
+        }
+        result.addresses = result.addresses.take().map(|mut a| {
+            a.truncate(64);
+            a
+        });
         // `ok` follows the cause, as it does for a local check.
         result.set_cause(result.cause);
         let run = *run_of.entry(name).or_insert_with(|| {

@@ -1,8 +1,9 @@
-//! `hopwatch demo`: a built-in origin, gateway, name server and expiring
-//! certificate on loopback that break on a script, monitored with alerts to
-//! a built-in sink.
+//! `hopwatch demo`: a built-in origin, gateway, name server, gRPC inventory
+//! service and expiring certificate on loopback that break on a script,
+//! monitored with alerts to a built-in sink.
 
 mod dns;
+mod grpc;
 mod servers;
 mod sink;
 mod story;
@@ -25,7 +26,7 @@ use servers::{ExpiringTls, Gateway, Origin};
 pub struct DemoOptions {
     /// Status page address.
     pub listen: String,
-    /// Length of a healthy scene; fault scenes last two beats.
+    /// Length of a healthy scene; fault scenes last two beats. Default 17 s.
     pub beat: Duration,
     /// Stop the story after this many cycles (tests); `None` loops.
     pub cycles: Option<u32>,
@@ -35,7 +36,8 @@ impl Default for DemoOptions {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".to_owned(),
-            beat: Duration::from_secs(20),
+            // Eighteen beats of the script: about five minutes.
+            beat: Duration::from_secs(17),
             cycles: None,
         }
     }
@@ -74,6 +76,7 @@ pub async fn run(
     let origin = Origin::start().await.map_err(servers)?;
     let gateway = Gateway::start(origin.addr()).await.map_err(servers)?;
     let names = dns::NameServer::start().await.map_err(servers)?;
+    let inventory = grpc::Inventory::start().await.map_err(servers)?;
     let tls = ExpiringTls::start(5)
         .await
         .map_err(|e| DemoError::Servers(e.to_string()))?;
@@ -86,7 +89,14 @@ pub async fn run(
         .and_then(|l| l.local_addr())
         .map_err(|e| DemoError::Servers(format!("cannot listen on {}: {e}", options.listen)))?;
     let data = std::env::temp_dir().join(format!("hopwatch-demo-{}", std::process::id()));
-    let text = demo_config(listen, &data, &origin, &gateway, &tls, &names);
+    let targets = Targets {
+        origin: &origin,
+        gateway: &gateway,
+        tls: &tls,
+        names: &names,
+        inventory: &inventory,
+    };
+    let text = demo_config(listen, &data, &targets);
     let loaded = config::parse(&text, Format::Yaml, "demo.yaml")
         .map_err(|e| DemoError::Config(e.to_string()))?;
     let sink = Sink::default();
@@ -110,6 +120,7 @@ pub async fn run(
                 gateway: &gateway,
                 nowhere,
                 names: &names,
+                inventory: &inventory,
             };
             story::play(cast, &sink, beat, cycles, stop).await
         }
@@ -123,17 +134,19 @@ pub async fn run(
     Ok(outcome?)
 }
 
+/// What the demo's monitors watch.
+struct Targets<'a> {
+    origin: &'a Origin,
+    gateway: &'a Gateway,
+    tls: &'a ExpiringTls,
+    names: &'a dns::NameServer,
+    inventory: &'a grpc::Inventory,
+}
+
 /// The demo's monitors: the edge through the gateway (with the origin as
 /// its upstream), the origin directly, the shop's name at its name server,
-/// and the expiring certificate.
-fn demo_config(
-    listen: SocketAddr,
-    data: &std::path::Path,
-    origin: &Origin,
-    gateway: &Gateway,
-    tls: &ExpiringTls,
-    names: &dns::NameServer,
-) -> String {
+/// the inventory service's gRPC health, and the expiring certificate.
+fn demo_config(listen: SocketAddr, data: &std::path::Path, targets: &Targets<'_>) -> String {
     format!(
         r#"server:
   listen: {listen}
@@ -165,6 +178,14 @@ monitors:
     interval: 2s
     timeout: 1s
     expect: {{ answers: ['127.0.0.1'] }}
+  - name: shop-inventory
+    title: Inventory service (gRPC health)
+    group: Shop
+    type: grpc
+    target: {inventory}
+    service: {inventory_service}
+    interval: 2s
+    timeout: 1s
   - name: shop-cert
     title: Shop certificate
     group: Certificates
@@ -189,10 +210,12 @@ notifiers:
     url: http://{listen}/demo/sink
 "#,
         db = data.join("demo.db").display(),
-        gateway = gateway.addr(),
-        origin = origin.addr(),
-        tls_port = tls.addr().port(),
+        gateway = targets.gateway.addr(),
+        origin = targets.origin.addr(),
+        tls_port = targets.tls.addr().port(),
         name = dns::NAME,
-        dns = names.addr(),
+        dns = targets.names.addr(),
+        inventory = targets.inventory.addr(),
+        inventory_service = grpc::SERVICE,
     )
 }

@@ -1,6 +1,7 @@
 //! The demo's script: healthy, origin crash, healthy, gateway misroute,
-//! healthy, slow origin, healthy, overloaded origin, healthy, DNS failure;
-//! then again. Each scene says what to look for.
+//! healthy, slow origin, healthy, overloaded origin, healthy, DNS failure,
+//! healthy, inventory not serving; then again. Each scene says what to look
+//! for.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::dns::NameServer;
+use super::grpc::Inventory;
 use super::servers::{Gateway, Origin, SLOW_ORIGIN};
 use super::sink::Sink;
 
@@ -26,6 +28,9 @@ pub enum Scene {
     OverloadedOrigin,
     /// The name server stops knowing the shop's name: NXDOMAIN.
     DnsFailure,
+    /// The inventory service behind the shop is up but its gRPC health
+    /// says NOT_SERVING, as a service says when what it needs is gone.
+    InventoryNotServing,
 }
 
 impl Scene {
@@ -48,13 +53,16 @@ impl Scene {
             Scene::DnsFailure => {
                 "the name server forgot shop.demo.test (NXDOMAIN): expect an alert on shop-dns, verdict dns"
             }
+            Scene::InventoryNotServing => {
+                "the inventory service lost its stock database and its gRPC health says NOT_SERVING: expect an alert on shop-inventory, grpc_not_serving, verdict origin"
+            }
         }
     }
 }
 
 /// The order of scenes; fault scenes last twice as long as healthy ones.
-/// Fifteen beats of 20 s: the story takes five minutes.
-pub const SCRIPT: [(Scene, u32); 10] = [
+/// Eighteen beats of 17 s: the story takes about five minutes.
+pub const SCRIPT: [(Scene, u32); 12] = [
     (Scene::Healthy, 1),
     (Scene::OriginCrash, 2),
     (Scene::Healthy, 1),
@@ -65,6 +73,8 @@ pub const SCRIPT: [(Scene, u32); 10] = [
     (Scene::OverloadedOrigin, 2),
     (Scene::Healthy, 1),
     (Scene::DnsFailure, 2),
+    (Scene::Healthy, 1),
+    (Scene::InventoryNotServing, 2),
 ];
 
 /// What the story acts on.
@@ -77,6 +87,8 @@ pub struct Cast<'a> {
     pub nowhere: SocketAddr,
     /// The name server of the shop's name.
     pub names: &'a NameServer,
+    /// The gRPC service the shop keeps its stock in.
+    pub inventory: &'a Inventory,
 }
 
 /// Plays the script until `stop`; `cycles` limits it (None: forever).
@@ -113,11 +125,13 @@ async fn set(scene: Scene, cast: &Cast<'_>) {
             cast.gateway.route_to(cast.origin.addr());
             cast.origin.recover(Duration::ZERO).await;
             cast.names.forget(false);
+            cast.inventory.serve(true);
         }
         Scene::OriginCrash => cast.origin.crash().await,
         Scene::GatewayMisroute => cast.gateway.route_to(cast.nowhere),
         Scene::SlowOrigin => cast.origin.recover(SLOW_ORIGIN).await,
         Scene::OverloadedOrigin => cast.origin.overload(true),
         Scene::DnsFailure => cast.names.forget(true),
+        Scene::InventoryNotServing => cast.inventory.serve(false),
     }
 }

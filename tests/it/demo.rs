@@ -1,6 +1,7 @@
 //! `hopwatch demo` runs one cycle of its story: its webhook sink receives
 //! a firing and a resolved alert naming the origin, then the gateway, then
-//! the overloaded origin's 503 and the name server's NXDOMAIN.
+//! the overloaded origin's 503, the name server's NXDOMAIN and the
+//! inventory service's gRPC NOT_SERVING.
 
 use std::time::Duration;
 
@@ -43,7 +44,8 @@ async fn the_demo_story_pages_for_the_origin_then_the_gateway_and_resolves() {
     ));
     let handles = rx.await.expect("the demo starts");
     let mut alerts = Vec::new();
-    // One cycle is fifteen beats; allow about two cycles' time, then judge.
+    // One cycle is eighteen beats (108 s here); allow well over one cycle's
+    // time, then judge.
     for _ in 0..180 {
         alerts = handles.sink.received();
         if has(&alerts, "firing", "shop-origin", "origin")
@@ -51,6 +53,7 @@ async fn the_demo_story_pages_for_the_origin_then_the_gateway_and_resolves() {
             && has(&alerts, "firing", "shop-edge", "gateway")
             && pages(&alerts, "shop-origin", "http_503") > 0
             && has(&alerts, "firing", "shop-dns", "dns")
+            && pages(&alerts, "shop-inventory", "grpc_not_serving") > 0
         {
             break;
         }
@@ -98,6 +101,15 @@ async fn the_demo_story_pages_for_the_origin_then_the_gateway_and_resolves() {
     assert!(
         has(&alerts, "firing", "shop-dns", "dns"),
         "the forgotten name paged with verdict dns: {alerts:#?}"
+    );
+    assert_eq!(
+        pages(&alerts, "shop-inventory", "grpc_not_serving"),
+        1,
+        "the inventory's NOT_SERVING paged once: {alerts:#?}"
+    );
+    assert!(
+        has(&alerts, "firing", "shop-inventory", "origin"),
+        "with verdict origin, the service itself: {alerts:#?}"
     );
     assert_eq!(status, 200);
     assert!(

@@ -435,12 +435,12 @@ async fn a_kuma_2_x_database_imports_validates_and_its_http_monitors_pass_check(
 
     let (out, yaml, stderr) = import("kuma", &db).await;
     assert!(
-        stderr.contains("imported 13 monitors, 6 alerts, 6 notifiers"),
+        stderr.contains("imported 14 monitors, 6 alerts, 6 notifiers"),
         "{stderr}\n{yaml}"
     );
     assert_eq!(
         validate(&out, &[]).await,
-        "ok: 13 monitors, 6 alerts, 6 notifiers"
+        "ok: 14 monitors, 6 alerts, 6 notifiers"
     );
     assert_eq!(check_monitors(&yaml, &[]).await, (8, 11), "{yaml}");
     assert_lines(&yaml, KUMA_LINES);
@@ -455,8 +455,14 @@ async fn a_kuma_2_x_database_imports_validates_and_its_http_monitors_pass_check(
             "    insecure: true\n",
             "not imported: its conditions on the records",
             "not imported: monitor 24 \"Browser\" (real-browser) — hopwatch does not drive a browser",
+            // grpc-keyword in 2.x's columns: the health service asked about
+            // the whole server, its SERVING keyword what the check asks.
+            "  - name: inventory-health\n    title: \"Inventory health\"\n    type: grpc\n    target: inventory.internal:50051\n    interval: 30s\n    timeout: 24s\n",
+            "# note: Uptime Kuma called grpc.health.v1.Health/check and looked for \"SERVING\" in the answer; hopwatch asks grpc.health.v1.Health/Check about the server as a whole and passes on SERVING\n",
         ],
     );
+    assert!(!yaml.contains("keyword \"SERVING\""), "{yaml}");
+    assert!(!yaml.contains("(grpc-keyword) —"), "{yaml}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The icmp probe against real hosts: loopback (IPv4 and IPv6), and a
 //! network namespace this test creates, answers from, routes into an
-//! unreachable route, and then takes down.
+//! unreachable route, and then takes down; and the daemon in a namespace
+//! that allows it neither socket kind.
 
 use std::process::Command;
 
@@ -9,6 +10,8 @@ use hopwatch::config::compile;
 use hopwatch::monitor::trust::TrustStore;
 use hopwatch::probe::{Cause, CheckResult, Hop};
 use serde_json::{Value, json};
+
+use crate::helpers::{config_yaml, free_port, require, try_send};
 
 /// Compiles an icmp monitor with `fields` through the config path and runs
 /// one check.
@@ -266,4 +269,124 @@ fn the_unprivileged_socket_answers_where_ping_group_range_allows_it() {
     .expect("a check inside the namespace");
     drop(ns);
     assert_up(&result);
+}
+
+/// Kills the daemon it holds when dropped, so a failed assertion leaves no
+/// process behind in the namespace.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The newest CHECK of monitor `name` from the daemon's API at `addr`,
+/// polled (bounded, 20 s) until there is one.
+async fn first_check(addr: std::net::SocketAddr, name: &str) -> Result<Value, String> {
+    let path = format!("/api/v1/monitors/{name}/checks?limit=1");
+    let mut last = String::from("no answer yet");
+    for _ in 0..200 {
+        let request = http::Request::get(path.as_str());
+        match try_send(addr, request, Vec::new()).await {
+            Ok(answer) if answer.status() == 200 => {
+                let checks: Value = serde_json::from_slice(answer.body())
+                    .map_err(|err| format!("the checks are not JSON: {err}"))?;
+                if let Some(check) = checks.as_array().and_then(|all| all.first()) {
+                    return Ok(check.clone());
+                }
+                last = "no check stored yet".to_owned();
+            }
+            Ok(answer) => last = format!("HTTP {}", answer.status()),
+            Err(err) => last = err.to_string(),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(format!("the daemon stored no check: {last}"))
+}
+
+#[test]
+fn with_neither_socket_kind_allowed_the_first_check_says_what_to_set() {
+    if !is_root() {
+        eprintln!("skipped: making a network namespace needs root");
+        return;
+    }
+    let setpriv = require("setpriv");
+    let name = format!("hw-noping-{}", std::process::id());
+    if let Err(err) = ip(&["netns", "add", &name]) {
+        eprintln!("skipped: cannot make a network namespace: {err}");
+        return;
+    }
+    let ns = Namespace { name: name.clone() };
+    let exec = |args: &[&str]| {
+        let mut all = vec!["netns", "exec", name.as_str()];
+        all.extend_from_slice(args);
+        ip(&all)
+    };
+    exec(&["ip", "link", "set", "lo", "up"]).expect("loopback up");
+    // A low end above the high one admits no group at all (the kernel's
+    // own default), so the unprivileged socket is refused to every user.
+    exec(&["sysctl", "-q", "-w", "net.ipv4.ping_group_range=1 0"])
+        .expect("close ping_group_range in the namespace");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = dir.path().join("hopwatch.yaml");
+    let monitor = "  - { name: ping, type: icmp, target: 127.0.0.1, count: 1, \
+                   interval: 1s, timeout: 1s }\n";
+    std::fs::write(
+        &config,
+        config_yaml(
+            &format!("listen: {addr}"),
+            &dir.path().join("hopwatch.db"),
+            &format!("monitors:\n{monitor}"),
+        ),
+    )
+    .expect("write config");
+    // The daemon as a user runs it, in the namespace and without
+    // CAP_NET_RAW: root otherwise, so that file modes play no part, but
+    // with the capability gone from its bounding and inheritable sets it
+    // cannot get it back at exec.
+    let daemon = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &name])
+            .arg(setpriv)
+            .args(["--inh-caps=-net_raw", "--bounding-set=-net_raw", "--"])
+            .arg(env!("CARGO_BIN_EXE_hopwatch"))
+            .arg("run")
+            .arg("-c")
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start hopwatch in the namespace"),
+    );
+    let check = in_namespace(&name, move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(first_check(addr, "ping"))
+    })
+    .expect("a client inside the namespace")
+    .unwrap_or_else(|err| panic!("{err}"));
+    drop(daemon);
+    drop(ns);
+
+    // hopwatch's own failure, not the host's: unknown, not down.
+    assert_eq!(check["cause"], "unknown", "{check}");
+    assert_eq!(check["ok"], false, "{check}");
+    assert!(check["packet_loss"].is_null(), "nothing was sent: {check}");
+    let error = check["error"].as_str().unwrap_or_default();
+    eprintln!("the first check said: {error}");
+    for needed in [
+        "net.ipv4.ping_group_range=\"0 2147483647\"",
+        "CAP_NET_RAW",
+        "Permission denied",
+        "Operation not permitted",
+    ] {
+        assert!(error.contains(needed), "{needed}: {error}");
+    }
+    assert!(!error.contains("panicked"), "{error}");
 }

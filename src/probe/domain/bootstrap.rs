@@ -6,8 +6,12 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use url::Url;
 
-/// The IANA DNS bootstrap file, shipped so that a domain check needs no
-/// lookup of its own before the RDAP query.
+/// IANA's DNS bootstrap file as published (its `publication` field says
+/// when), shipped so that a domain check needs no lookup of its own before
+/// the RDAP query. Refreshing it is replacing the file with IANA's current
+/// one, unedited: ccTLDs whose registry has not told IANA of an RDAP
+/// server (de, io, co among them) are missing there, and `rdap_server`
+/// covers them.
 const SHIPPED: &str = include_str!("dns.json");
 
 /// Why a bootstrap file could not be used.
@@ -18,6 +22,8 @@ pub struct BootstrapError(String);
 /// The file's shape: `services` is a list of `[[labels], [base URLs]]`.
 #[derive(Deserialize)]
 struct File {
+    #[serde(default)]
+    publication: String,
     services: Vec<(Vec<String>, Vec<String>)>,
 }
 
@@ -25,6 +31,7 @@ struct File {
 #[derive(Debug)]
 pub struct Bootstrap {
     by_suffix: HashMap<String, Url>,
+    publication: String,
 }
 
 impl Bootstrap {
@@ -52,7 +59,17 @@ impl Bootstrap {
                 by_suffix.insert(label.to_ascii_lowercase(), base.clone());
             }
         }
-        Ok(Bootstrap { by_suffix })
+        Ok(Bootstrap {
+            by_suffix,
+            publication: file.publication,
+        })
+    }
+
+    /// When the file was published (RFC 3339, as the file has it; empty
+    /// when it says nothing), so that an unknown TLD can be told apart from
+    /// one added after the shipped copy.
+    pub fn publication(&self) -> &str {
+        &self.publication
     }
 
     /// The base URL for `domain` (lower case, IDNA): the longest suffix of
@@ -73,19 +90,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_file_parses_and_names_the_common_tlds() {
+    fn the_shipped_file_is_the_whole_iana_file() {
         let shipped = Bootstrap::shipped().expect("the shipped bootstrap parses");
-        for domain in [
-            "example.com",
-            "example.net",
-            "example.org",
-            "a.b.example.dev",
+        // IANA's file lists some 1,200 TLDs; a hand-made subset would list a
+        // handful, and a domain check would then need rdap_server for most.
+        assert!(
+            shipped.by_suffix.len() > 1_000,
+            "{} TLDs",
+            shipped.by_suffix.len()
+        );
+        assert!(
+            shipped.publication().starts_with("20"),
+            "{}",
+            shipped.publication()
+        );
+        // gTLDs, and ccTLDs whose registries are in IANA's file.
+        for (domain, base) in [
+            ("example.com", "https://rdap.verisign.com/com/v1/"),
+            ("example.net", "https://rdap.verisign.com/net/v1/"),
+            (
+                "example.org",
+                "https://rdap.publicinterestregistry.org/rdap/",
+            ),
+            (
+                "example.info",
+                "https://rdap.identitydigital.services/rdap/",
+            ),
+            ("a.b.example.dev", "https://pubapi.registry.google/rdap/"),
+            ("shop.example.app", "https://pubapi.registry.google/rdap/"),
+            ("example.xyz", "https://rdap.centralnic.com/xyz/"),
+            ("example.co.uk", "https://rdap.nominet.uk/uk/"),
+            ("example.fr", "https://rdap.nic.fr/"),
+            ("example.nl", "https://rdap.sidn.nl/"),
+            ("example.com.br", "https://rdap.registro.br/"),
+            ("example.no", "https://rdap.norid.no/"),
+            ("example.pl", "https://rdap.dns.pl/"),
         ] {
-            let base = shipped
+            let found = shipped
                 .base_for(domain)
-                .unwrap_or_else(|| panic!("{domain}"));
-            assert_eq!(base.scheme(), "https", "{domain}: {base}");
+                .unwrap_or_else(|| panic!("{domain} is not in the bootstrap"));
+            assert_eq!(found.as_str(), base, "{domain}");
         }
+        // Reserved by RFC 2606, so never delegated and never in the file.
         assert!(shipped.base_for("example.invalid").is_none());
     }
 

@@ -149,8 +149,9 @@ fn query_url(spec: &DomainSpec, cache: &RdapCache) -> Result<Url, String> {
             let tld = spec.domain.rsplit('.').next().unwrap_or_default();
             bootstrap.base_for(&spec.domain).cloned().ok_or_else(|| {
                 format!(
-                    "no RDAP server is known for .{tld} (not in the bootstrap shipped in hopwatch); \
-                     set rdap_server to the registry's RDAP base URL"
+                    "no RDAP server is known for .{tld} (not in IANA's bootstrap shipped in \
+                     hopwatch, published {}); set rdap_server to the registry's RDAP base URL",
+                    bootstrap.publication()
                 )
             })?
         }

@@ -71,6 +71,9 @@ pub mod alert;
 /// Where each result goes: verdict, metrics, live state, writer, alerts.
 pub mod pipeline;
 
+/// Several nodes on PostgreSQL: membership, work split, the leader's lease.
+pub mod cluster;
+
 // ---- Out to people, and the wiring.
 
 /// HTTP: status pages, JSON API, push, metrics, health.

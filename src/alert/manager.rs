@@ -38,6 +38,10 @@ pub enum ManagerMessage {
     Reconfigure,
 }
 
+/// A region (`None`: this node's, as single-node results carry none) and
+/// the time of its newest result judged.
+type JudgedAt = (Option<Arc<str>>, SystemTime);
+
 /// The alert manager task's state.
 pub struct Manager {
     store: Store,
@@ -45,6 +49,10 @@ pub struct Manager {
     machine: IncidentMachine,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
+    /// Each (monitor, region)'s newest result judged: in a cluster a result
+    /// may arrive twice (replayed from the store, then read from it), and
+    /// is judged once.
+    judged: HashMap<String, Vec<JudgedAt>>,
 }
 
 impl Manager {
@@ -64,6 +72,7 @@ impl Manager {
             live,
             metrics,
             wake,
+            judged: HashMap::new(),
         };
         manager.replay(&setup).await?;
         manager.update_gauge();
@@ -73,15 +82,23 @@ impl Manager {
     async fn replay(&mut self, setup: &Setup) -> Result<(), StoreError> {
         let since = unix_ms(SystemTime::now() - REPLAY);
         let alerted = IncidentMachine::alerted(&setup.config.config);
-        let names: Vec<&str> = alerted.iter().map(String::as_str).collect();
-        let ids = self.store.monitor_ids(&names).await?;
         let mut results = Vec::new();
-        for (name, id) in ids {
+        // Every region's series of each alerted monitor.
+        for (name, region, id) in setup.all_series() {
+            if !alerted.contains(name) {
+                continue;
+            }
             let mut rows = self.store.checks(id, since, 1_000).await?;
             rows.reverse();
             for row in rows {
-                results.push((name.clone(), Arc::new(row.into_result(&name))));
+                let mut result = row.into_result(name);
+                result.region = Some(region.clone());
+                results.push((name.to_owned(), Arc::new(result)));
             }
+        }
+        results.sort_by_key(|(_, result)| result.at);
+        for (name, result) in &results {
+            self.newer(name, result);
         }
         // What the stored results say is each monitor's latest: the live
         // state has no results yet at start.
@@ -92,8 +109,8 @@ impl Manager {
                 .collect();
             let latest = |name: &str| replayed.get(name).map(|r| (*r).clone());
             let in_maintenance = |name: &str, at| setup.maintenance.active(name, at);
-            // Replayed results are this node's own region.
-            let regions = |_: &str| Vec::new();
+            let live = &self.live;
+            let regions = |name: &str| live.regions(name);
             let world = World {
                 config: &setup.config.config,
                 latest: &latest,
@@ -106,7 +123,11 @@ impl Manager {
     }
 
     /// Runs until `stop`.
-    pub async fn run(mut self, mut inbox: mpsc::Receiver<ManagerMessage>, stop: CancellationToken) {
+    pub async fn run(
+        mut self,
+        inbox: &mut mpsc::Receiver<ManagerMessage>,
+        stop: CancellationToken,
+    ) {
         let mut tick = tokio::time::interval(TICK);
         loop {
             let outcome = tokio::select! {
@@ -132,11 +153,37 @@ impl Manager {
         monitor: &str,
         result: Arc<CheckResult>,
     ) -> Result<(), StoreError> {
+        if !self.newer(monitor, &result) {
+            return Ok(());
+        }
         let setup = self.live.setup();
         let effects = self.with_world(&setup, |machine, world| {
             machine.on_result(monitor, &result, SystemTime::now(), world)
         });
         self.persist(effects, &setup).await
+    }
+
+    /// Whether `result` is newer than the last judged of its monitor and
+    /// region (and so to be judged); remembers it when it is.
+    fn newer(&mut self, monitor: &str, result: &CheckResult) -> bool {
+        let regions = match self.judged.get_mut(monitor) {
+            Some(regions) => regions,
+            None => self.judged.entry(monitor.to_owned()).or_default(),
+        };
+        match regions
+            .iter_mut()
+            .find(|(region, _)| *region == result.region)
+        {
+            Some((_, at)) if *at >= result.at => false,
+            Some((_, at)) => {
+                *at = result.at;
+                true
+            }
+            None => {
+                regions.push((result.region.clone(), result.at));
+                true
+            }
+        }
     }
 
     async fn on_tick(&mut self, now: SystemTime) -> Result<(), StoreError> {

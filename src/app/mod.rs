@@ -3,7 +3,7 @@
 
 pub mod checks;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicI64;
 use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +20,9 @@ use crate::alert;
 use crate::alert::manager::{Manager, ManagerMessage};
 use crate::alert::outbox::Dispatcher;
 use crate::clock::unix_ms;
+use crate::cluster::leader::LeaderParts;
+use crate::cluster::membership::Members;
+use crate::cluster::{self, ClusterError};
 use crate::config::compile::CompileError;
 use crate::config::{self, LoadedConfig, NodeIdentity};
 use crate::evaluate::Maintenance;
@@ -71,6 +74,23 @@ pub enum AppError {
     /// A monitor could not be compiled (validation should have caught it).
     #[error(transparent)]
     Monitor(#[from] CompileError),
+    /// This node cannot be, or stay, part of its cluster.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+/// Who judges alerts and sends the outbox.
+enum Alerts {
+    /// One node alone: it always does.
+    Alone {
+        manager: Box<Manager>,
+        dispatcher: Dispatcher,
+    },
+    /// A cluster: whichever node holds the lease, term by term.
+    Cluster {
+        parts: LeaderParts,
+        incarnation: i64,
+    },
 }
 
 /// A built daemon, ready to run.
@@ -83,10 +103,11 @@ pub struct Application {
     writer_task: JoinHandle<()>,
     writer_stop: CancellationToken,
     connectivity: Arc<Connectivity>,
-    manager: Manager,
+    alerts: Alerts,
     manager_inbox: mpsc::Receiver<ManagerMessage>,
     manager_outbox: mpsc::Sender<ManagerMessage>,
-    dispatcher: Dispatcher,
+    /// The cluster's members as last read (one node alone: none).
+    members: Members,
     extra_routes: Option<axum::Router>,
     web_limits: serve::Limits,
 }
@@ -147,14 +168,46 @@ impl Application {
             .node
             .identity(|var| std::env::var(var).ok())
             .map_err(AppError::Config)?;
-        let setup = setup(config.clone(), &store, &identity).await?;
-        // One node alone is its own leader: it alone judges and sends.
-        metrics.set_node(&identity.name, &identity.region, true);
-        let monitors = checked_here(&setup);
+        // In a cluster the name is taken first: a second node of one name
+        // must not check or write anything.
+        let incarnation = incarnation();
+        let members = if store.is_shared() {
+            cluster::membership::join(&store, &identity, incarnation).await?;
+            let rows = store.cluster_nodes().await?;
+            Members::from_rows(&rows, &identity)
+        } else {
+            Members::default()
+        };
+        let setup = setup(config.clone(), &store, &identity, &members).await?;
+        let monitors = cluster::assigned(&setup, &members.here);
         let live = Live::new(setup);
-        let wake = Arc::new(Notify::new());
-        let dispatcher = Dispatcher::new(store.clone(), &notifiers, metrics.clone(), wake.clone());
-        let manager = Manager::start(store.clone(), live.clone(), metrics.clone(), wake).await?;
+        let alerts = if store.is_shared() {
+            // Leading waits for the lease.
+            metrics.set_node(&identity.name, &identity.region, false);
+            live.peers().set_leading(false);
+            live.peers().set_checking(monitors.len());
+            Alerts::Cluster {
+                parts: LeaderParts {
+                    store: store.clone(),
+                    live: live.clone(),
+                    metrics: metrics.clone(),
+                    notifiers,
+                },
+                incarnation,
+            }
+        } else {
+            // One node alone is its own leader: it alone judges and sends.
+            metrics.set_node(&identity.name, &identity.region, true);
+            let wake = Arc::new(Notify::new());
+            let dispatcher =
+                Dispatcher::new(store.clone(), &notifiers, metrics.clone(), wake.clone());
+            let manager =
+                Manager::start(store.clone(), live.clone(), metrics.clone(), wake).await?;
+            Alerts::Alone {
+                manager: Box::new(manager),
+                dispatcher,
+            }
+        };
         let (manager_outbox, manager_inbox) = mpsc::channel(WRITER_QUEUE);
         let pipeline = Pipeline::new(
             results,
@@ -202,10 +255,10 @@ impl Application {
             writer_task,
             writer_stop,
             connectivity,
-            manager,
+            alerts,
             manager_inbox,
             manager_outbox,
-            dispatcher,
+            members,
             extra_routes: None,
             web_limits,
         })
@@ -254,8 +307,56 @@ impl Application {
             background.clone(),
         ));
         let alerts_stop = CancellationToken::new();
-        let manager_task = tokio::spawn(self.manager.run(self.manager_inbox, alerts_stop.clone()));
-        let dispatcher_task = tokio::spawn(self.dispatcher.run(alerts_stop.clone()));
+        let (members_tx, mut members_rx) = watch::channel(self.members.clone());
+        let lost = CancellationToken::new();
+        let mut cluster_identity = None;
+        let checked_names =
+            |scheduler: &Scheduler| Arc::new(scheduler.names().into_iter().collect::<HashSet<_>>());
+        let (checked_tx, checked_rx) = watch::channel(checked_names(&self.scheduler));
+        let (manager_task, dispatcher_task) = match self.alerts {
+            Alerts::Alone {
+                manager,
+                dispatcher,
+            } => {
+                let mut inbox = self.manager_inbox;
+                let stop = alerts_stop.clone();
+                let manager = tokio::spawn(async move { manager.run(&mut inbox, stop).await });
+                (
+                    manager,
+                    Some(tokio::spawn(dispatcher.run(alerts_stop.clone()))),
+                )
+            }
+            Alerts::Cluster { parts, incarnation } => {
+                let identity = self.state.live.setup().identity.clone();
+                let (term_tx, term_rx) = watch::channel(None);
+                tokio::spawn(cluster::lease::run(
+                    self.store.clone(),
+                    identity.clone(),
+                    incarnation,
+                    term_tx,
+                    background.clone(),
+                ));
+                tokio::spawn(cluster::membership::run(
+                    self.store.clone(),
+                    self.state.live.clone(),
+                    incarnation,
+                    members_tx,
+                    lost.clone(),
+                    background.clone(),
+                ));
+                tokio::spawn(cluster::tail::run(
+                    self.store.clone(),
+                    self.state.live.clone(),
+                    self.manager_outbox.clone(),
+                    checked_rx,
+                    background.clone(),
+                ));
+                cluster_identity = Some((identity, incarnation));
+                let leader =
+                    cluster::leader::run(parts, self.manager_inbox, term_rx, alerts_stop.clone());
+                (tokio::spawn(leader), None)
+            }
+        };
         if let Some(target) = config.config.server.connectivity_check.clone() {
             tokio::spawn(watch_connectivity(
                 target,
@@ -280,18 +381,51 @@ impl Application {
         let mut poll = tokio::time::interval(RELOAD_POLL);
         let mut last_modified = modified(&path);
         let mut shutdown = std::pin::pin!(shutdown);
+        let mut outcome = Ok(());
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = hangup.recv() => reload(&mut self.scheduler, &self.state, &self.store, &self.manager_outbox, &path, "SIGHUP").await,
+                _ = lost.cancelled() => {
+                    let identity = self.state.live.setup().identity.clone();
+                    outcome = Err(AppError::Cluster(ClusterError::NameTaken {
+                        name: identity.name.to_string(),
+                        region: identity.region.to_string(),
+                    }));
+                    break;
+                }
+                _ = hangup.recv() => reload(&mut self.scheduler, &self.state, &self.store, &self.manager_outbox, &path, &self.members, "SIGHUP").await,
+                changed = members_rx.changed(), if cluster_identity.is_some() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    let members = members_rx.borrow_and_update().clone();
+                    let new_region = members.regions != self.members.regions;
+                    self.members = members;
+                    if new_region {
+                        // A region's first node: every monitor needs its series there.
+                        reload(&mut self.scheduler, &self.state, &self.store, &self.manager_outbox, &path, &self.members, "a new region").await;
+                    } else {
+                        self.scheduler.apply(cluster::assigned(&self.state.live.setup(), &self.members.here));
+                    }
+                    self.state.live.peers().set_checking(self.scheduler.names().len());
+                }
                 _ = poll.tick() => {
                     let now = modified(&path);
                     if now != last_modified {
                         last_modified = now;
-                        reload(&mut self.scheduler, &self.state, &self.store, &self.manager_outbox, &path, "file change").await;
+                        reload(&mut self.scheduler, &self.state, &self.store, &self.manager_outbox, &path, &self.members, "file change").await;
                     }
                 }
             }
+            if cluster_identity.is_none() {
+                continue;
+            }
+            checked_tx.send_if_modified(|checked| {
+                let now = checked_names(&self.scheduler);
+                let changed = **checked != *now;
+                *checked = now;
+                changed
+            });
         }
 
         tracing::info!("shutting down: letting running checks finish");
@@ -309,8 +443,16 @@ impl Application {
         // the same delivery id.
         alerts_stop.cancel();
         finish("the alert manager", manager_task, deadline).await;
-        finish("the alert dispatcher", dispatcher_task, deadline).await;
+        if let Some(dispatcher_task) = dispatcher_task {
+            finish("the alert dispatcher", dispatcher_task, deadline).await;
+        }
         background.cancel();
+        if let Some((identity, incarnation)) = cluster_identity {
+            // The others take over this node's work and lead at once.
+            if let Err(err) = self.store.leave_cluster(&identity.name, incarnation).await {
+                tracing::warn!(error = %err, "cannot tell the cluster this node leaves");
+            }
+        }
         // No handler may be reading when the store closes.
         finish("the web server", server_task, deadline).await;
         // Its threads go too; what a handler handed to its blocking pool
@@ -321,7 +463,7 @@ impl Application {
         }
         self.store.close().await;
         tracing::info!("stopped");
-        Ok(())
+        outcome
     }
 }
 
@@ -358,47 +500,36 @@ fn record_gap(
     }
 }
 
-/// The monitors this node checks: those whose `regions` include its
-/// region (or list none). The others are checked by agents or other nodes.
-fn checked_here(setup: &Setup) -> Vec<Arc<Monitor>> {
-    let region = &setup.identity.region;
-    setup
-        .monitors
-        .values()
-        .filter(|m| {
-            m.regions
-                .as_ref()
-                .is_none_or(|regions| regions.contains(region))
-        })
-        .cloned()
-        .collect()
-}
-
 /// Everything a config gives the live state: its monitors compiled with
 /// their store ids (rows made for new ones) and its maintenance windows.
 async fn setup(
     config: Arc<LoadedConfig>,
     store: &Store,
     identity: &NodeIdentity,
+    members: &Members,
 ) -> Result<Setup, AppError> {
     let maintenance = Maintenance::new(&config.config.maintenance, &config.config.monitors)
         .map_err(|err| AppError::Config(err.to_string()))?;
     let mut compiled = config.compile()?;
-    // Each monitor's series here, and in the regions of the agents that
-    // check it.
+    // Each monitor's series here, and in the regions of the agents and
+    // the cluster's other nodes that check it.
+    let elsewhere: BTreeSet<&str> = (config.config.agents.iter().map(|a| &*a.region))
+        .chain(members.regions.iter().map(|r| &**r))
+        .filter(|region| *region != &*identity.region)
+        .collect();
     let mut keys = Vec::new();
     for monitor in &compiled {
         keys.push(series_key(&monitor.name, &identity.region));
-        for agent in &config.config.agents {
+        if matches!(monitor.spec, ProbeSpec::Push) {
+            continue;
+        }
+        for region in &elsewhere {
             let assigned = monitor
                 .regions
                 .as_ref()
-                .is_none_or(|regions| regions.iter().any(|r| **r == *agent.region));
-            if assigned
-                && *agent.region != *identity.region
-                && !matches!(monitor.spec, ProbeSpec::Push)
-            {
-                keys.push(series_key(&monitor.name, &agent.region));
+                .is_none_or(|regions| regions.iter().any(|r| &**r == *region));
+            if assigned {
+                keys.push(series_key(&monitor.name, region));
             }
         }
     }
@@ -436,6 +567,7 @@ async fn reload(
     store: &Store,
     alerts: &mpsc::Sender<ManagerMessage>,
     path: &Path,
+    members: &Members,
     why: &str,
 ) {
     let loaded = match config::load(path) {
@@ -466,9 +598,9 @@ async fn reload(
         tracing::warn!("notifier changes take effect at the next restart");
     }
     let loaded = Arc::new(loaded);
-    match setup(loaded.clone(), store, &state.live.setup().identity).await {
+    match setup(loaded.clone(), store, &state.live.setup().identity, members).await {
         Ok(setup) => {
-            scheduler.apply(checked_here(&setup));
+            scheduler.apply(cluster::assigned(&setup, &members.here));
             state.live.replace(setup);
             let _ = alerts.send(ManagerMessage::Reconfigure).await;
             tracing::info!(
@@ -481,6 +613,19 @@ async fn reload(
             tracing::error!(trigger = why, error = %err, "config reload refused; the previous config keeps running")
         }
     }
+}
+
+/// A random number for this process's start: tells its heartbeats and
+/// lease from those of an earlier process of the same name.
+fn incarnation() -> i64 {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 8];
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        // No system randomness: the start time and process id differ too.
+        let nanos = unix_ms(SystemTime::now()).wrapping_mul(1_000_003);
+        return nanos ^ i64::from(std::process::id());
+    }
+    i64::from_le_bytes(bytes)
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {

@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod compile;
 pub mod location;
+pub mod pages;
 pub mod schema;
 pub mod values;
 
@@ -19,6 +20,7 @@ mod validate;
 pub use interpolate::Lookup;
 pub use load::{Format, find_config_file, load, parse, parse_with_env};
 pub use location::Location;
+pub use pages::{PAGE_PREFIX, PageConfig};
 pub use regions::NodeIdentity;
 pub use schema::*;
 pub use secret::{SECRET_KEYS, Secret, revealing};
@@ -239,7 +241,9 @@ mod tests {
             \x20   type: email\n\
             \x20   smtp: { host: 127.0.0.1, username: u, password: \"${SMTP_PASSWORD}\" }\n\
             \x20   from: a@example.com\n\
-            \x20   to: [b@example.com]\n";
+            \x20   to: [b@example.com]\n\
+            pages:\n\
+            \x20 - { slug: ops, monitors: [a], private: true, access_key: acc3ss-k3y }\n";
         let env = |name: &str| (name == "SMTP_PASSWORD").then(|| "sm7p-pa55".to_owned());
         let loaded = parse_with_env(text, Format::Yaml, "f.yaml", &env).expect("valid");
         let shown = format!("{loaded:?}");
@@ -250,6 +254,7 @@ mod tests {
             "h00k-s3cret",
             "r0ut1ng-k3y",
             "sm7p-pa55",
+            "acc3ss-k3y",
         ] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }

@@ -43,6 +43,9 @@ pub struct Config {
     /// Agents allowed to check from their regions and push results.
     #[serde(default)]
     pub agents: Vec<AgentConfig>,
+    /// Status pages. Default: one page at `/` with every monitor.
+    #[serde(default)]
+    pub pages: Vec<super::pages::PageConfig>,
 }
 
 /// The region a node or agent checks from when none is given.

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::interpolate::Interpolated;
+use super::pages::PageConfig;
 use super::schema::{
     AgentConfig, AlertConfig, Config, Defaults, MaintenanceConfig, MonitorConfig, NodeConfig,
     NotifierConfig, ServerConfig, StorageConfig,
@@ -27,7 +28,7 @@ pub(crate) fn kind_of(value: &Value) -> &'static str {
 }
 
 /// The top-level keys, in the order errors are listed.
-pub(crate) const SECTIONS: [&str; 9] = [
+pub(crate) const SECTIONS: [&str; 10] = [
     "server",
     "storage",
     "node",
@@ -37,6 +38,7 @@ pub(crate) const SECTIONS: [&str; 9] = [
     "notifiers",
     "maintenance",
     "agents",
+    "pages",
 ];
 
 /// A monitor that deserialized, with what validation needs to name its keys.
@@ -87,6 +89,7 @@ pub(crate) struct Draft {
     pub notifiers: Vec<(usize, NotifierConfig)>,
     pub maintenance: Vec<(usize, MaintenanceConfig)>,
     pub agents: Vec<(usize, AgentConfig)>,
+    pub pages: Vec<(usize, PageConfig)>,
 }
 
 impl Draft {
@@ -101,6 +104,7 @@ impl Draft {
             maintenance: self.maintenance.into_iter().map(|(_, m)| m).collect(),
             node: self.node.unwrap_or_default(),
             agents: self.agents.into_iter().map(|(_, a)| a).collect(),
+            pages: self.pages.into_iter().map(|(_, p)| p).collect(),
         }
     }
 }
@@ -189,6 +193,7 @@ pub(crate) fn sections(
     draft.notifiers = entries(Some(Value::Array(notifiers)), "notifiers", whole, problems);
     draft.maintenance = entries(take("maintenance"), "maintenance", whole, problems);
     draft.agents = entries(take("agents"), "agents", whole, problems);
+    draft.pages = entries(take("pages"), "pages", whole, problems);
     draft
 }
 

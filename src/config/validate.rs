@@ -84,6 +84,7 @@ pub(crate) fn check(draft: &mut Draft, problems: &mut Vec<Problem>) {
         }
         positive(&join_key(&base, "duration"), window.duration, problems);
     }
+    super::pages::check(draft, problems);
 }
 
 fn alerts(draft: &Draft, names: &BTreeSet<String>, problems: &mut Vec<Problem>) {

@@ -434,6 +434,32 @@ fn replay_resolves_an_open_incident_that_recovered() {
 }
 
 #[test]
+fn replay_keeps_an_incident_open_when_the_results_that_opened_it_were_lost() {
+    // Opened at 10 s on the second failure; its node died before that
+    // failure was stored: the store has healthy results from before and
+    // the first failure only.
+    let open = stored_incident();
+    assert_eq!(open.started_at, at(10));
+    let mut bench = Bench::restarted(
+        config(vec![alert("down", &["origin"], 2)]),
+        vec![open.clone()],
+    );
+    let mut stored = healthy("origin", 0, 1);
+    stored.push(check("origin", 9, Cause::ConnectRefused));
+    assert!(
+        bench.replay(stored).is_empty(),
+        "neither resolved nor reopened"
+    );
+    // Still failing live: the same incident, no second one.
+    assert!(bench.results(failing("origin", 20, 3)).is_empty());
+    let ids: Vec<_> = bench.machine.open().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, [open.id.as_str()]);
+    // A recovery after it opened resolves it.
+    let (done, _) = resolved(bench.results(healthy("origin", 60, 2)));
+    assert_eq!(done.id, open.id);
+}
+
+#[test]
 fn evidence_comes_from_after_the_maintenance_window() {
     let mut bench = Bench::new(config(vec![alert("down", &["origin"], 2)]));
     bench.maintenance = Some(("origin", at(300)));

@@ -282,6 +282,23 @@ impl IncidentMachine {
                     .observe_in(monitor, region, &sample, result.at),
             );
         }
+        // A restored incident outlives results older than it: the result
+        // that opened it may not have been stored when its node died (the
+        // incident and the result are written apart), and what the store
+        // still has from before its start would resolve it only to open it
+        // again. It resolves on a recovery seen after it opened.
+        for incident in self.open.values() {
+            let recovered = transitions.iter().any(|t| {
+                t.kind == TransitionKind::Resolve
+                    && t.alert == incident.alert
+                    && t.monitor == incident.monitor
+                    && t.at >= incident.started_at
+            });
+            if !recovered {
+                self.evaluator
+                    .restore_firing(&incident.alert, &incident.monitor);
+            }
+        }
         let firing: HashSet<(String, String)> = self.evaluator.firing().into_iter().collect();
         let mut net = Vec::new();
         for transition in transitions.iter().rev() {

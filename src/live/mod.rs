@@ -13,6 +13,7 @@ mod peers;
 
 pub use peers::{DEAD_AFTER, Peer, PeerKind, Peers};
 
+use crate::config::schema::DEFAULT_REGION;
 use crate::config::{LoadedConfig, NodeIdentity};
 use crate::evaluate::Maintenance;
 use crate::monitor::regions::{Combined, RegionLatest, combine};
@@ -48,6 +49,26 @@ impl Setup {
             return self.id(name);
         }
         self.series.get(&series_key(name, region)).copied()
+    }
+
+    /// Every series: (monitor, region, store id), this node's region's and
+    /// the others'.
+    pub fn all_series(&self) -> impl Iterator<Item = (&str, Arc<str>, i64)> + '_ {
+        let here = self
+            .monitors
+            .values()
+            .map(|m| (m.name.as_str(), self.identity.region.clone(), m.id));
+        let elsewhere = self.series.iter().filter_map(|(key, id)| {
+            // '@' is never in a monitor's name: the key is name@region.
+            let (name, region) = match key.split_once('@') {
+                Some((name, region)) => (name, Arc::from(region)),
+                None => (key.as_str(), Arc::from(DEFAULT_REGION)),
+            };
+            self.monitors
+                .contains_key(name)
+                .then_some((name, region, *id))
+        });
+        here.chain(elsewhere)
     }
 }
 

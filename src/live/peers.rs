@@ -3,6 +3,7 @@
 //! against a monitor's quorum.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -30,6 +31,9 @@ pub struct Peer {
     pub kind: PeerKind,
     /// When it was last heard from.
     pub last_seen: SystemTime,
+    /// A cluster node's: whether it leads, and how many (monitor, region)
+    /// pairs it checks, as its row says.
+    pub cluster: Option<(bool, u32)>,
 }
 
 impl Peer {
@@ -40,9 +44,24 @@ impl Peer {
 }
 
 /// The checkers this process knows of, by name.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Peers {
     seen: RwLock<HashMap<Arc<str>, Peer>>,
+    /// Whether this node leads (one node alone always does).
+    leading: AtomicBool,
+    /// How many monitors this node checks, once a cluster has split the
+    /// work; `u32::MAX` while it has not.
+    checking: AtomicU32,
+}
+
+impl Default for Peers {
+    fn default() -> Self {
+        Self {
+            seen: RwLock::default(),
+            leading: AtomicBool::new(true),
+            checking: AtomicU32::new(u32::MAX),
+        }
+    }
 }
 
 impl Peers {
@@ -60,10 +79,43 @@ impl Peers {
                     region: Arc::from(region),
                     kind,
                     last_seen: at,
+                    cluster: None,
                 };
                 seen.insert(name, peer);
             }
         }
+    }
+
+    /// A cluster node as its row in the database says.
+    pub fn node(&self, name: &str, region: &str, at: SystemTime, leader: bool, monitors: u32) {
+        self.seen(name, region, PeerKind::Node, at);
+        let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(peer) = seen.get_mut(name) {
+            // The row is the truth: a restarted node's time may go back.
+            peer.last_seen = at;
+            peer.cluster = Some((leader, monitors));
+        }
+    }
+
+    /// This node leads now, or no longer.
+    pub fn set_leading(&self, leading: bool) {
+        self.leading.store(leading, Ordering::Relaxed);
+    }
+
+    /// Whether this node leads.
+    pub fn leading(&self) -> bool {
+        self.leading.load(Ordering::Relaxed)
+    }
+
+    /// This node checks `monitors` (monitor, region) pairs of its region.
+    pub fn set_checking(&self, monitors: usize) {
+        let monitors = u32::try_from(monitors).unwrap_or(u32::MAX - 1);
+        self.checking.store(monitors, Ordering::Relaxed);
+    }
+
+    /// How many monitors this node checks, once a cluster split the work.
+    pub fn checking(&self) -> Option<u32> {
+        Some(self.checking.load(Ordering::Relaxed)).filter(|n| *n != u32::MAX)
     }
 
     /// Every checker, sorted by name.

@@ -46,6 +46,10 @@ const POSTGRES_CONNECTIONS: u32 = 8;
 /// contract wants an unreachable database reported within 20 s.
 const CONNECT_WITHIN: Duration = Duration::from_secs(15);
 
+/// How long a query waits for a connection once running: a lost database
+/// shows as errors within seconds, while checks go on.
+const ACQUIRE_WITHIN: Duration = Duration::from_secs(5);
+
 pub(super) async fn open_sqlite(path: &Path) -> Result<Backend, StoreError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         files::create_dirs(parent).map_err(|source| StoreError::CreateDir {
@@ -100,9 +104,17 @@ pub(super) async fn open_postgres(url: &str) -> Result<Backend, StoreError> {
             });
         }
     }
+    // The server ends a session that sits in a transaction, and a
+    // statement that waits for a lock, after 10 s: a node cut off from the
+    // network mid-transaction would otherwise keep its locks (the lease's
+    // row among them) while its session lives on at the server.
+    let options = options.options([
+        ("idle_in_transaction_session_timeout", "10s"),
+        ("lock_timeout", "10s"),
+    ]);
     let pool = PgPoolOptions::new()
         .max_connections(POSTGRES_CONNECTIONS)
-        .acquire_timeout(CONNECT_WITHIN)
+        .acquire_timeout(ACQUIRE_WITHIN)
         .connect_lazy_with(options);
     // Nodes starting together are safe: the migrator holds an advisory lock.
     sqlx::migrate!("migrations/postgres").run(&pool).await?;

@@ -115,6 +115,7 @@ impl Store {
         let now = unix_ms(SystemTime::now());
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
+            self.check_fence(&mut *tx).await?;
             sqlx::query(
                 "INSERT INTO incidents (id, alert, monitor, severity, state, cause, verdict, responder, evidence, \
                  value, threshold, started_ms, acknowledged, folded_into, notified_ms) \
@@ -152,6 +153,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
+            self.check_fence(&mut *tx).await?;
             sqlx::query("UPDATE incidents SET state = 'resolved', resolved_ms = $1 WHERE id = $2 AND state = 'open'")
                 .bind(unix_ms(at))
                 .bind(id)
@@ -173,6 +175,7 @@ impl Store {
         let now = unix_ms(SystemTime::now());
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
+            self.check_fence(&mut *tx).await?;
             sqlx::query("UPDATE incidents SET notified_ms = $1 WHERE id = $2")
                 .bind(now)
                 .bind(id)
@@ -195,6 +198,7 @@ impl Store {
         let now = unix_ms(SystemTime::now());
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
+            self.check_fence(&mut *tx).await?;
             sqlx::query(
                 "UPDATE incidents SET folded_into = NULL, verdict = $1, notified_ms = $2 WHERE id = $3",
             )
@@ -213,11 +217,14 @@ impl Store {
     #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn fold_incident(&self, id: &str, into: &str) -> Result<(), StoreError> {
         on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            self.check_fence(&mut *tx).await?;
             sqlx::query("UPDATE incidents SET folded_into = $1 WHERE id = $2")
                 .bind(into)
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -444,13 +451,16 @@ impl Store {
     #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     pub async fn delivery_sent(&self, id: &str, attempts: u32) -> Result<(), StoreError> {
         on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            self.check_fence(&mut *tx).await?;
             sqlx::query(
                 "UPDATE deliveries SET state = 'sent', attempts = $1, last_error = NULL WHERE id = $2",
             )
             .bind(i64::from(attempts))
             .bind(id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -465,6 +475,8 @@ impl Store {
         error: &str,
     ) -> Result<(), StoreError> {
         on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            self.check_fence(&mut *tx).await?;
             sqlx::query(
                 "UPDATE deliveries SET attempts = $1, next_attempt_ms = $2, last_error = $3 WHERE id = $4",
             )
@@ -472,8 +484,9 @@ impl Store {
             .bind(unix_ms(next))
             .bind(error)
             .bind(id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -487,14 +500,17 @@ impl Store {
         error: &str,
     ) -> Result<(), StoreError> {
         on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            self.check_fence(&mut *tx).await?;
             sqlx::query(
                 "UPDATE deliveries SET state = 'failed', attempts = $1, last_error = $2 WHERE id = $3",
             )
             .bind(i64::from(attempts))
             .bind(error)
             .bind(id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -510,6 +526,7 @@ impl Store {
         let now = unix_ms(SystemTime::now());
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
+            self.check_fence(&mut *tx).await?;
             for id in replaced {
                 sqlx::query(
                     "DELETE FROM deliveries WHERE id = $1 AND attempts = 0 AND state = 'pending'",

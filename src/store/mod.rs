@@ -7,6 +7,7 @@
 //! [`on_backend!`] macro expands one body once per backend, so each query is
 //! written once and compiled against each driver's own types.
 
+pub mod cluster;
 pub mod copy;
 mod files;
 pub mod history;
@@ -72,6 +73,16 @@ pub enum StoreError {
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A write only the cluster's leader may do, from a node whose lease
+    /// has passed (or lapsed): refused, so there are never two leaders.
+    #[error("this node no longer holds the leader's lease; the write is refused")]
+    Fenced,
+    /// The database did not answer in time.
+    #[error("the database did not answer within {0:?}")]
+    Unanswered(std::time::Duration),
+    /// A cluster operation on a store that is not shared (SQLite).
+    #[error("a cluster needs PostgreSQL (storage.url: postgres://...)")]
+    NotShared,
 }
 
 /// The row in `monitors` that holds a monitor's series in `region`: its
@@ -89,6 +100,9 @@ pub fn series_key(name: &str, region: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Backend,
+    /// Set on a cluster leader's copy: its leader-only writes carry the
+    /// lease's fencing token and are refused once the lease is gone.
+    fence: Option<std::sync::Arc<cluster::Fence>>,
 }
 
 impl Store {
@@ -107,7 +121,10 @@ impl Store {
             Location::Sqlite(path) => backend::open_sqlite(path).await?,
             Location::Postgres(url) => backend::open_postgres(url).await?,
         };
-        Ok(Self { backend })
+        Ok(Self {
+            backend,
+            fence: None,
+        })
     }
 
     /// The pool, for the modules of this store.

@@ -48,6 +48,38 @@ fn count(value: i64) -> u32 {
     value.clamp(0, i64::from(u32::MAX)) as u32
 }
 
+/// The columns of a stored check with its detail, read back 64-bit (cast:
+/// PostgreSQL keeps them in 16 and 32 bits); `c` is `checks`, `d` its details.
+pub(super) const CHECK_COLUMNS: &str = "SELECT c.monitor_id, c.at_ms, CAST(c.cause AS BIGINT) AS cause, \
+     CAST(c.status AS BIGINT) AS status, CAST(c.latency_us AS BIGINT) AS latency_us, \
+     CAST(c.dns_us AS BIGINT) AS dns_us, CAST(c.connect_us AS BIGINT) AS connect_us, \
+     CAST(c.tls_us AS BIGINT) AS tls_us, CAST(c.ttfb_us AS BIGINT) AS ttfb_us, \
+     CAST(c.transfer_us AS BIGINT) AS transfer_us, CAST(c.flags AS BIGINT) AS flags, d.detail \
+     FROM checks c LEFT JOIN check_details d ON d.monitor_id = c.monitor_id AND d.at_ms = c.at_ms";
+
+/// A [`StoredCheck`] from a row of [`CHECK_COLUMNS`], on either backend.
+macro_rules! stored_check {
+    ($row:expr) => {
+        StoredCheck {
+            monitor_id: $row.try_get("monitor_id")?,
+            at_ms: $row.try_get("at_ms")?,
+            cause: $row.try_get::<i64, _>("cause")?.clamp(0, 255) as u8,
+            status: $row.try_get::<Option<i64>, _>("status")?.map(|s| s as u16),
+            latency_us: $row.try_get("latency_us")?,
+            phases_us: [
+                $row.try_get("dns_us")?,
+                $row.try_get("connect_us")?,
+                $row.try_get("tls_us")?,
+                $row.try_get("ttfb_us")?,
+                $row.try_get("transfer_us")?,
+            ],
+            flags: $row.try_get("flags")?,
+            detail: $row.try_get("detail")?,
+        }
+    };
+}
+pub(super) use stored_check;
+
 impl Store {
     /// Rollups of `table` from bucket `since` on.
     pub(crate) async fn load_rollups(
@@ -94,14 +126,7 @@ impl Store {
     ) -> Result<Vec<StoredCheck>, StoreError> {
         on_backend!(self, pool => {
             let rows = sqlx::query(
-                // Cast: PostgreSQL keeps these in 16 and 32 bits.
-                "SELECT c.monitor_id, c.at_ms, CAST(c.cause AS BIGINT) AS cause, \
-                 CAST(c.status AS BIGINT) AS status, CAST(c.latency_us AS BIGINT) AS latency_us, \
-                 CAST(c.dns_us AS BIGINT) AS dns_us, CAST(c.connect_us AS BIGINT) AS connect_us, \
-                 CAST(c.tls_us AS BIGINT) AS tls_us, CAST(c.ttfb_us AS BIGINT) AS ttfb_us, \
-                 CAST(c.transfer_us AS BIGINT) AS transfer_us, CAST(c.flags AS BIGINT) AS flags, d.detail \
-                 FROM checks c LEFT JOIN check_details d ON d.monitor_id = c.monitor_id AND d.at_ms = c.at_ms \
-                 WHERE c.monitor_id = $1 AND c.at_ms >= $2 ORDER BY c.at_ms DESC LIMIT $3",
+                sqlx::AssertSqlSafe(format!("{CHECK_COLUMNS} WHERE c.monitor_id = $1 AND c.at_ms >= $2 ORDER BY c.at_ms DESC LIMIT $3")),
             )
             .bind(monitor_id)
             .bind(since_ms)
@@ -109,24 +134,7 @@ impl Store {
             .fetch_all(pool)
             .await?;
             rows.iter()
-                .map(|row| {
-                    Ok(StoredCheck {
-                        monitor_id: row.try_get("monitor_id")?,
-                        at_ms: row.try_get("at_ms")?,
-                        cause: row.try_get::<i64, _>("cause")?.clamp(0, 255) as u8,
-                        status: row.try_get::<Option<i64>, _>("status")?.map(|s| s as u16),
-                        latency_us: row.try_get("latency_us")?,
-                        phases_us: [
-                            row.try_get("dns_us")?,
-                            row.try_get("connect_us")?,
-                            row.try_get("tls_us")?,
-                            row.try_get("ttfb_us")?,
-                            row.try_get("transfer_us")?,
-                        ],
-                        flags: row.try_get("flags")?,
-                        detail: row.try_get("detail")?,
-                    })
-                })
+                .map(|row| Ok(stored_check!(row)))
                 .collect()
         })
     }

@@ -24,6 +24,8 @@ const GAP_DAYS: i64 = 90;
 const LATE_MS: i64 = 120_000;
 /// Flush when this many rows are waiting.
 pub const FLUSH_ROWS: usize = 1_000;
+/// How long one batch may take to write before it counts as failed.
+const WRITE_WITHIN: Duration = Duration::from_secs(5);
 /// Rows kept in memory while the database refuses writes; older ones are
 /// dropped past this (and counted), so a full disk cannot exhaust memory.
 const MAX_PENDING: usize = 200_000;
@@ -220,10 +222,15 @@ impl Writer {
             .iter()
             .filter_map(|key| self.daily.get(key).map(|r| (key.0, key.1, r)))
             .collect();
-        let outcome = self
+        let write = self
             .store
-            .write_batch(&self.pending, &hourly, &daily, Some((self.run, now)))
-            .await;
+            .write_batch(&self.pending, &hourly, &daily, Some((self.run, now)));
+        // A database that stopped answering (a cut network path) must not
+        // hold the writer: the results wait in memory, /healthz says so.
+        let outcome = match tokio::time::timeout(WRITE_WITHIN, write).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(StoreError::Unanswered(WRITE_WITHIN)),
+        };
         match outcome {
             Ok(()) => {
                 for key in &self.dirty_hours {

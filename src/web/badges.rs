@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
+use super::access::Scope;
 use crate::config::MonitorConfig;
 use crate::monitor::MonitorState;
 
@@ -36,7 +37,15 @@ async fn badge(
     Path((name, file)): Path<(String, String)>,
 ) -> Response {
     let config = state.config();
-    let Some(monitor) = config.config.monitors.iter().find(|m| m.name == name) else {
+    // A monitor that only private pages show has no badge: an image on
+    // a public page must not tell its state, nor that it exists.
+    let public = Scope::public(&config.config);
+    let Some(monitor) = config
+        .config
+        .monitors
+        .iter()
+        .find(|m| m.name == name && public.shows(&m.name))
+    else {
         return not_found();
     };
     let (label, value, fill) = match file.as_str() {

@@ -12,6 +12,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use super::access::Scope;
 use super::{ApiError, AppState, EvidenceView};
 use crate::escape::markup as escape;
 use crate::incident::{Incident, IncidentState};
@@ -30,11 +31,15 @@ async fn feed(State(state): State<AppState>) -> Result<Response, ApiError> {
     // The feed quotes no headers or body today; passing it through the
     // view keeps it so if an entry ever grows to show more evidence.
     let view = EvidenceView::visitor(server);
+    // The feed is public: incidents of monitors that only private pages
+    // show are left out.
+    let public = Scope::public(&config.config);
     let incidents: Vec<Incident> = state
         .store
         .incidents(None, ENTRIES)
         .await?
         .into_iter()
+        .filter(|i| public.shows(&i.monitor))
         .map(|i| view.incident(i))
         .collect();
     let titles: HashMap<&str, &str> = config

@@ -3,6 +3,7 @@
 //! `snapshot` serves the read-mostly answers from a cache; `serve` runs the
 //! connections.
 
+mod access;
 mod api;
 mod badges;
 mod error;

@@ -71,7 +71,7 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "unknown top-level key",
         "monitor:\n  - { name: a, url: http://x }\nmonitors: [{ name: b, url: http://x }]\n",
         &[
-            "hopwatch.yaml: monitor: unknown key (expected one of: server, storage, node, defaults, monitors, alerts, notifiers, maintenance, agents)",
+            "hopwatch.yaml: monitor: unknown key (expected one of: server, storage, node, defaults, monitors, alerts, notifiers, maintenance, agents, pages)",
         ],
     ),
     (
@@ -431,6 +431,35 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
             "hopwatch.yaml: notifiers[1].smtp.security: none would send the username and password in clear text: use starttls or tls, or set smtp.allow_plaintext_auth: true for a relay on a trusted network",
         ],
     ),
+    (
+        "pages with bad and repeated slugs, and names that do not exist",
+        "monitors: [{ name: a, url: http://x, group: Shop }]\npages:\n  - { slug: Shop Page, groups: [Shop] }\n  - { slug: shop, groups: [Shop, Nope], monitors: [a, ghost] }\n  - { slug: shop, monitors: [\"*\"] }\n",
+        &[
+            r#"hopwatch.yaml: pages[0].slug: invalid slug "Shop Page" (use a-z, 0-9, '-', '_', at most 64; "" is the page at /)"#,
+            r#"hopwatch.yaml: pages[1].groups[1]: no group named "Nope""#,
+            r#"hopwatch.yaml: pages[1].monitors[1]: no monitor named "ghost""#,
+            r#"hopwatch.yaml: pages[2].slug: duplicate slug "shop" (also used by pages[1])"#,
+        ],
+    ),
+    (
+        "pages that show nothing, or are private without a key, or keyed but public",
+        "monitors: [{ name: a, url: http://x }]\npages:\n  - { slug: empty }\n  - { slug: ops, monitors: [a], private: true }\n  - { slug: ops2, monitors: [a], private: true, access_key: \"${EMPTY}\" }\n  - { slug: open, monitors: [a], access_key: \"${API_TOKEN}\" }\n  - { slug: \"\", monitors: [a], private: true, access_key: k3y }\n  - { slug: typo, monitors: [a], privat: true }\n",
+        &[
+            r#"hopwatch.yaml: pages[0]: a page needs groups or monitors (monitors: ["*"] shows every monitor)"#,
+            "hopwatch.yaml: pages[1].access_key: a private page needs a non-empty access_key",
+            "hopwatch.yaml: pages[2].access_key: a private page needs a non-empty access_key",
+            "hopwatch.yaml: pages[3].access_key: only used with private: true (without it the page is public)",
+            "hopwatch.yaml: pages[4].private: the page at / cannot be private: give it a slug and serve it at /p/{slug}",
+            "hopwatch.yaml: pages[5].privat: unknown key (expected one of: slug, title, groups, monitors, private, access_key)",
+        ],
+    ),
+    (
+        "an access key written as a number is refused without its value",
+        "monitors: [{ name: a, url: http://x }]\npages:\n  - { slug: ops, monitors: [a], private: true, access_key: 8675309 }\n",
+        &[
+            "hopwatch.yaml: pages[0].access_key: expected a string, found a number (put it in quotes; a secret's value is never shown)",
+        ],
+    ),
 ];
 
 #[test]
@@ -580,6 +609,28 @@ fn variables_come_from_the_lookup_with_defaults() {
     );
     assert_eq!(monitor.title.as_deref(), Some("Shop"));
     assert_eq!(monitor.body.as_deref(), Some("${literal}"));
+}
+
+#[test]
+fn pages_load_with_their_key_from_the_environment_and_never_show_it() {
+    let text = "monitors:\n  - { name: web, url: http://x, group: Shop }\n  - { name: db, type: tcp, target: \"db:5432\" }\npages:\n  - { slug: \"\", title: Status, groups: [Shop] }\n  - { slug: ops, title: Ops, monitors: [db], private: true, access_key: \"${API_TOKEN}\" }\n";
+    let loaded = yaml(text).expect("valid pages");
+    let config = &loaded.config;
+    assert_eq!(config.pages.len(), 2);
+    let ops = config.page("ops").expect("the ops page");
+    assert_eq!(ops.path(), "/p/ops");
+    assert_eq!(
+        ops.access_key.as_ref().map(|k| k.expose()),
+        Some("tok-9f8e7d")
+    );
+    assert!(!format!("{loaded:?}").contains("tok-9f8e7d"));
+    let hidden: Vec<&str> = config.private_only().into_iter().collect();
+    assert_eq!(hidden, ["db"]);
+    // Without `pages:`, `/` is a page of every monitor, as before.
+    let plain = yaml("monitors: [{ name: a, url: http://x }]\n").expect("valid");
+    let root = plain.config.page("").expect("a page at /");
+    assert!(root.shows(&plain.config.monitors[0]));
+    assert!(plain.config.private_only().is_empty());
 }
 
 #[test]

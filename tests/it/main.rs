@@ -5,6 +5,7 @@ mod alerting;
 mod api;
 mod architecture;
 mod cli;
+mod cluster;
 mod config_cluster;
 mod config_errors;
 mod crowd;

@@ -4,6 +4,7 @@
 
 mod crowd;
 pub mod fixture;
+mod private;
 mod visitor;
 mod webdriver;
 

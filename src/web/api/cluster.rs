@@ -1,6 +1,6 @@
-//! `GET /api/v1/cluster`: who checks from where. On one node that is this
-//! node and the agents that reported lately; each entry says how many
-//! (monitor, region) pairs it checks.
+//! `GET /api/v1/cluster`: who checks from where: this node, the cluster's
+//! other nodes (as the database says) and the agents that reported lately;
+//! each entry says how many (monitor, region) pairs it checks.
 
 use axum::Json;
 use axum::extract::State;
@@ -34,22 +34,27 @@ pub(super) async fn cluster(State(state): State<AppState>) -> Json<serde_json::V
         "region": &*identity.region,
         "kind": "node",
         "alive": true,
-        "leader": true,
+        "leader": state.live.peers().leading(),
         "last_seen": rfc3339_millis(now),
-        "monitors": monitors_in(&setup, &identity.region),
+        "monitors": state.live.peers().checking().map_or_else(|| monitors_in(&setup, &identity.region), |n| n as usize),
     })];
     for peer in state.live.peers().all() {
         if peer.name == identity.name {
             continue;
         }
+        // A cluster node says what it checks; an agent checks its region's.
+        let (leader, monitors) = match peer.cluster {
+            Some((leader, monitors)) => (leader, monitors as usize),
+            None => (false, monitors_in(&setup, &peer.region)),
+        };
         nodes.push(serde_json::json!({
             "name": &*peer.name,
             "region": &*peer.region,
             "kind": match peer.kind { PeerKind::Node => "node", PeerKind::Agent => "agent" },
             "alive": peer.alive(now),
-            "leader": false,
+            "leader": leader,
             "last_seen": rfc3339_millis(peer.last_seen),
-            "monitors": monitors_in(&setup, &peer.region),
+            "monitors": monitors,
         }));
     }
     Json(serde_json::json!({ "nodes": nodes }))

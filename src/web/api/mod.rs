@@ -17,6 +17,7 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::access::{Credentials, keep_private};
 use super::{ApiError, AppState, EvidenceView};
 
 /// Most rows one request returns.
@@ -48,15 +49,20 @@ struct ChecksQuery {
     limit: Option<String>,
 }
 
-/// `GET /api/v1/monitors/{name}/checks?since=&limit=`: newest first.
+/// `GET /api/v1/monitors/{name}/checks?since=&limit=`: newest first. A
+/// monitor that only private pages show answers as an unknown one, but to
+/// the admin token or its page's `?key=`.
 async fn checks(
     view: EvidenceView,
+    credentials: Credentials,
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(query): Query<ChecksQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    let (scope, keyed) = credentials.api_scope(&state.config().config);
     let id = state
         .monitor_id(&name)
+        .filter(|_| scope.shows(&name))
         .ok_or_else(|| ApiError::NotFound(format!("no monitor named {name:?}")))?;
     let limit = parse_limit(query.limit.as_deref())?;
     let since = match query.since.as_deref() {
@@ -92,7 +98,11 @@ async fn checks(
     results.sort_by_key(|r| std::cmp::Reverse(r.at));
     results.truncate(limit as usize);
     let results: Vec<_> = results.into_iter().map(|r| view.check(r)).collect();
-    Ok(Json(masked(&results)))
+    let mut response = Json(masked(&results)).into_response();
+    if keyed {
+        keep_private(&mut response);
+    }
+    Ok(response)
 }
 
 async fn openapi() -> impl IntoResponse {

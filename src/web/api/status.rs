@@ -1,8 +1,11 @@
 //! `GET /api/v1/status`: the overall state and each monitor's state, uptimes
 //! and last check, filtered by group and state and paged by name on request.
+//! Without the admin token it shows the public monitors, or with `?key=`
+//! those of that private page.
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -10,6 +13,7 @@ use serde::Deserialize;
 use super::{masked, parse_limit};
 use crate::config::MonitorConfig;
 use crate::monitor::{MonitorState, overall};
+use crate::web::access::Credentials;
 use crate::web::{ApiError, AppState, EvidenceView};
 
 /// What a cursor says before the name it points after; a cursor of another
@@ -23,6 +27,8 @@ pub(super) struct StatusQuery {
     state: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
+    // `key` (a private page's) is read by `Credentials`, and kept out of
+    // this `Debug`.
 }
 
 /// Which monitors one answer holds.
@@ -139,25 +145,35 @@ fn select<'a>(
     (chosen, next.flatten())
 }
 
-/// `GET /api/v1/status?group=&state=&limit=&cursor=`: overall state (of
-/// every monitor, whatever the filters), and each selected monitor's state,
+/// `GET /api/v1/status?group=&state=&limit=&cursor=&key=`: overall state
+/// (of every monitor the reader may see, whatever the filters: a private
+/// monitor's outage must not show through it), and each selected monitor's state,
 /// uptimes (fractions of checks that were up, degraded ones included;
 /// unknown and downtime of hopwatch itself count as not up; `null` without
 /// data) and last check.
 pub(super) async fn status(
     view: EvidenceView,
+    credentials: Credentials,
     State(state): State<AppState>,
     Query(query): Query<StatusQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let config = state.config();
-    let all = &config.config.monitors;
+    let (scope, keyed) = credentials.status_scope(&config.config);
+    // A page's key holders see its whole evidence, as on the page itself.
+    let view = if keyed { EvidenceView::Whole } else { view };
+    let all: Vec<&MonitorConfig> = config
+        .config
+        .monitors
+        .iter()
+        .filter(|m| scope.shows(&m.name))
+        .collect();
     let selection = query.selection(all.iter().filter_map(|m| m.group.as_deref()))?;
     let live: Vec<MonitorState> = all.iter().map(|m| state.live.state(&m.name)).collect();
     let overall = overall(live.iter().copied()).api_word();
     let states: Vec<(&MonitorConfig, &'static str)> = all
         .iter()
         .zip(&live)
-        .map(|(m, s)| (m, s.as_str()))
+        .map(|(&m, s)| (m, s.as_str()))
         .collect();
 
     let (chosen, next_cursor) = select(states, &selection);
@@ -219,7 +235,11 @@ pub(super) async fn status(
     if let Some(cursor) = next_cursor {
         answer["next_cursor"] = cursor.into();
     }
-    Ok(Json(answer))
+    let mut response = Json(answer).into_response();
+    if keyed {
+        crate::web::access::keep_private(&mut response);
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

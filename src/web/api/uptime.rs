@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::clock::{date, day_of, parse_date, unix_ms};
 use crate::store::uptime::{Period, UptimeRow, uptime_rows};
+use crate::web::access::{Credentials, keep_private};
 use crate::web::{ApiError, AppState};
 
 /// Days shown without `from` and `to`.
@@ -84,17 +85,22 @@ fn parse_range(query: &UptimeQuery, today: i64) -> Result<Range, ApiError> {
 }
 
 /// `GET /api/v1/monitors/{name}/uptime?from=&to=&by=day|month`: every
-/// region's series (`name`, `name@region`) summed. Public, as `/api/v1/status` is.
+/// region's series (`name`, `name@region`) summed. Public, as `/api/v1/status`
+/// is: a monitor that only private pages show needs the admin token or its
+/// page's `?key=`, and answers as an unknown one without.
 async fn uptime(
+    credentials: Credentials,
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(query): Query<UptimeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let (scope, keyed) = credentials.api_scope(&state.config().config);
     let setup = state.live.setup();
     let monitor = setup
         .monitors
         .get(&name)
+        .filter(|_| scope.shows(&name))
         .ok_or_else(|| ApiError::NotFound(format!("no monitor named {name:?}")))?;
     let today = day_of(unix_ms(std::time::SystemTime::now()));
     let range = parse_range(&query, today)?;
@@ -112,14 +118,19 @@ async fn uptime(
         range.by,
         monitor.interval.as_secs(),
     );
-    if wants_csv(&headers) {
-        return Ok((
+    let mut response = if wants_csv(&headers) {
+        (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
             csv(&rows),
         )
-            .into_response());
+            .into_response()
+    } else {
+        Json(rows).into_response()
+    };
+    if keyed {
+        keep_private(&mut response);
     }
-    Ok(Json(rows).into_response())
+    Ok(response)
 }
 
 /// Whether the client asked for CSV (`Accept: text/csv`, among others).

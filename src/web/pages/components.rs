@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use maud::{Markup, html};
 
 use super::format;
+use super::links::Links;
 use crate::incident::{Incident, IncidentState};
 use crate::monitor::{Hop, MonitorState, Responder, Role, Verdict};
 
@@ -102,15 +103,16 @@ pub fn incident_card(
     incident: &Incident,
     monitor_title: &str,
     affected: &[Affected],
+    links: &Links,
     now: SystemTime,
 ) -> Markup {
     let open = incident.state == IncidentState::Open;
     html! {
         article class={ "incident sev-" (incident.severity.as_str()) @if !open { " resolved" } } {
             h3 {
-                a href={ "/incidents/" (incident.id) } { (incident.alert) }
+                a href=(links.incident(&incident.id)) { (incident.alert) }
                 " · "
-                a href={ "/monitors/" (incident.monitor) } { (monitor_title) }
+                a href=(links.monitor(&incident.monitor)) { (monitor_title) }
             }
             p.meta {
                 span.sev { (incident.severity.as_str()) } " · "
@@ -122,7 +124,7 @@ pub fn incident_card(
                 }
                 @if incident.acknowledged { " · acknowledged" }
                 @if let Some(into) = incident.folded_into.as_deref().filter(|i| !i.starts_with("monitor:")) {
-                    " · part of " a href={ "/incidents/" (into) } { "the upstream's incident" }
+                    " · part of " a href=(links.incident(into)) { "the upstream's incident" }
                 }
             }
             @if !affected.is_empty() {
@@ -130,7 +132,7 @@ pub fn incident_card(
                     "Also affects: "
                     @for (i, hop) in affected.iter().enumerate() {
                         @if i > 0 { ", " }
-                        a href={ "/monitors/" (hop.name) } { (hop.title) }
+                        a href=(links.monitor(hop.name)) { (hop.title) }
                         @if hop.recovered { " (recovered)" }
                     }
                 }

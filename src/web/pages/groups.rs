@@ -4,6 +4,7 @@
 use maud::{Markup, html};
 
 use super::components::state_badge;
+use super::links::Links;
 use super::title_of;
 use crate::config::MonitorConfig;
 use crate::monitor::MonitorState;
@@ -134,7 +135,7 @@ pub fn split<'g, 'a>(groups: &'g [Group<'a>], max_full: usize) -> Vec<Fold<'g, '
 
 /// The `<summary>` of a folded group: its name, worst state, counts and,
 /// unless all is up, its worst monitor, linked to the monitor's page.
-pub fn summary(group: &Group) -> Markup {
+pub fn summary(group: &Group, links: &Links) -> Markup {
     let worst = group.worst();
     html! {
         summary {
@@ -143,7 +144,7 @@ pub fn summary(group: &Group) -> Markup {
             " " span.counts { (group.counts()) }
             @if let Some(worst) = worst.filter(|w| w.state != MonitorState::Up) {
                 " " span.worst {
-                    "worst: " a href={ "/monitors/" (worst.monitor.name) } { (title_of(worst.monitor)) }
+                    "worst: " a href=(links.monitor(&worst.monitor.name)) { (title_of(worst.monitor)) }
                 }
             }
         }
@@ -184,7 +185,7 @@ mod tests {
             monitor,
             state: MonitorState::Down,
         }));
-        let html = summary(&groups[0]).into_string();
+        let html = summary(&groups[0], &Links::public()).into_string();
         assert!(html.contains("<h2>&lt;b&gt;G&lt;/b&gt;</h2>"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)"), "{html}");
         assert!(
@@ -238,7 +239,7 @@ mod tests {
             "2 up · 2 down · 1 maintenance · 1 unknown"
         );
         assert!(group.has_problem());
-        let html = summary(group).into_string();
+        let html = summary(group, &Links::public()).into_string();
         assert!(html.contains("<h2>G</h2>"), "{html}");
         assert!(
             html.contains("worst: <a href=\"/monitors/m2\">m2</a>"),
@@ -262,6 +263,10 @@ mod tests {
             state: MonitorState::Up,
         }))[0];
         assert_eq!(all_up.counts(), "6\u{a0}up");
-        assert!(!summary(all_up).into_string().contains("worst"));
+        assert!(
+            !summary(all_up, &Links::public())
+                .into_string()
+                .contains("worst")
+        );
     }
 }

@@ -1,32 +1,71 @@
-//! `GET /incidents/{id}`: one incident's full record: what fired, the hop at
-//! fault, the measured value against its threshold, its timeline (messages
-//! sent, hops folded in), evidence and annotations.
+//! `GET /incidents/{id}` and `GET /p/{slug}/incidents/{id}`: one incident's
+//! full record: what fired, the hop at fault, the measured value against
+//! its threshold, its timeline (messages sent, hops folded in), evidence
+//! and annotations.
 
 use std::time::SystemTime;
 
 use axum::extract::{Path, State};
+use axum::response::Response;
 use maud::{Markup, html};
 
 use super::components::{responder, time, verdict, web_link};
 use super::layout::{self, Refresh};
-use super::{PageError, format, site_title, timeline, title_of};
+use super::links::Links;
+use super::{Context, PageError, format, timeline, title_of};
 use crate::config::Condition;
 use crate::incident::AlertEvidence;
 use crate::incident::{Incident, IncidentState};
-use crate::web::{AppState, EvidenceView};
+use crate::web::AppState;
+use crate::web::access::Credentials;
 
-/// `GET /incidents/{id}`; an unknown id is a 404 page.
+/// `GET /incidents/{id}`; an unknown id is a 404 page, and so is an
+/// incident of a monitor that only private pages show, unless `?key=`
+/// opens one of them.
 pub async fn page(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Markup, PageError> {
+    credentials: Credentials,
+) -> Result<Response, PageError> {
     let config = state.config();
+    let context = Context::public(&config.config, &credentials);
+    let markup = render(&state, &context, &id).await?;
+    Ok(context.finish(markup, &config.config))
+}
+
+/// `GET /p/{slug}/incidents/{id}`: an incident of one of the page's
+/// monitors, for the page's readers.
+pub async fn on_page(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    credentials: Credentials,
+) -> Result<Response, PageError> {
+    let config = state.config();
+    let context = Context::page(&config.config, &slug, &credentials)?;
+    let markup = render(&state, &context, &id).await?;
+    Ok(context.finish(markup, &config.config))
+}
+
+async fn render(state: &AppState, context: &Context, id: &str) -> Result<Markup, PageError> {
+    let config = state.config();
+    let links = &context.links;
     let incident = state
         .store
-        .incident(&id)
+        .incident(id)
         .await?
+        .filter(|i| context.scope.shows(&i.monitor))
         .ok_or_else(|| PageError::NotFound(format!("There is no incident “{id}”.")))?;
-    let incident = EvidenceView::visitor(&config.config.server).incident(incident);
+    let mut incident = context.evidence.incident(incident);
+    if let Some(root) = incident
+        .folded_into
+        .as_deref()
+        .filter(|into| !into.starts_with("monitor:"))
+    {
+        let root = state.store.incident(root).await?.map(|i| i.monitor);
+        context.scope.hide_root(&mut incident, &|_| root.clone());
+    } else {
+        context.scope.hide_root(&mut incident, &|_| None);
+    }
     let monitor = config
         .config
         .monitors
@@ -39,7 +78,12 @@ pub async fn page(
         .iter()
         .find(|a| a.name == incident.alert)
         .map(|a| &a.when);
-    let activity = state.store.incident_activity(&incident.id).await?;
+    let mut activity = state.store.incident_activity(&incident.id).await?;
+    // Hops folded into this incident that the page may not show are left
+    // out, not named.
+    activity
+        .folded
+        .retain(|folded| context.scope.shows(&folded.monitor));
     let title = |name: &str| {
         config
             .config
@@ -54,7 +98,7 @@ pub async fn page(
     let heading = format!("{} on {monitor_title}", incident.alert);
 
     let body = html! {
-        p.crumbs { a href="/" { "Status" } " / " a href={ "/monitors/" (incident.monitor) } { (monitor_title) } }
+        p.crumbs { a href=(links.home()) { "Status" } " / " a href=(links.monitor(&incident.monitor)) { (monitor_title) } }
         h1 { (heading) }
         p class={ "state " @if open { "s-down" } @else { "s-up" } } {
             span.shape aria-hidden="true" { @if open { "✕" } @else { "✓" } }
@@ -63,7 +107,7 @@ pub async fn page(
         }
         dl.facts {
             dt { "Alert" } dd { (incident.alert) }
-            dt { "Monitor" } dd { a href={ "/monitors/" (incident.monitor) } { (monitor_title) } }
+            dt { "Monitor" } dd { a href=(links.monitor(&incident.monitor)) { (monitor_title) } }
             dt { "Severity" } dd { span class={ "sev sev-" (incident.severity.as_str()) } { (incident.severity.as_str()) } }
             dt { "Started" } dd { (time(incident.started_at, Some(now))) }
             @if let Some(resolved) = incident.resolved_at {
@@ -81,14 +125,14 @@ pub async fn page(
                 dt { "Value" } dd { (text) }
             }
             @if let Some(into) = &incident.folded_into {
-                dt { "Folded into" } dd { (folded(into)) }
+                dt { "Folded into" } dd { (folded(into, links)) }
             }
             @if let Some(runbook) = monitor.and_then(|m| m.runbook.as_deref()) {
                 dt { "Runbook" } dd { (web_link(runbook)) }
             }
             dt { "Id" } dd { code { (incident.id) } }
         }
-        (timeline::section(&incident, &activity, &title))
+        (timeline::section(&incident, &activity, &title, links))
         @if let Some(evidence) = incident.evidence.as_ref().filter(|e| shows_anything(e)) {
             section aria-labelledby="evidence-h" {
                 h2 #evidence-h { "Evidence" }
@@ -108,8 +152,9 @@ pub async fn page(
             }
         }
     };
-    Ok(layout::page(
-        &site_title(&state),
+    Ok(layout::page_under(
+        links.home(),
+        &context.site,
         Some(&heading),
         Refresh::Static,
         body,
@@ -167,12 +212,12 @@ fn value_text(incident: &Incident, condition: Option<&Condition>) -> Option<Stri
 
 /// A link to the incident this one is folded into; a `monitor:NAME` marker
 /// means the upstream's incident had not opened yet.
-fn folded(into: &str) -> Markup {
+fn folded(into: &str, links: &Links) -> Markup {
     html! {
         @if let Some(upstream) = into.strip_prefix("monitor:") {
-            "the incident of " a href={ "/monitors/" (upstream) } { (upstream) } ", once it opens"
+            "the incident of " a href=(links.monitor(upstream)) { (upstream) } ", once it opens"
         } @else {
-            a href={ "/incidents/" (into) } { (into) }
+            a href=(links.incident(into)) { (into) }
         }
     }
 }

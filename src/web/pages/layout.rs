@@ -17,6 +17,18 @@ pub enum Refresh {
 /// A whole page: `site` names the status page, `title` this page (none for
 /// the status page itself).
 pub fn page(site: &str, title: Option<&str>, refresh: Refresh, body: Markup) -> Markup {
+    page_under("/", site, title, refresh, body)
+}
+
+/// [`page`] belonging to the status page at `home` (`/` or `/p/{slug}`),
+/// which the site's name in the header links back to.
+pub fn page_under(
+    home: &str,
+    site: &str,
+    title: Option<&str>,
+    refresh: Refresh,
+    body: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -36,7 +48,7 @@ pub fn page(site: &str, title: Option<&str>, refresh: Refresh, body: Markup) -> 
                 a.skip href="#main" { "Skip to content" }
                 header.site {
                     div.wrap {
-                        a.brand href="/" { (site) }
+                        a.brand href=(home) { (site) }
                     }
                 }
                 main #main .wrap { (body) }

@@ -1,19 +1,23 @@
-//! `GET /monitors/{name}`: one monitor's state, target (secrets masked), its
-//! chain of hops, latency and phase charts, recent checks and incidents.
+//! `GET /monitors/{name}` and `GET /p/{slug}/monitors/{name}`: one
+//! monitor's state, target (secrets masked), its chain of hops, latency and
+//! phase charts, recent checks and incidents.
 
 use std::time::SystemTime;
 
 use axum::extract::{Path, State};
+use axum::response::Response;
 use maud::{Markup, html};
 
 use super::components::{incident_card, state_badge, time, verdict, web_link};
 use super::layout::{self, Refresh};
-use super::{PageError, bars, charts, format, site_title, title_of};
+use super::links::Links;
+use super::{Context, PageError, bars, charts, format, title_of};
 use crate::config::{Config, MonitorConfig};
 use crate::monitor::CheckResult;
 use crate::monitor::MonitorKind;
 use crate::store::history::{DAYS, HOURS};
-use crate::web::{AppState, EvidenceView};
+use crate::web::AppState;
+use crate::web::access::{Credentials, Scope};
 
 /// Checks in the phase chart and the table.
 const RECENT_CHECKS: u32 = 30;
@@ -23,18 +27,42 @@ const INCIDENTS_SCANNED: u32 = 50;
 /// Incidents listed.
 const INCIDENTS_SHOWN: usize = 20;
 
-/// `GET /monitors/{name}`; an unknown name is a 404 page.
+/// `GET /monitors/{name}`; an unknown name is a 404 page, and so is a
+/// monitor that only private pages show, unless `?key=` opens one of them.
 pub async fn page(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Markup, PageError> {
+    credentials: Credentials,
+) -> Result<Response, PageError> {
+    let config = state.config();
+    let context = Context::public(&config.config, &credentials);
+    let markup = render(&state, &context, &name).await?;
+    Ok(context.finish(markup, &config.config))
+}
+
+/// `GET /p/{slug}/monitors/{name}`: the monitor as its page shows it, for
+/// the page's readers (a private page's cookie is scoped to its path).
+pub async fn on_page(
+    State(state): State<AppState>,
+    Path((slug, name)): Path<(String, String)>,
+    credentials: Credentials,
+) -> Result<Response, PageError> {
+    let config = state.config();
+    let context = Context::page(&config.config, &slug, &credentials)?;
+    let markup = render(&state, &context, &name).await?;
+    Ok(context.finish(markup, &config.config))
+}
+
+async fn render(state: &AppState, context: &Context, name: &str) -> Result<Markup, PageError> {
     let config = state.config();
     let monitor = config
         .config
         .monitors
         .iter()
-        .find(|m| m.name == name)
+        .find(|m| m.name == name && context.scope.shows(&m.name))
         .ok_or_else(|| PageError::NotFound(format!("There is no monitor named “{name}”.")))?;
+    let name = name.to_owned();
+    let links = &context.links;
     let now = SystemTime::now();
     let now_ms = crate::clock::unix_ms(now);
     let (hour, day) = (crate::clock::hour_of(now_ms), crate::clock::day_of(now_ms));
@@ -47,19 +75,27 @@ pub async fn page(
         ),
         None => Default::default(),
     };
-    let view = EvidenceView::visitor(&config.config.server);
+    let view = context.evidence;
     let checks: Vec<CheckResult> = checks
         .into_iter()
         .map(|row| view.check(row.into_result(&name)))
         .collect();
-    let incidents: Vec<_> = state
-        .store
-        .incidents(None, INCIDENTS_SCANNED)
-        .await?
-        .into_iter()
+    let scanned = state.store.incidents(None, INCIDENTS_SCANNED).await?;
+    let owner = |id: &str| {
+        scanned
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| i.monitor.clone())
+    };
+    let incidents: Vec<_> = scanned
+        .iter()
         .filter(|i| i.monitor == name)
         .take(INCIDENTS_SHOWN)
-        .map(|i| view.incident(i))
+        .map(|i| {
+            let mut i = i.clone();
+            context.scope.hide_root(&mut i, &owner);
+            view.incident(i)
+        })
         .collect();
     let uptimes = id.map_or([None; 3], |id| {
         [
@@ -71,7 +107,7 @@ pub async fn page(
     let title = title_of(monitor);
 
     let body = html! {
-        p.crumbs { a href="/" { "Status" } " / " (monitor.group.as_deref().unwrap_or("Other")) }
+        p.crumbs { a href=(links.home()) { "Status" } " / " (monitor.group.as_deref().unwrap_or("Other")) }
         div.mon-head {
             h1 { (title) }
             (state_badge(state.live.state(&name)))
@@ -89,7 +125,7 @@ pub async fn page(
                 dt { "Runbook" } dd { (web_link(runbook)) }
             }
         }
-        (hops(&state, &config.config, monitor))
+        (hops(state, &config.config, monitor, &context.scope, links))
         section aria-labelledby="uptime-h" {
             h2 #uptime-h { "Uptime" }
             dl.figs {
@@ -114,11 +150,12 @@ pub async fn page(
         section aria-labelledby="incidents-h" {
             h2 #incidents-h { "Incidents" }
             @if incidents.is_empty() { p.empty { "No incidents." } }
-            @for incident in &incidents { (incident_card(incident, title, &[], now)) }
+            @for incident in &incidents { (incident_card(incident, title, &[], links, now)) }
         }
     };
-    Ok(layout::page(
-        &site_title(&state),
+    Ok(layout::page_under(
+        links.home(),
+        &context.site,
         Some(title),
         Refresh::Live,
         body,
@@ -162,13 +199,22 @@ fn record_name(record: crate::monitor::RecordKind) -> &'static str {
 
 /// This monitor, its upstream, the upstream's upstream...: the path a
 /// request takes, each hop with its state; and the monitors in front of it.
-fn hops(state: &AppState, config: &Config, monitor: &MonitorConfig) -> Markup {
+/// Only hops the page may show: the chain ends before a private one.
+fn hops(
+    state: &AppState,
+    config: &Config,
+    monitor: &MonitorConfig,
+    scope: &Scope,
+    links: &Links,
+) -> Markup {
     let mut chain = vec![monitor];
     while let Some(next) = chain.last().and_then(|m| m.upstream.as_deref()) {
         // A cycle or a dangling name ends the chain (validation should
         // prevent both; a page must not loop on a bad reload).
         match config.monitors.iter().find(|m| m.name == next) {
-            Some(up) if !chain.iter().any(|m| m.name == up.name) => chain.push(up),
+            Some(up) if !chain.iter().any(|m| m.name == up.name) && scope.shows(&up.name) => {
+                chain.push(up)
+            }
             _ => break,
         }
     }
@@ -176,6 +222,7 @@ fn hops(state: &AppState, config: &Config, monitor: &MonitorConfig) -> Markup {
         .monitors
         .iter()
         .filter(|m| m.upstream.as_deref() == Some(monitor.name.as_str()))
+        .filter(|m| scope.shows(&m.name))
         .collect();
     if chain.len() == 1 && fronts.is_empty() {
         return html! {};
@@ -188,7 +235,7 @@ fn hops(state: &AppState, config: &Config, monitor: &MonitorConfig) -> Markup {
                     @for hop in &chain {
                         li {
                             @if hop.name == monitor.name { strong { (title_of(hop)) } }
-                            @else { a href={ "/monitors/" (hop.name) } { (title_of(hop)) } }
+                            @else { a href=(links.monitor(&hop.name)) { (title_of(hop)) } }
                             " " (state_badge(state.live.state(&hop.name)))
                         }
                     }
@@ -198,7 +245,7 @@ fn hops(state: &AppState, config: &Config, monitor: &MonitorConfig) -> Markup {
                 p { "In front of this one: "
                     @for (i, front) in fronts.iter().enumerate() {
                         @if i > 0 { ", " }
-                        a href={ "/monitors/" (front.name) } { (title_of(front)) }
+                        a href=(links.monitor(&front.name)) { (title_of(front)) }
                         " " (state_badge(state.live.state(&front.name)))
                     }
                 }

@@ -1,24 +1,27 @@
-//! `GET /`: the overall banner, open incidents (a card per root cause),
-//! every monitor by group with its state, latency, uptimes and 90-day bar
-//! (past [`FOLD_ABOVE`] monitors, a summary line per group instead), and
-//! recently resolved incidents.
+//! `GET /` and `GET /p/{slug}`: the overall banner, open incidents (a card
+//! per root cause), every monitor of the page by group with its state,
+//! latency, uptimes and 90-day bar (past [`FOLD_ABOVE`] monitors, a summary
+//! line per group instead), and recently resolved incidents.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::response::Response;
 use maud::{Markup, html};
 
 use super::components::{Affected, incident_card, state_badge, time};
 use super::groups::{self, Fold, Group, Member};
 use super::layout::{self, Refresh};
+use super::links::Links;
 use super::roots::{self, Card};
-use super::{PageError, bars, format, site_title, title_of};
+use super::{Context, PageError, bars, format, no_page, title_of};
 use crate::config::MonitorConfig;
 use crate::incident::{Incident, IncidentState};
 use crate::monitor::{MonitorState, overall};
 use crate::store::history::DAYS;
-use crate::web::{AppState, EvidenceView};
+use crate::web::AppState;
+use crate::web::access::Credentials;
 
 /// How far back resolved incidents are listed.
 const RESOLVED_WINDOW: Duration = Duration::from_secs(14 * 86_400);
@@ -41,28 +44,84 @@ fn headline(overall: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// `GET /`.
-pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
+/// `GET /`: the page with slug `""`, or every public monitor when
+/// `pages:` defines none.
+pub async fn root(
+    State(state): State<AppState>,
+    credentials: Credentials,
+) -> Result<Response, PageError> {
+    serve(&state, "", &credentials).await
+}
+
+/// `GET /p/{slug}`; a private page only with its key or cookie, else the
+/// 404 of a page that does not exist.
+pub async fn named(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    credentials: Credentials,
+) -> Result<Response, PageError> {
+    // `""` is `/`, never `/p/`.
+    if slug.is_empty() {
+        return Err(no_page());
+    }
+    serve(&state, &slug, &credentials).await
+}
+
+async fn serve(
+    state: &AppState,
+    slug: &str,
+    credentials: &Credentials,
+) -> Result<Response, PageError> {
     let config = state.config();
-    let site = site_title(&state);
+    let context = Context::page(&config.config, slug, credentials)?;
+    let markup = render(state, &context).await?;
+    Ok(context.finish(markup, &config.config))
+}
+
+/// One status page: the monitors of `context.scope` and their incidents.
+async fn render(state: &AppState, context: &Context) -> Result<Markup, PageError> {
+    let config = state.config();
+    let site = &context.site;
+    let links = &context.links;
     let now = SystemTime::now();
-    let view = EvidenceView::visitor(&config.config.server);
-    let open: Vec<Incident> = state
+    let open = state
         .store
         .incidents(Some(IncidentState::Open), MAX_INCIDENTS)
-        .await?
-        .into_iter()
-        .map(|i| view.incident(i))
-        .collect();
-    let resolved: Vec<Incident> = state
+        .await?;
+    let resolved = state
         .store
         .incidents(Some(IncidentState::Resolved), MAX_INCIDENTS)
-        .await?
-        .into_iter()
-        .filter(|i| i.resolved_at.is_some_and(|at| at + RESOLVED_WINDOW >= now))
-        .map(|i| view.incident(i))
+        .await?;
+    // Who each listed incident belongs to, so that a shown incident folded
+    // into a hidden monitor's does not point at it.
+    let owners: HashMap<String, String> = open
+        .iter()
+        .chain(&resolved)
+        .map(|i| (i.id.clone(), i.monitor.clone()))
         .collect();
-    let monitors = &config.config.monitors;
+    let owner = |id: &str| owners.get(id).cloned();
+    let visible = |list: Vec<Incident>| -> Vec<Incident> {
+        list.into_iter()
+            .filter(|i| context.scope.shows(&i.monitor))
+            .map(|mut i| {
+                context.scope.hide_root(&mut i, &owner);
+                context.evidence.incident(i)
+            })
+            .collect()
+    };
+    let open = visible(open);
+    let resolved = visible(
+        resolved
+            .into_iter()
+            .filter(|i| i.resolved_at.is_some_and(|at| at + RESOLVED_WINDOW >= now))
+            .collect(),
+    );
+    let monitors: Vec<&MonitorConfig> = config
+        .config
+        .monitors
+        .iter()
+        .filter(|m| context.scope.shows(&m.name))
+        .collect();
     let states: Vec<MonitorState> = monitors.iter().map(|m| state.live.state(&m.name)).collect();
     let overall = overall(states.iter().copied()).as_str();
     let titles: HashMap<&str, &str> = monitors
@@ -74,7 +133,7 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
         monitors
             .iter()
             .zip(&states)
-            .map(|(monitor, &state)| Member { monitor, state }),
+            .map(|(&monitor, &state)| Member { monitor, state }),
     );
     let fold = monitors.len() > FOLD_ABOVE;
     let shown: Vec<&Incident> = open.iter().chain(&resolved).collect();
@@ -102,6 +161,7 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
             card.incident,
             &title(&card.incident.monitor),
             &affected,
+            links,
             now,
         )
     };
@@ -119,12 +179,12 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
             }
         }
         @if fold {
-            (folded(&state, &groups, now))
+            (folded(state, links, &groups, now))
         } @else {
             @for group in &groups {
                 section.group aria-label=(group.name) {
                     h2 { (group.name) }
-                    @for member in &group.members { (row(&state, member.monitor, member.state, now)) }
+                    @for member in &group.members { (row(state, links, member.monitor, member.state, now)) }
                 }
             }
         }
@@ -136,7 +196,13 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
             @for card in &resolved_cards { (render(card)) }
         }
     };
-    Ok(layout::page(&site, None, Refresh::Live, body))
+    Ok(layout::page_under(
+        links.home(),
+        site,
+        None,
+        Refresh::Live,
+        body,
+    ))
 }
 
 /// The groups of a page past [`FOLD_ABOVE`] monitors: each a `<details>`
@@ -146,21 +212,21 @@ pub async fn page(State(state): State<AppState>) -> Result<Markup, PageError> {
 /// on the page), then every other monitor as a light row without a bar:
 /// its bar is one click away on its own page, and a healthy crowd's bars
 /// were nearly all of the page's bytes.
-fn folded(state: &AppState, groups: &[Group], now: SystemTime) -> Markup {
+fn folded(state: &AppState, links: &Links, groups: &[Group], now: SystemTime) -> Markup {
     let split = groups::split(groups, MAX_FOLDED_BARS);
     html! {
         @for (group, Fold { open, full, light }) in groups.iter().zip(&split) {
             details.group.fold open[*open] {
-                (groups::summary(group))
-                @for member in full { (row(state, member.monitor, member.state, now)) }
-                (light_list(state, light, now))
+                (groups::summary(group, links))
+                @for member in full { (row(state, links, member.monitor, member.state, now)) }
+                (light_list(state, links, light, now))
             }
         }
     }
 }
 
 /// Monitors as light rows: title, state and 30-day uptime, no bar.
-fn light_list(state: &AppState, members: &[&Member], now: SystemTime) -> Markup {
+fn light_list(state: &AppState, links: &Links, members: &[&Member], now: SystemTime) -> Markup {
     let day = crate::clock::day_of(crate::clock::unix_ms(now));
     html! {
         @if !members.is_empty() {
@@ -170,7 +236,7 @@ fn light_list(state: &AppState, members: &[&Member], now: SystemTime) -> Markup 
                         .monitor_id(&member.monitor.name)
                         .and_then(|id| state.history.last_days(id, day, 30).uptime());
                     li {
-                        a href={ "/monitors/" (member.monitor.name) } { (title_of(member.monitor)) }
+                        a href=(links.monitor(&member.monitor.name)) { (title_of(member.monitor)) }
                         " " (state_badge(member.state))
                         " " span.fig { "30 d " (format::pct(uptime)) }
                     }
@@ -183,6 +249,7 @@ fn light_list(state: &AppState, members: &[&Member], now: SystemTime) -> Markup 
 /// One monitor: title, state, last latency, uptimes and the 90-day bar.
 fn row(
     state: &AppState,
+    links: &Links,
     monitor: &MonitorConfig,
     monitor_state: MonitorState,
     now: SystemTime,
@@ -205,7 +272,7 @@ fn row(
     html! {
         div.mon {
             div.mon-head {
-                h3 { a href={ "/monitors/" (monitor.name) } { (title_of(monitor)) } }
+                h3 { a href=(links.monitor(&monitor.name)) { (title_of(monitor)) } }
                 (state_badge(monitor_state))
             }
             dl.figs {

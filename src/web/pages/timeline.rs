@@ -8,6 +8,7 @@ use maud::{Markup, html};
 
 use super::components::time;
 use super::format;
+use super::links::Links;
 use crate::incident::{EventKind, Incident};
 use crate::store::incidents::{DeliveryState, IncidentActivity, IncidentMessage};
 
@@ -108,6 +109,7 @@ pub fn section(
     incident: &Incident,
     activity: &IncidentActivity,
     title: &dyn Fn(&str) -> String,
+    links: &Links,
 ) -> Markup {
     html! {
         section aria-labelledby="timeline-h" {
@@ -122,7 +124,7 @@ pub fn section(
                             }
                         }
                         " "
-                        (step(incident, entry.step, title))
+                        (step(incident, entry.step, title, links))
                     }
                 }
             }
@@ -130,7 +132,7 @@ pub fn section(
     }
 }
 
-fn step(incident: &Incident, step: Step, title: &dyn Fn(&str) -> String) -> Markup {
+fn step(incident: &Incident, step: Step, title: &dyn Fn(&str) -> String, links: &Links) -> Markup {
     html! {
         @match step {
             Step::Opened => {
@@ -139,13 +141,13 @@ fn step(incident: &Incident, step: Step, title: &dyn Fn(&str) -> String) -> Mark
             }
             Step::Message { message, repeat } => (message_step(message, repeat)),
             Step::Folded(folded) => {
-                a href={ "/monitors/" (folded.monitor) } { (title(&folded.monitor)) }
+                a href=(links.monitor(&folded.monitor)) { (title(&folded.monitor)) }
                 " failed too, because of this: "
-                a href={ "/incidents/" (folded.id) } { "its incident" }
+                a href=(links.incident(&folded.id)) { "its incident" }
                 " is folded into this one"
             }
             Step::FoldedResolved(folded) => {
-                a href={ "/monitors/" (folded.monitor) } { (title(&folded.monitor)) } " recovered"
+                a href=(links.monitor(&folded.monitor)) { (title(&folded.monitor)) } " recovered"
             }
             Step::Acknowledged => "Acknowledged: no more repeat messages",
             Step::Resolved => {

@@ -75,6 +75,21 @@ fn route_of(request: &Request) -> Option<Route> {
         _ if path.starts_with("/monitors/") => ("/monitors/{name}", true),
         _ if path.starts_with("/incidents/") => ("/incidents/{id}", true),
         _ if path.starts_with("/badge/") => ("/badge/{name}/{file}", false),
+        // A private page's answer is marked `no-store` and never kept (see
+        // `keeps`), so only public pages are shared.
+        _ if path.starts_with(crate::config::PAGE_PREFIX) => {
+            let below = path[crate::config::PAGE_PREFIX.len()..]
+                .split_once('/')
+                .map_or("", |(_, rest)| rest);
+            let label = if below.starts_with("monitors/") {
+                "/p/{slug}/monitors/{name}"
+            } else if below.starts_with("incidents/") {
+                "/p/{slug}/incidents/{id}"
+            } else {
+                "/p/{slug}"
+            };
+            (label, true)
+        }
         _ => return None,
     };
     Some(Route { label, per_reader })
@@ -234,7 +249,7 @@ impl Snapshots {
         }
         self.rendered(route);
         let response = next.run(request).await;
-        if response.status() != StatusCode::OK {
+        if !keeps(&response) {
             self.forget(key, &slot);
             return Err(response);
         }
@@ -296,6 +311,18 @@ impl Entry {
         *response.headers_mut() = headers;
         response
     }
+}
+
+/// Whether a rendered answer may be shared: a 200 that its handler did not
+/// mark `no-store`, as answers for a private page's key holders are. Kept,
+/// such an answer would go to the next reader of the same URL, key or not.
+fn keeps(response: &Response) -> bool {
+    response.status() == StatusCode::OK
+        && !response
+            .headers()
+            .get_all(CACHE_CONTROL)
+            .iter()
+            .any(|value| value.to_str().is_ok_and(|v| v.contains("no-store")))
 }
 
 /// The middleware: serves snapshot routes from [`Snapshots`], passes every

@@ -14,6 +14,7 @@ mod origin;
 mod outbox;
 mod peers;
 mod postgres;
+mod proxy;
 mod smtp;
 mod tls;
 mod webhook;
@@ -38,6 +39,7 @@ pub use peers::{
     spawn_status,
 };
 pub use postgres::{TestDatabase, test_database};
+pub use proxy::Relay;
 pub use smtp::{SmtpServer, read_maildir, spawn_scripted_smtp};
 pub use tls::{CertFiles, CertKind, TlsPeer, cert_files, spawn_tls, spawn_tls_status};
 pub use webhook::{Receiver, Reply};

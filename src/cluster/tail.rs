@@ -1,0 +1,102 @@
+//! The results other nodes checked, read from the database every second:
+//! into the live state (so any node's pages show every region) and, on the
+//! leader, to the alert manager. A series this node checks itself is not
+//! read: its results came through this node's pipeline.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::alert::manager::ManagerMessage;
+use crate::clock::unix_ms;
+use crate::live::Live;
+use crate::store::Store;
+
+/// How often the other nodes' results are read.
+const POLL: Duration = Duration::from_secs(1);
+/// At start, how far back the other nodes' results are read, so that the
+/// pages show every region at once.
+const LOOK_BACK: Duration = Duration::from_secs(60);
+/// Most rows read at once; more wait for the next poll.
+const BATCH: u32 = 10_000;
+/// A result read this long after its check ended is a backlog (a node
+/// that was cut off from the database writing what it buffered): shown
+/// and stored, but not judged, as alerts are about now. Normal results
+/// are read within about a second (writer batches, then this poll).
+const BACKLOG_AFTER: Duration = Duration::from_secs(10);
+
+/// Reads until `stop`. `checked_here` holds the names of the monitors this
+/// node checks in its own region.
+pub async fn run(
+    store: Store,
+    live: Live,
+    alerts: mpsc::Sender<ManagerMessage>,
+    checked_here: watch::Receiver<Arc<HashSet<String>>>,
+    stop: CancellationToken,
+) {
+    // Per series: the newest check read.
+    let mut cursors: HashMap<i64, i64> = HashMap::new();
+    let mut tick = tokio::time::interval(POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let setup = live.setup();
+        let here = checked_here.borrow().clone();
+        let mut names: HashMap<i64, (&str, Arc<str>)> = HashMap::new();
+        for (name, region, id) in setup.all_series() {
+            let own = region == setup.identity.region && here.contains(name);
+            if !own {
+                names.insert(id, (name, region));
+            }
+        }
+        let start = unix_ms(SystemTime::now() - LOOK_BACK);
+        let wanted: Vec<(i64, i64)> = names
+            .keys()
+            .map(|id| (*id, *cursors.entry(*id).or_insert(start)))
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let rows = match tokio::time::timeout(POLL * 5, store.checks_after(&wanted, BATCH)).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "cannot read the other nodes' results");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let leading = live.peers().leading();
+        let now = SystemTime::now();
+        for row in rows {
+            let Some((name, region)) = names.get(&row.monitor_id) else {
+                continue;
+            };
+            let cursor = cursors.entry(row.monitor_id).or_default();
+            *cursor = (*cursor).max(row.at_ms);
+            let mut result = row.into_result(name);
+            result.region = Some(region.clone());
+            let result = Arc::new(result);
+            live.record(name, result.clone());
+            let ended = result.at + Duration::from_secs_f64(result.latency_ms.max(0.0) / 1000.0);
+            let backlog = now.duration_since(ended).unwrap_or_default() > BACKLOG_AFTER;
+            if leading && !backlog {
+                let message = ManagerMessage::Check {
+                    monitor: (*name).to_owned(),
+                    result,
+                };
+                // A full inbox means the manager is behind: it catches up
+                // from the store at its next start, not from here.
+                if alerts.try_send(message).is_err() {
+                    tracing::debug!("the alert manager's inbox is full; a result skipped");
+                }
+            }
+        }
+        cursors.retain(|id, _| names.contains_key(id));
+    }
+}

@@ -56,6 +56,18 @@ fn start_node_in(
     url: &str,
     stderr: Stdio,
 ) -> Node {
+    start_node_with(config, name, region, url, "", stderr)
+}
+
+/// [`start_node_in`] with `SHOP_URL` set to `shop` in its environment.
+fn start_node_with(
+    config: &Path,
+    name: &'static str,
+    region: &str,
+    url: &str,
+    shop: &str,
+    stderr: Stdio,
+) -> Node {
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let child = Command::new(env!("CARGO_BIN_EXE_hopwatch"))
         .args(["run", "-c"])
@@ -64,6 +76,7 @@ fn start_node_in(
         .env("HOPWATCH_NODE_REGION", region)
         .env("NODE_LISTEN", addr.to_string())
         .env("DATABASE_URL", url)
+        .env("SHOP_URL", shop)
         .env("RUST_LOG", "warn,hopwatch::cluster=info")
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -139,6 +152,18 @@ fn write_config(
     hook: &Receiver,
     quorum: Option<u32>,
 ) -> std::path::PathBuf {
+    write_config_to(dir, url, healthy, &shop.url("/"), hook, quorum)
+}
+
+/// [`write_config`] with the shop at `shop` (which may be a `${VAR}`).
+fn write_config_to(
+    dir: &Path,
+    url: &str,
+    healthy: &Origin,
+    shop: &str,
+    hook: &Receiver,
+    quorum: Option<u32>,
+) -> std::path::PathBuf {
     let config = dir.join("hopwatch.yaml");
     std::fs::write(config.with_extension("url"), url).expect("write the url");
     let mut text = format!(
@@ -146,7 +171,6 @@ fn write_config(
          storage: {{ url: '${{DATABASE_URL}}' }}\n\
          monitors:\n\
          \x20 - {{ name: shop, url: '{shop}', interval: 1s, timeout: 1s }}\n",
-        shop = shop.url("/"),
     );
     for i in 0..HEALTHY {
         let url = healthy.url(&format!("/site-{i}"));
@@ -446,5 +470,133 @@ async fn a_leader_that_loses_the_database_stops_leading_keeps_checking_and_catch
     let resolved = received(&hook, "resolved");
     assert_eq!(firing.len(), 1, "paged once: {firing:?}");
     assert_eq!(resolved.len(), 1, "resolved once: {resolved:?}");
+    pool.close().await;
+}
+
+/// The `shop` entry of `/api/v1/status` as `node` renders it.
+async fn shop_status(node: &Node) -> Value {
+    let status = get_json(node.addr, "/api/v1/status")
+        .await
+        .unwrap_or(Value::Null);
+    status["monitors"]
+        .as_array()
+        .and_then(|monitors| monitors.iter().find(|m| m["name"] == "shop"))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_cut_from_one_region_is_that_regions_verdict_and_pages_nobody() {
+    let database = test_database().await;
+    let healthy = Origin::spawn().await;
+    let shop = Origin::spawn().await;
+    let hook = Receiver::start(Reply::Status(204)).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // One config; each node reaches the shop by its own path: eu-west
+    // through a relay the test cuts, us-east directly.
+    let config = write_config_to(
+        dir.path(),
+        &database.url,
+        &healthy,
+        "${SHOP_URL}",
+        &hook,
+        None,
+    );
+    let path = Relay::start(SocketAddr::from(([127, 0, 0, 1], shop.port()))).await;
+    let eu_shop = format!("http://{}/", path.addr());
+    let eu = start_node_with(
+        &config,
+        "eu-1",
+        "eu-west",
+        &database.url,
+        &eu_shop,
+        Stdio::inherit(),
+    );
+    let us = start_node_with(
+        &config,
+        "us-1",
+        "us-east",
+        &database.url,
+        &shop.url("/"),
+        Stdio::inherit(),
+    );
+    wait_until_async(
+        "the shop up from both regions, seen from each node",
+        WITHIN,
+        async || {
+            let mut both = true;
+            for node in [&eu, &us] {
+                let shop = shop_status(node).await;
+                let regions = shop["regions"].as_array().cloned().unwrap_or_default();
+                both &= shop["state"] == "up"
+                    && regions.len() == 2
+                    && regions
+                        .iter()
+                        .all(|r| r["state"] == "up" && r["alive"] == true);
+            }
+            both
+        },
+    )
+    .await;
+
+    // eu-west's path to the shop is cut: the shop is degraded, the verdict
+    // names the region's path, and no page goes out below the quorum (2
+    // of 2 regions by default).
+    path.cut().await;
+    wait_until_async("us-1 names eu-west's path", WITHIN, async || {
+        let shop = shop_status(&us).await;
+        shop["state"] == "degraded"
+            && shop["last_check"]["verdict"]["hop"] == "network"
+            && shop["last_check"]["verdict"]["summary"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("fails only from eu-west (us-east sees it up)"))
+    })
+    .await;
+    let pool = database.pool().await;
+    let failing_here = async || -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM checks c JOIN monitors m ON m.id = c.monitor_id \
+             WHERE m.name = 'shop@eu-west' AND c.cause <> 0",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap_or(0)
+    };
+    // Twice the alert's streak, read back by the leader: it has judged them.
+    wait_until_async("eu-west's failures stored", WITHIN, async || {
+        failing_here().await >= 5
+    })
+    .await;
+    let leader = if leads(&eu).await { &eu } else { &us };
+    wait_until_async("the leader shows eu-west failing", WITHIN, async || {
+        shop_status(leader).await["state"] == "degraded"
+    })
+    .await;
+    let incidents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incidents")
+        .fetch_one(&pool)
+        .await
+        .expect("count incidents");
+    assert_eq!(incidents, 0, "one region below the quorum pages nobody");
+
+    // Down for everyone: one page, both regions failing.
+    shop.set_mode(Mode::Status(500, "broken".into())).await;
+    wait_until_async("one firing message", WITHIN, async || {
+        !received(&hook, "firing").is_empty()
+    })
+    .await;
+    outbox_drained(&database.url).await;
+    let firing = received(&hook, "firing");
+    assert_eq!(
+        firing.len(),
+        1,
+        "one incident per alert and monitor: {firing:?}"
+    );
+    let failing = &firing[0]["regions"]["failing"];
+    assert_eq!(
+        failing,
+        &serde_json::json!(["eu-west", "us-east"]),
+        "{:#}",
+        firing[0]
+    );
     pool.close().await;
 }

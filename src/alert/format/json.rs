@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::to_json;
 use crate::incident::Severity;
-use crate::incident::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef};
+use crate::incident::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef, Regions};
 use crate::monitor::{Cause, Verdict};
 
 /// The body's schema version; bumped only on a breaking change.
@@ -37,6 +37,11 @@ pub(super) struct Body<'a> {
     annotations: &'a [Annotation],
     runbook: Option<&'a str>,
     url: Option<&'a str>,
+    /// Checked from several regions: which fail and which pass (contract
+    /// section 7). Absent for one region, so a single node's body is
+    /// exactly section 5's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    regions: Option<&'a Regions>,
 }
 
 /// The responder with `product` always present (`null` when unknown), so
@@ -71,6 +76,7 @@ impl<'a> Body<'a> {
             annotations: &event.annotations,
             runbook: event.runbook.as_deref(),
             url: event.url.as_deref(),
+            regions: Some(&event.regions).filter(|r| r.failing.len() + r.passing.len() > 1),
         }
     }
 }

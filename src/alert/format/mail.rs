@@ -65,6 +65,16 @@ fn rows(event: &AlertEvent) -> Vec<(&'static str, String)> {
         rows.push(("Responder", responder));
     }
     rows.push(("Hop at fault", event.verdict.hop.as_str().to_owned()));
+    // Checked from several regions: which saw it fail (contract section 7).
+    let regions = &event.regions;
+    if regions.failing.len() + regions.passing.len() > 1 {
+        let list = |names: &[String]| match names {
+            [] => "none".to_owned(),
+            names => names.join(", "),
+        };
+        rows.push(("Failing in", list(&regions.failing)));
+        rows.push(("Passing in", list(&regions.passing)));
+    }
     if let Some(value) = value_text(event) {
         rows.push(("Value", value));
     }
@@ -364,6 +374,19 @@ Incident:     inc-43
             html.contains("<li>36 more headers not kept</li>\n</ul>"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn both_parts_name_the_failing_and_passing_regions_of_a_regional_event() {
+        let mut event = fixture::firing();
+        event.regions.failing = vec!["eu-west".into(), "us-east".into()];
+        event.regions.passing = Vec::new();
+        let text = email_text(std::slice::from_ref(&event));
+        assert!(text.contains("Failing in:   eu-west, us-east\n"), "{text}");
+        assert!(text.contains("Passing in:   none\n"), "{text}");
+        assert!(email_html(&[event]).contains("eu-west, us-east"));
+        // One region: nothing about regions.
+        assert!(!email_text(&[fixture::firing()]).contains("Failing in"));
     }
 
     #[test]

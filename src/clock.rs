@@ -110,6 +110,23 @@ pub fn parse_month(text: &str) -> Option<(i64, u32)> {
         .then_some((i64::from(year), month))
 }
 
+/// A length of time in its two largest units: `0s`, `45s`, `12m 30s`,
+/// `3h 05m`, `2d 04h` (for estimates, where more would be false precision).
+pub fn short_duration(seconds: u64) -> String {
+    let (days, hours, minutes, secs) = (
+        seconds / 86_400,
+        seconds / 3_600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, _) => format!("{minutes}m {secs:02}s"),
+        (0, _, _) => format!("{hours}h {minutes:02}m"),
+        _ => format!("{days}d {hours:02}h"),
+    }
+}
+
 fn digits(text: &str) -> Option<u32> {
     text.bytes()
         .all(|b| b.is_ascii_digit())

@@ -4,14 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::clock::{day_from_civil, next_month, parse_month};
+use crate::clock::{parse_month, short_duration};
 use crate::config;
-use crate::store::uptime::{Period, UptimeRow, uptime_rows};
+use crate::store::uptime::MonthLine;
 use crate::store::{Location, Store};
-
-/// Interval assumed for a monitor whose config has none (the loader fills
-/// it, so this is only a fallback).
-const FALLBACK_INTERVAL_S: u64 = 60;
 
 /// Which month, from which config.
 #[derive(Debug, Clone, clap::Args)]
@@ -22,14 +18,6 @@ pub struct Request {
     /// Config file (default: $HOPWATCH_CONFIG, ./hopwatch.yaml, config/hopwatch.yaml).
     #[arg(short, long)]
     pub config: Option<PathBuf>,
-}
-
-/// One monitor's line of the table.
-#[derive(Debug, Clone, PartialEq)]
-struct Line {
-    monitor: String,
-    row: UptimeRow,
-    incidents: u64,
 }
 
 /// Exit 0 with the table; 1 with the reason for a bad month, a bad config
@@ -63,43 +51,21 @@ pub async fn run(request: Request) -> ExitCode {
         Ok(store) => store,
         Err(err) => return fail(&format!("cannot read the store: {err}")),
     };
-    let from = day_from_civil(year, month, 1);
-    let to = next_month(year, month) - 1;
-    let mut lines = Vec::new();
-    for monitor in &loaded.config.monitors {
-        let interval = monitor
-            .interval
-            .map_or(FALLBACK_INTERVAL_S, |interval| interval.as_secs());
-        let line = async {
-            let series = store.series_ids(&monitor.name).await?;
-            let days = store.daily_rollups(&series, from, to).await?;
-            let incidents = store
-                .incidents_opened(&monitor.name, from * 86_400_000, (to + 1) * 86_400_000)
-                .await?;
-            let row = uptime_rows(&days, from, to, Period::Month, interval)
-                .pop()
-                .expect("a month gives one row");
-            Ok::<_, crate::store::StoreError>(Line {
-                monitor: monitor.name.clone(),
-                row,
-                incidents,
-            })
-        };
-        match line.await {
-            Ok(line) => lines.push(line),
-            Err(err) => {
-                store.close().await;
-                return fail(&format!("cannot read the store: {err}"));
-            }
+    let monitors: Vec<&config::MonitorConfig> = loaded.config.monitors.iter().collect();
+    let lines = match store.month_report(&monitors, (year, month)).await {
+        Ok(lines) => lines,
+        Err(err) => {
+            store.close().await;
+            return fail(&format!("cannot read the store: {err}"));
         }
-    }
+    };
     store.close().await;
     print!("{}", table(&request.month, &lines));
     ExitCode::SUCCESS
 }
 
 /// The table: a title, a header and one aligned line per monitor.
-fn table(month: &str, lines: &[Line]) -> String {
+fn table(month: &str, lines: &[MonthLine]) -> String {
     let width = lines
         .iter()
         .map(|line| line.monitor.len())
@@ -118,31 +84,14 @@ fn table(month: &str, lines: &[Line]) -> String {
             line.monitor,
             row.uptime
                 .map_or_else(|| "-".to_owned(), |u| format!("{:.3}", u * 100.0)),
-            duration(row.downtime_s),
-            duration(row.degraded_s),
+            short_duration(row.downtime_s),
+            short_duration(row.degraded_s),
             line.incidents,
             row.p95_ms
                 .map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1} ms")),
         ));
     }
     out
-}
-
-/// `0s`, `45s`, `12m 30s`, `3h 05m`, `2d 04h`: estimated, so the two
-/// largest units suffice.
-fn duration(seconds: u64) -> String {
-    let (days, hours, minutes, secs) = (
-        seconds / 86_400,
-        seconds / 3_600 % 24,
-        seconds / 60 % 60,
-        seconds % 60,
-    );
-    match (days, hours, minutes) {
-        (0, 0, 0) => format!("{secs}s"),
-        (0, 0, _) => format!("{minutes}m {secs:02}s"),
-        (0, _, _) => format!("{hours}h {minutes:02}m"),
-        _ => format!("{days}d {hours:02}h"),
-    }
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -153,13 +102,14 @@ fn fail(message: &str) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::uptime::UptimeRow;
 
     #[test]
     fn durations_keep_two_units() {
-        assert_eq!(duration(0), "0s");
-        assert_eq!(duration(750), "12m 30s");
-        assert_eq!(duration(3 * 3600 + 300), "3h 05m");
-        assert_eq!(duration(2 * 86_400 + 4 * 3600 + 59), "2d 04h");
+        assert_eq!(short_duration(0), "0s");
+        assert_eq!(short_duration(750), "12m 30s");
+        assert_eq!(short_duration(3 * 3600 + 300), "3h 05m");
+        assert_eq!(short_duration(2 * 86_400 + 4 * 3600 + 59), "2d 04h");
     }
 
     #[test]
@@ -175,7 +125,7 @@ mod tests {
             degraded_s: 600,
             p95_ms: Some(123.44),
         };
-        let lines = [Line {
+        let lines = [MonthLine {
             monitor: "web".to_owned(),
             row,
             incidents: 2,

@@ -3,8 +3,10 @@
 //! decides on it, alerting sends it; it depends only on the monitor model.
 
 pub mod event;
+pub mod report;
 
 pub use event::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef};
+pub use report::{Report, ReportStatus, ReportUpdate};
 
 use std::time::SystemTime;
 

@@ -86,6 +86,8 @@ struct Inner {
     latest: RwLock<HashMap<String, Regional>>,
     /// Bumped whenever a monitor's state changes; see [`Live::generation`].
     generation: AtomicU64,
+    /// Bumped whenever a person changes what pages say; see [`Live::edits`].
+    edits: AtomicU64,
     /// The nodes and agents heard from.
     peers: Peers,
 }
@@ -98,6 +100,7 @@ impl Live {
                 setup: RwLock::new(Arc::new(setup)),
                 latest: RwLock::new(HashMap::new()),
                 generation: AtomicU64::new(0),
+                edits: AtomicU64::new(0),
                 peers: Peers::default(),
             }),
         }
@@ -268,6 +271,22 @@ impl Live {
     pub fn generation(&self) -> u64 {
         self.inner.generation.load(Ordering::Relaxed)
     }
+
+    /// Notes that a person changed what pages say (a status report or its
+    /// update was posted): the snapshots of every page are stale at once.
+    pub fn edited(&self) {
+        self.inner.edits.fetch_add(1, Ordering::Release);
+        self.inner.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A number that changes at every [`Live::edited`]. Unlike
+    /// [`Live::generation`], which the snapshots may lag by a fraction of a
+    /// second under a storm of state changes, a snapshot older than the
+    /// latest edit is never served: whoever posted a report reloads the
+    /// page to see it.
+    pub fn edits(&self) -> u64 {
+        self.inner.edits.load(Ordering::Acquire)
+    }
 }
 
 #[cfg(test)]
@@ -352,6 +371,18 @@ mod tests {
         assert_eq!(live.generation(), up, "same state, same generation");
         live.record("a", result(Cause::Timeout));
         assert_ne!(live.generation(), up);
+    }
+
+    #[test]
+    fn an_edit_moves_both_numbers_and_a_result_only_the_generation() {
+        let live = Live::new(setup(&["a"], None));
+        let (generation, edits) = (live.generation(), live.edits());
+        live.edited();
+        assert_ne!(live.generation(), generation);
+        assert_ne!(live.edits(), edits);
+        let edits = live.edits();
+        live.record("a", result(Cause::Timeout));
+        assert_eq!(live.edits(), edits, "a check is no edit");
     }
 
     #[test]

@@ -171,6 +171,33 @@ const TABLES: &[Table] = &[
         identity: true,
     },
     Table {
+        name: "reports",
+        key: 1,
+        columns: &[
+            ("id", Int),
+            ("title", Text),
+            ("status", Text),
+            ("monitors", Text),
+            ("pages", Text),
+            ("created_ms", Int),
+            ("resolved_ms", NullInt),
+        ],
+        identity: true,
+    },
+    // After `reports`, whose ids its rows refer to.
+    Table {
+        name: "report_updates",
+        key: 1,
+        columns: &[
+            ("id", Int),
+            ("report_id", Int),
+            ("at_ms", Int),
+            ("status", Text),
+            ("message", Text),
+        ],
+        identity: true,
+    },
+    Table {
         name: "deliveries",
         key: 1,
         columns: &[

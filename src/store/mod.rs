@@ -13,6 +13,7 @@ mod files;
 pub mod history;
 pub mod incidents;
 mod query;
+pub mod reports;
 pub mod retention;
 pub mod rollup;
 pub mod uptime;

@@ -13,8 +13,24 @@ use sqlx::Row;
 
 use super::rollup::{Histogram, Rollup};
 use super::{Store, StoreError, on_backend};
-use crate::clock::{date, next_month, year_month};
+use crate::clock::{date, day_from_civil, next_month, year_month};
+use crate::config::MonitorConfig;
 use crate::monitor::Cause;
+
+/// Interval assumed for a monitor whose config has none (the loader fills
+/// it, so this is only a fallback).
+const FALLBACK_INTERVAL_S: u64 = 60;
+
+/// One monitor's line of a month's SLA report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonthLine {
+    /// The monitor.
+    pub monitor: String,
+    /// Its month, all regions summed.
+    pub row: UptimeRow,
+    /// Incidents opened that month.
+    pub incidents: u64,
+}
 
 /// How rows are cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,6 +239,39 @@ impl Store {
 /// A count column (non-negative, stored 64-bit) as the `u32` rollups use.
 fn count(value: i64) -> u32 {
     value.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+impl Store {
+    /// The SLA report of `month` (UTC) for `monitors`, in their order: what
+    /// `hopwatch report` prints and `/reports/YYYY-MM` shows.
+    pub async fn month_report(
+        &self,
+        monitors: &[&MonitorConfig],
+        (year, month): (i64, u32),
+    ) -> Result<Vec<MonthLine>, StoreError> {
+        let from = day_from_civil(year, month, 1);
+        let to = next_month(year, month) - 1;
+        let mut lines = Vec::with_capacity(monitors.len());
+        for monitor in monitors {
+            let interval = monitor
+                .interval
+                .map_or(FALLBACK_INTERVAL_S, |interval| interval.as_secs());
+            let series = self.series_ids(&monitor.name).await?;
+            let days = self.daily_rollups(&series, from, to).await?;
+            let incidents = self
+                .incidents_opened(&monitor.name, from * 86_400_000, (to + 1) * 86_400_000)
+                .await?;
+            let Some(row) = uptime_rows(&days, from, to, Period::Month, interval).pop() else {
+                continue;
+            };
+            lines.push(MonthLine {
+                monitor: monitor.name.clone(),
+                row,
+                incidents,
+            });
+        }
+        Ok(lines)
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::api::auth::{Bearer, bearer};
 use crate::config::{Config, PageConfig};
-use crate::incident::Incident;
+use crate::incident::{Incident, Report};
 
 /// How long a browser keeps a private page's cookie: a bookmark keeps
 /// working for a month without the key in it.
@@ -253,6 +253,66 @@ impl Credentials {
     }
 }
 
+/// The pages whose status reports a reader may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PagesOpen {
+    /// Every page: the admin token.
+    All,
+    /// These slugs: the public pages, and the private ones a key opened.
+    These(HashSet<String>),
+}
+
+impl PagesOpen {
+    /// The public pages of `config`, and the private ones in `opened`.
+    pub fn public_and(config: &Config, opened: &[&PageConfig]) -> PagesOpen {
+        let mut slugs: HashSet<String> = config
+            .pages
+            .iter()
+            .filter(|page| !page.private)
+            .map(|page| page.slug.clone())
+            .collect();
+        slugs.extend(opened.iter().map(|page| page.slug.clone()));
+        // `/` exists even when `pages:` does not list it.
+        if config.page("").is_some_and(|page| !page.private) {
+            slugs.insert(String::new());
+        }
+        PagesOpen::These(slugs)
+    }
+
+    /// Whether the page `slug` is open.
+    pub fn contains(&self, slug: &str) -> bool {
+        match self {
+            PagesOpen::All => true,
+            PagesOpen::These(slugs) => slugs.contains(slug),
+        }
+    }
+}
+
+/// `report` as a reader who sees the monitors of `scope` and the pages in
+/// `pages` may see it: the names it may not see are left out, and a report
+/// that named only such monitors and pages is not shown at all (left with
+/// empty lists it would read as one for every page). A report naming
+/// nothing concerns everyone.
+pub fn visible_report(mut report: Report, scope: &Scope, pages: &PagesOpen) -> Option<Report> {
+    if report.is_general() {
+        return Some(report);
+    }
+    report.monitors.retain(|name| scope.shows(name));
+    report.pages.retain(|slug| pages.contains(slug));
+    (!report.is_general()).then_some(report)
+}
+
+impl Credentials {
+    /// The pages whose reports an API read may show: all to the admin
+    /// token, else the public ones and the page whose key `?key=` is.
+    pub fn api_pages(&self, config: &Config) -> PagesOpen {
+        if self.admin {
+            return PagesOpen::All;
+        }
+        PagesOpen::public_and(config, &self.keyed_pages(config))
+    }
+}
+
 /// What a private page's cookie holds: a digest of its slug and key, so
 /// the cookie is not the key itself, and changing the key ends every
 /// cookie it set. `None` for a page without a key.
@@ -434,6 +494,37 @@ mod tests {
             Scope::All.hide_root(&mut incident, &owner);
             assert!(incident.folded_into.is_some(), "the admin sees {into}");
         }
+    }
+
+    #[test]
+    fn a_report_shows_only_what_its_reader_may_see() {
+        let config = config();
+        let public = Scope::public(&config);
+        let pages = PagesOpen::public_and(&config, &[]);
+        let report = |monitors: &[&str], pages: &[&str]| Report {
+            id: 1,
+            title: "t".into(),
+            status: crate::incident::ReportStatus::Investigating,
+            monitors: monitors.iter().map(|m| (*m).to_owned()).collect(),
+            pages: pages.iter().map(|p| (*p).to_owned()).collect(),
+            created_at: std::time::UNIX_EPOCH,
+            resolved_at: None,
+            updates: Vec::new(),
+        };
+        assert!(visible_report(report(&[], &[]), &public, &pages).is_some());
+        assert_eq!(visible_report(report(&["db"], &[]), &public, &pages), None);
+        assert_eq!(visible_report(report(&[], &["ops"]), &public, &pages), None);
+        let mixed = visible_report(report(&["db", "web"], &["ops", ""]), &public, &pages)
+            .expect("it names a public monitor");
+        assert_eq!(
+            (mixed.monitors, mixed.pages),
+            (vec!["web".to_owned()], vec![String::new()])
+        );
+        let keyed = PagesOpen::public_and(&config, &[&config.pages[1]]);
+        let widened = Scope::public_and(&config, &[&config.pages[1]]);
+        assert!(visible_report(report(&[], &["ops"]), &widened, &keyed).is_some());
+        assert!(visible_report(report(&["db"], &[]), &widened, &keyed).is_some());
+        assert!(visible_report(report(&["cache"], &[]), &widened, &keyed).is_none());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `GET /feed.atom`: the latest incidents, open and resolved, as an Atom 1.0
-//! feed (RFC 4287), for feed readers and chat integrations that poll one.
+//! `GET /feed.atom`: the latest incidents and status reports, open and
+//! resolved, as an Atom 1.0 feed (RFC 4287), for feed readers and chat
+//! integrations that poll one.
 
 use crate::clock;
 use std::collections::HashMap;
@@ -12,10 +13,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::access::Scope;
+use super::access::{PagesOpen, Scope, visible_report};
 use super::{ApiError, AppState, EvidenceView};
 use crate::escape::markup as escape;
-use crate::incident::{Incident, IncidentState};
+use crate::incident::{Incident, IncidentState, Report};
 
 /// Entries in the feed: the most recently started incidents.
 const ENTRIES: u32 = 50;
@@ -42,6 +43,15 @@ async fn feed(State(state): State<AppState>) -> Result<Response, ApiError> {
         .filter(|i| public.shows(&i.monitor))
         .map(|i| view.incident(i))
         .collect();
+    // Reports too, but those of private pages and their monitors.
+    let pages = PagesOpen::public_and(&config.config, &[]);
+    let reports: Vec<Report> = state
+        .store
+        .reports(None, ENTRIES)
+        .await?
+        .into_iter()
+        .filter_map(|r| visible_report(r, &public, &pages))
+        .collect();
     let titles: HashMap<&str, &str> = config
         .config
         .monitors
@@ -56,7 +66,7 @@ async fn feed(State(state): State<AppState>) -> Result<Response, ApiError> {
             .map(|u| u.trim_end_matches('/'))
             .unwrap_or(""),
     };
-    let body = render(&site, &incidents, &titles, SystemTime::now());
+    let body = render(&site, &incidents, &reports, &titles, SystemTime::now());
     Ok((
         [
             (header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"),
@@ -79,12 +89,18 @@ struct Site<'a> {
 fn render(
     site: &Site,
     incidents: &[Incident],
+    reports: &[Report],
     titles: &HashMap<&str, &str>,
     now: SystemTime,
 ) -> String {
     let updated_of = |i: &Incident| i.resolved_at.unwrap_or(i.started_at);
     // With nothing to report the feed is as new as the answer.
-    let updated = incidents.iter().map(updated_of).max().unwrap_or(now);
+    let updated = incidents
+        .iter()
+        .map(updated_of)
+        .chain(reports.iter().map(Report::updated_at))
+        .max()
+        .unwrap_or(now);
     let mut xml = String::with_capacity(1024 + incidents.len() * 1024);
     xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
     xml.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
@@ -112,6 +128,9 @@ fn render(
     );
     xml.push_str("  <author><name>hopwatch</name></author>\n");
     xml.push_str("  <generator>hopwatch</generator>\n");
+    for report in reports {
+        report_entry(&mut xml, site, report);
+    }
     for incident in incidents {
         let title = titles
             .get(incident.monitor.as_str())
@@ -174,6 +193,55 @@ fn entry(
     // The content is HTML carried as escaped text: escaped once as HTML
     // (the monitor's title is user text) and once more as XML.
     let html = content_html(incident, monitor_title, &summary);
+    let _ = writeln!(
+        xml,
+        "    <content type=\"html\">{}</content>",
+        escape(&html)
+    );
+    xml.push_str("  </entry>\n");
+}
+
+/// A report as one entry: its latest status and message in the title and
+/// summary, its whole timeline (newest first) in the content. The entry's
+/// `updated` moves with each update, so readers show it again.
+fn report_entry(xml: &mut String, site: &Site, report: &Report) {
+    let Some(latest) = report.latest() else {
+        return;
+    };
+    let headline = format!("[{}] {}", latest.status.label(), report.title);
+    let link = format!("{}/#report-{}", site.base, report.id);
+    xml.push_str("  <entry>\n");
+    let _ = writeln!(xml, "    <id>urn:hopwatch:report:{}</id>", report.id);
+    let _ = writeln!(xml, "    <title>{}</title>", escape(&headline));
+    let _ = writeln!(
+        xml,
+        "    <updated>{}</updated>",
+        clock::rfc3339_seconds(latest.at)
+    );
+    let _ = writeln!(
+        xml,
+        "    <published>{}</published>",
+        clock::rfc3339_seconds(report.created_at)
+    );
+    let _ = writeln!(
+        xml,
+        "    <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>",
+        escape(&link)
+    );
+    xml.push_str("    <category term=\"report\"/>\n");
+    let _ = writeln!(xml, "    <summary>{}</summary>", escape(&latest.message));
+    // HTML carried as escaped text, as for incidents: the person's words
+    // escaped once as HTML, then the whole once more as XML.
+    let mut html = String::new();
+    for update in report.updates.iter().rev() {
+        let _ = write!(
+            html,
+            "<p><strong>{}</strong> ({})<br/>{}</p>",
+            update.status.label(),
+            clock::rfc3339_seconds(update.at),
+            escape(&update.message)
+        );
+    }
     let _ = writeln!(
         xml,
         "    <content type=\"html\">{}</content>",

@@ -185,7 +185,8 @@ impl Default for RateLimits {
 /// answers 429 before anything else (the token included) is looked at.
 pub struct PushLimit;
 
-/// Like [`PushLimit`], under the limit for annotations and acknowledgements.
+/// Like [`PushLimit`], under the limit for annotations, acknowledgements
+/// and status reports.
 pub struct WriteLimit;
 
 /// Like [`PushLimit`], under the limit for agents.

@@ -140,6 +140,29 @@ async fn all_checked_since(node: &Node, since: SystemTime) -> bool {
     true
 }
 
+/// What each scenario runs on: a database of its own, the healthy sites'
+/// origin, the shop's (which the test breaks), the webhook receiver, and a
+/// folder for the config.
+struct Fixture {
+    database: crate::helpers::TestDatabase,
+    healthy: Origin,
+    shop: Origin,
+    hook: Receiver,
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        Fixture {
+            database: test_database().await,
+            healthy: Origin::spawn().await,
+            shop: Origin::spawn().await,
+            hook: Receiver::start(Reply::Status(204)).await,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+}
+
 /// The config every node shares: `shop` (the one alerted on) and
 /// [`HEALTHY`] sites, 1 s apart; the database URL comes from each node's
 /// environment (`DATABASE_URL`), `url` is written beside it for
@@ -208,11 +231,13 @@ async fn outbox_drained(url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_splits_the_work_pages_once_and_survives_its_leaders_death() {
-    let database = test_database().await;
-    let healthy = Origin::spawn().await;
-    let shop = Origin::spawn().await;
-    let hook = Receiver::start(Reply::Status(204)).await;
-    let dir = tempfile::tempdir().expect("temp dir");
+    let Fixture {
+        database,
+        healthy,
+        shop,
+        hook,
+        dir,
+    } = Fixture::new().await;
     let config = write_config(dir.path(), &database.url, &healthy, &shop, &hook, None);
     // Two nodes of one region share its work; exactly one leads.
     let first = start_node(&config, "eu-1", Stdio::inherit());
@@ -321,16 +346,8 @@ async fn a_cluster_splits_the_work_pages_once_and_survives_its_leaders_death() {
     .await;
     // The outbox is empty once the resolved message went: everything the
     // leaders decided to send has reached the receiver by now.
+    outbox_drained(&database.url).await;
     let pool = database.pool().await;
-    wait_until_async("the outbox holds nothing pending", WITHIN, async || {
-        let pending: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'")
-                .fetch_one(&pool)
-                .await
-                .unwrap_or(1);
-        pending == 0
-    })
-    .await;
     let firing = received(&hook, "firing");
     let resolved = received(&hook, "resolved");
     assert_eq!(
@@ -375,11 +392,13 @@ async fn leads(node: &Node) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_that_loses_the_database_stops_leading_keeps_checking_and_catches_up() {
-    let database = test_database().await;
-    let healthy = Origin::spawn().await;
-    let shop = Origin::spawn().await;
-    let hook = Receiver::start(Reply::Status(204)).await;
-    let dir = tempfile::tempdir().expect("temp dir");
+    let Fixture {
+        database,
+        healthy,
+        shop,
+        hook,
+        dir,
+    } = Fixture::new().await;
     // One region each, so that what the cut-off node checked is a series
     // of its own; any one region failing pages.
     let config = write_config(dir.path(), &database.url, &healthy, &shop, &hook, Some(1));
@@ -487,11 +506,13 @@ async fn shop_status(node: &Node) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_path_cut_from_one_region_is_that_regions_verdict_and_pages_nobody() {
-    let database = test_database().await;
-    let healthy = Origin::spawn().await;
-    let shop = Origin::spawn().await;
-    let hook = Receiver::start(Reply::Status(204)).await;
-    let dir = tempfile::tempdir().expect("temp dir");
+    let Fixture {
+        database,
+        healthy,
+        shop,
+        hook,
+        dir,
+    } = Fixture::new().await;
     // One config; each node reaches the shop by its own path: eu-west
     // through a relay the test cuts, us-east directly.
     let config = write_config_to(

@@ -96,13 +96,12 @@ fn the_deploy_example_validates() {
     let env = |name: &str| match name {
         "PGPASSWORD" => Some("pw".to_owned()),
         "HOPWATCH_ADMIN_TOKEN" => Some("admin-0123456789abcdef".to_owned()),
-        "US_AGENT_TOKEN" => Some("us-0123456789abcdef".to_owned()),
         "AP_AGENT_TOKEN" => Some("ap-0123456789abcdef".to_owned()),
         _ => None,
     };
     let loaded = hopwatch::config::parse_with_env(&text, Format::Yaml, "hopwatch.yaml", &env)
         .unwrap_or_else(|e| panic!("{:?}", e.errors));
-    assert_eq!(loaded.config.agents.len(), 2);
+    assert_eq!(loaded.config.agents.len(), 1);
     assert!(matches!(
         loaded.config.storage.location(),
         Ok(hopwatch::config::Location::Postgres(_))

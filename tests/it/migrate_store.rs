@@ -8,10 +8,11 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, SystemTime};
 
-use hopwatch::incident::{Incident, IncidentState, Regions, Severity};
+use hopwatch::incident::{Incident, IncidentState, Regions, ReportStatus, Severity};
 use hopwatch::probe::{Cause, Hop, Responder, Role, Verdict};
 use hopwatch::store::copy::{CopyError, copy_store, open_source};
 use hopwatch::store::incidents::NewDelivery;
+use hopwatch::store::reports::NewReport;
 use hopwatch::store::rollup::Rollup;
 use hopwatch::store::{Location, Store, StoredCheck, day_of, from_unix_ms, hour_of, unix_ms};
 use sqlx::Row;
@@ -23,7 +24,7 @@ const MONITORS: [&str; 3] = ["edge", "origin", "resolver"];
 /// More than two batches of 5,000, spread over the monitors, so the keyset
 /// crosses from one monitor to the next mid-batch.
 const CHECKS: i64 = 12_345;
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 11] = [
     "monitors",
     "runs",
     "checks",
@@ -32,6 +33,8 @@ const TABLES: [&str; 9] = [
     "rollups_daily",
     "incidents",
     "annotations",
+    "reports",
+    "report_updates",
     "deliveries",
 ];
 
@@ -41,6 +44,7 @@ struct Filled {
     max_monitor: i64,
     max_run: i64,
     max_annotation: i64,
+    max_report: i64,
 }
 
 fn detail(n: i64) -> String {
@@ -49,7 +53,8 @@ fn detail(n: i64) -> String {
 
 /// A node's history: three monitors, two runs, checks with details, hourly
 /// and daily rollups, incidents (open, folded, resolved, acknowledged) with
-/// their outbox in every state, and annotations.
+/// their outbox in every state, annotations, and status reports (one
+/// resolved, with an update).
 async fn fill(store: &Store) -> Filled {
     let ids = store.monitor_ids(&MONITORS).await.expect("ids");
     let now = SystemTime::now();
@@ -170,11 +175,32 @@ async fn fill(store: &Store) -> Filled {
         .await
         .expect("failed");
 
+    let report = |title: &str| NewReport {
+        title: title.to_owned(),
+        status: ReportStatus::Investigating,
+        message: format!("{title}: looking"),
+        monitors: vec!["edge".to_owned()],
+        pages: Vec::new(),
+    };
+    let open = store
+        .create_report(&report("Checkout"), now - Duration::from_secs(600))
+        .await
+        .expect("report");
+    let resolved = store
+        .create_report(&report("Search"), now - Duration::from_secs(300))
+        .await
+        .expect("report");
+    store
+        .add_report_update(resolved.id, ReportStatus::Resolved, "fixed", now)
+        .await
+        .expect("update");
+
     Filled {
         now,
         max_monitor: ids.values().copied().max().expect("ids"),
         max_run: run,
         max_annotation: everywhere.max(edge_only),
+        max_report: open.id.max(resolved.id),
     }
 }
 
@@ -251,6 +277,10 @@ async fn assert_same(source: &Store, target: &Store, filled: &Filled) {
     assert!(!expected.is_empty());
     assert_eq!(days(target.daily_stats(0).await.expect("days")), expected);
 
+    let expected = source.reports(None, 100).await.expect("reports");
+    assert_eq!(expected.len(), 2);
+    assert_eq!(target.reports(None, 100).await.expect("reports"), expected);
+
     let expected = source.incidents(None, 100).await.expect("incidents");
     assert_eq!(expected.len(), 3);
     assert_eq!(
@@ -310,6 +340,23 @@ async fn assert_fresh_ids(target: &Store, filled: &Filled) {
         "{note} > {}",
         filled.max_annotation
     );
+    let new = NewReport {
+        title: "after the move".to_owned(),
+        status: ReportStatus::Monitoring,
+        message: "m".to_owned(),
+        monitors: Vec::new(),
+        pages: Vec::new(),
+    };
+    let report = target
+        .create_report(&new, SystemTime::now())
+        .await
+        .expect("report");
+    assert!(
+        report.id > filled.max_report,
+        "{} > {}",
+        report.id,
+        filled.max_report
+    );
 }
 
 async fn postgres_store(database: &TestDatabase) -> Store {
@@ -363,6 +410,8 @@ async fn a_sqlite_history_copied_into_postgres_reads_back_the_same() {
             ("rollups_daily", counts[5].1),
             ("incidents", 3),
             ("annotations", 2),
+            ("reports", 2),
+            ("report_updates", 3),
             ("deliveries", 4),
         ]
     );
@@ -416,7 +465,10 @@ async fn a_target_with_a_monitor_or_an_incident_of_its_own_is_refused() {
         matches!(refused, Err(CopyError::NotEmpty { table: "monitors" })),
         "{refused:?}"
     );
-    assert_eq!(row_counts(&database).await, [1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        row_counts(&database).await,
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
     with_monitor.close().await;
 
     // A run alone is not a history, so the copy starts; the copied run 1

@@ -5,6 +5,7 @@
 mod crowd;
 pub mod fixture;
 mod private;
+mod reports;
 mod visitor;
 mod webdriver;
 

@@ -4,9 +4,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use hopwatch::incident::ReportStatus;
 use hopwatch::incident::{Incident, IncidentState, Severity};
 use hopwatch::probe::{Cause, Hop, Verdict};
 use hopwatch::store::incidents::NewDelivery;
+use hopwatch::store::reports::{NewReport, ReportState};
 use hopwatch::store::rollup::Rollup;
 use hopwatch::store::{Location, Store, StoredCheck, day_of, hour_of, unix_ms};
 
@@ -339,6 +341,128 @@ async fn incidents_annotations_and_the_outbox_behave_the_same_on_both_backends()
             2,
             "{name}"
         );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn status_reports_and_their_timelines_read_back_the_same_on_both_backends() {
+    for (name, store, _keep) in backends().await {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let new = |title: &str, status: ReportStatus, monitors: &[&str]| NewReport {
+            title: title.to_owned(),
+            status,
+            message: format!("{title}: <b>\"first\"</b> \u{e9}"),
+            monitors: monitors.iter().map(|m| (*m).to_owned()).collect(),
+            pages: vec!["shop".to_owned()],
+        };
+        let first = store
+            .create_report(
+                &new("Checkout", ReportStatus::Investigating, &["web"]),
+                at(0),
+            )
+            .await
+            .expect("create");
+        let second = store
+            .create_report(&new("Search", ReportStatus::Identified, &[]), at(10))
+            .await
+            .expect("create");
+        assert_ne!(first.id, second.id, "{name}");
+        // Two updates in the same millisecond keep the order they came in.
+        for (status, message) in [
+            (ReportStatus::Identified, "found it"),
+            (ReportStatus::Monitoring, "fixed, watching"),
+        ] {
+            store
+                .add_report_update(first.id, status, message, at(20))
+                .await
+                .expect("update")
+                .expect("the report exists");
+        }
+        assert_eq!(
+            store
+                .add_report_update(first.id + 1_000, ReportStatus::Resolved, "x", at(30))
+                .await
+                .expect("update"),
+            None,
+            "{name}: an unknown report"
+        );
+
+        let open = store
+            .reports(Some(ReportState::Open), 10)
+            .await
+            .expect("open");
+        let ids: Vec<i64> = open.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [second.id, first.id], "{name}: newest first");
+        let read = &open[1];
+        assert_eq!(read.title, "Checkout", "{name}");
+        assert_eq!(read.status, ReportStatus::Monitoring, "{name}");
+        assert_eq!(
+            (read.monitors.as_slice(), read.pages.as_slice()),
+            (&["web".to_owned()][..], &["shop".to_owned()][..]),
+            "{name}"
+        );
+        assert_eq!(read.created_at, at(0), "{name}");
+        let timeline: Vec<(ReportStatus, &str)> = read
+            .updates
+            .iter()
+            .map(|u| (u.status, u.message.as_str()))
+            .collect();
+        assert_eq!(
+            timeline,
+            [
+                (
+                    ReportStatus::Investigating,
+                    "Checkout: <b>\"first\"</b> \u{e9}"
+                ),
+                (ReportStatus::Identified, "found it"),
+                (ReportStatus::Monitoring, "fixed, watching"),
+            ],
+            "{name}: oldest first, the report's own message first"
+        );
+        assert_eq!(open[0].updates.len(), 1, "{name}");
+
+        // Resolving closes it, once: a second resolve keeps the first time.
+        store
+            .add_report_update(first.id, ReportStatus::Resolved, "all good", at(40))
+            .await
+            .expect("resolve");
+        let again = store
+            .add_report_update(first.id, ReportStatus::Resolved, "really", at(50))
+            .await
+            .expect("resolve")
+            .expect("exists");
+        assert_eq!(again.resolved_at, Some(at(40)), "{name}");
+        assert_eq!(again.updates.len(), 5, "{name}");
+        let resolved = store
+            .reports(Some(ReportState::Resolved), 10)
+            .await
+            .expect("resolved");
+        assert_eq!(resolved.len(), 1, "{name}");
+        assert_eq!(resolved[0], again, "{name}: the list and the update agree");
+        let open = store
+            .reports(Some(ReportState::Open), 10)
+            .await
+            .expect("open");
+        assert_eq!(open.len(), 1, "{name}");
+        assert_eq!(
+            store.reports(None, 1).await.expect("all").len(),
+            1,
+            "{name}: limit"
+        );
+        assert_eq!(
+            store.report(second.id).await.expect("one"),
+            Some(second.clone()),
+            "{name}: created as read"
+        );
+        // Another status opens it again.
+        let reopened = store
+            .add_report_update(first.id, ReportStatus::Investigating, "back", at(60))
+            .await
+            .expect("reopen")
+            .expect("exists");
+        assert!(reopened.is_open(), "{name}");
         store.close().await;
     }
 }

@@ -291,6 +291,47 @@ async fn the_report_command_prints_a_months_table() {
 }
 
 #[tokio::test]
+async fn the_report_page_shows_the_same_months_table() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("hopwatch.db");
+    let store = Store::open(&db).await.expect("store");
+    fill(&store).await;
+    store.close().await;
+    let app = spawn_app_in(dir, db, MONITOR).await;
+
+    let (status, content_type, body) = get(app.addr, "/reports/2026-11", "text/html").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    // The figures `hopwatch report` prints for web (see above).
+    let row = body
+        .split("<tr>")
+        .find(|row| row.contains(">web</a>"))
+        .unwrap_or_else(|| panic!("no row for web in {body}"));
+    let cells: Vec<&str> = row
+        .split("<td>")
+        .skip(1)
+        .map(|cell| cell.split('<').next().unwrap_or_default())
+        .collect();
+    let p95 = format!("{:.1} ms", p95_ms());
+    assert_eq!(
+        cells,
+        ["", "98.667%", "4m 00s", "16m 00s", "1", p95.as_str()],
+        "{row}"
+    );
+    assert!(
+        body.contains("href=\"/reports/2026-10\"") && body.contains("href=\"/reports/2026-12\"")
+    );
+
+    // A month with nothing stored says so; a malformed one is a 404.
+    let (status, _, body) = get(app.addr, "/reports/2025-01", "text/html").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("no checks"), "{body}");
+    let (status, _, body) = get(app.addr, "/reports/2026-13", "text/html").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("not a month"), "{body}");
+}
+
+#[tokio::test]
 async fn the_query_reads_the_same_on_both_backends() {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = test_database().await;

@@ -1,12 +1,13 @@
 //! The JSON API of contract section 4: status, checks, uptime, incidents,
 //! annotations and acknowledgements, and the OpenAPI document describing
-//! them; and the agents' endpoints of section 7.
+//! them; status reports (section 8); and the agents' endpoints of section 7.
 
 mod agent;
 mod annotations;
 pub(super) mod auth;
 mod cluster;
 mod incidents;
+mod reports;
 mod status;
 mod uptime;
 
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/{*rest}", any(no_route))
         .merge(incidents::router())
         .merge(annotations::router())
+        .merge(reports::router())
         .merge(agent::router())
         .merge(uptime::router())
 }

@@ -13,7 +13,9 @@ mod incident;
 mod layout;
 mod links;
 mod monitor;
+mod reports;
 mod roots;
+mod sla;
 mod status;
 mod timeline;
 
@@ -39,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/monitors/{name}", get(monitor::page))
         .route("/incidents/{id}", get(incident::page))
         .route("/p/{slug}", get(status::named))
+        .route("/reports/{month}", get(sla::page))
         .route("/p/{slug}/monitors/{name}", get(monitor::on_page))
         .route("/p/{slug}/incidents/{id}", get(incident::on_page))
         .merge(assets::router())

@@ -1,6 +1,7 @@
 //! `GET /monitors/{name}` and `GET /p/{slug}/monitors/{name}`: one
 //! monitor's state, target (secrets masked), its chain of hops, latency and
-//! phase charts, recent checks and incidents.
+//! phase charts, recent checks and incidents, and the status reports that
+//! name it.
 
 use std::time::SystemTime;
 
@@ -11,7 +12,7 @@ use maud::{Markup, html};
 use super::components::{incident_card, state_badge, time, verdict, web_link};
 use super::layout::{self, Refresh};
 use super::links::Links;
-use super::{Context, PageError, bars, charts, format, title_of};
+use super::{Context, PageError, bars, charts, format, reports, title_of};
 use crate::config::{Config, MonitorConfig};
 use crate::monitor::CheckResult;
 use crate::monitor::MonitorKind;
@@ -26,6 +27,8 @@ const RECENT_CHECKS: u32 = 30;
 const INCIDENTS_SCANNED: u32 = 50;
 /// Incidents listed.
 const INCIDENTS_SHOWN: usize = 20;
+/// How far back resolved status reports naming the monitor are listed.
+const REPORTS_WINDOW: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
 /// `GET /monitors/{name}`; an unknown name is a 404 page, and so is a
 /// monitor that only private pages show, unless `?key=` opens one of them.
@@ -105,6 +108,25 @@ async fn render(state: &AppState, context: &Context, name: &str) -> Result<Marku
         ]
     });
     let title = title_of(monitor);
+    let (open_reports, resolved_reports) = reports::recent(state, REPORTS_WINDOW, now).await?;
+    let names_it = |list: Vec<crate::incident::Report>| -> Vec<crate::incident::Report> {
+        list.into_iter()
+            .filter(|r| r.monitors.contains(&name))
+            .collect()
+    };
+    let (open_reports, resolved_reports) = (names_it(open_reports), names_it(resolved_reports));
+    let title_of_name = |other: &str| {
+        config
+            .config
+            .monitors
+            .iter()
+            .find(|m| m.name == other)
+            .map_or(other, title_of)
+            .to_owned()
+    };
+    let report_card = |report: &crate::incident::Report| {
+        reports::card(report, &context.scope, &title_of_name, links, now)
+    };
 
     let body = html! {
         p.crumbs { a href=(links.home()) { "Status" } " / " (monitor.group.as_deref().unwrap_or("Other")) }
@@ -123,6 +145,12 @@ async fn render(state: &AppState, context: &Context, name: &str) -> Result<Marku
             }
             @if let Some(runbook) = &monitor.runbook {
                 dt { "Runbook" } dd { (web_link(runbook)) }
+            }
+        }
+        @if !open_reports.is_empty() {
+            section aria-labelledby="reports-h" {
+                h2 #reports-h { "Status reports" }
+                @for report in &open_reports { (report_card(report)) }
             }
         }
         (hops(state, &config.config, monitor, &context.scope, links))
@@ -149,7 +177,8 @@ async fn render(state: &AppState, context: &Context, name: &str) -> Result<Marku
         }
         section aria-labelledby="incidents-h" {
             h2 #incidents-h { "Incidents" }
-            @if incidents.is_empty() { p.empty { "No incidents." } }
+            @if incidents.is_empty() && resolved_reports.is_empty() { p.empty { "No incidents." } }
+            @for report in &resolved_reports { (report_card(report)) }
             @for incident in &incidents { (incident_card(incident, title, &[], links, now)) }
         }
     };

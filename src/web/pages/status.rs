@@ -1,7 +1,8 @@
 //! `GET /` and `GET /p/{slug}`: the overall banner, open incidents (a card
 //! per root cause), every monitor of the page by group with its state,
 //! latency, uptimes and 90-day bar (past [`FOLD_ABOVE`] monitors, a summary
-//! line per group instead), and recently resolved incidents.
+//! line per group instead), and recently resolved incidents; open status
+//! reports of the page at the top, resolved ones with the incidents.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -15,7 +16,7 @@ use super::groups::{self, Fold, Group, Member};
 use super::layout::{self, Refresh};
 use super::links::Links;
 use super::roots::{self, Card};
-use super::{Context, PageError, bars, format, no_page, title_of};
+use super::{Context, PageError, bars, format, no_page, reports, title_of};
 use crate::config::MonitorConfig;
 use crate::incident::{Incident, IncidentState};
 use crate::monitor::{MonitorState, overall};
@@ -74,12 +75,13 @@ async fn serve(
 ) -> Result<Response, PageError> {
     let config = state.config();
     let context = Context::page(&config.config, slug, credentials)?;
-    let markup = render(state, &context).await?;
+    let markup = render(state, &context, slug).await?;
     Ok(context.finish(markup, &config.config))
 }
 
-/// One status page: the monitors of `context.scope` and their incidents.
-async fn render(state: &AppState, context: &Context) -> Result<Markup, PageError> {
+/// One status page, `slug`: the monitors of `context.scope`, their
+/// incidents and the page's reports.
+async fn render(state: &AppState, context: &Context, slug: &str) -> Result<Markup, PageError> {
     let config = state.config();
     let site = &context.site;
     let links = &context.links;
@@ -110,6 +112,15 @@ async fn render(state: &AppState, context: &Context) -> Result<Markup, PageError
             .collect()
     };
     let open = visible(open);
+    // The reports of this page: those naming it or one of its monitors,
+    // and those naming nothing, which concern every page.
+    let (open_reports, resolved_reports) = reports::recent(state, RESOLVED_WINDOW, now).await?;
+    let concerns = |list: Vec<crate::incident::Report>| -> Vec<crate::incident::Report> {
+        list.into_iter()
+            .filter(|r| r.concerns(slug, |m| context.scope.shows(m)))
+            .collect()
+    };
+    let (open_reports, resolved_reports) = (concerns(open_reports), concerns(resolved_reports));
     let resolved = visible(
         resolved
             .into_iter()
@@ -166,11 +177,21 @@ async fn render(state: &AppState, context: &Context) -> Result<Markup, PageError
         )
     };
 
+    let report_card = |report: &crate::incident::Report| {
+        reports::card(report, &context.scope, &title, links, now)
+    };
+
     let body = html! {
         section class={ "banner o-" (overall) } aria-live="polite" {
             @let (shape, text) = headline(overall);
             h1 { span.shape aria-hidden="true" { (shape) } " " (text) }
             p { "Updated " (time(now, None)) }
+        }
+        @if !open_reports.is_empty() {
+            section aria-labelledby="reports-h" {
+                h2 #reports-h { "Status reports" }
+                @for report in &open_reports { (report_card(report)) }
+            }
         }
         @if !open_cards.is_empty() {
             section aria-labelledby="open-h" {
@@ -190,9 +211,10 @@ async fn render(state: &AppState, context: &Context) -> Result<Markup, PageError
         }
         section aria-labelledby="resolved-h" {
             h2 #resolved-h { "Resolved in the last 14 days" }
-            @if resolved_cards.is_empty() {
+            @if resolved_cards.is_empty() && resolved_reports.is_empty() {
                 p.empty { "No incidents." }
             }
+            @for report in &resolved_reports { (report_card(report)) }
             @for card in &resolved_cards { (render(card)) }
         }
     };

@@ -116,6 +116,8 @@ struct Entry {
     built: Instant,
     /// [`Pipeline::generation`] read before rendering.
     generation: u64,
+    /// [`crate::live::Live::edits`] read before rendering.
+    edits: u64,
     /// The handler's headers, less those about the body's framing.
     headers: HeaderMap,
     body: Encoded,
@@ -132,10 +134,13 @@ impl Slot {
         lock(&self.entry).clone()
     }
 
-    fn fresh(&self, generation: u64) -> Option<Arc<Entry>> {
+    /// The snapshot if it may still be served: young enough for the
+    /// state `generation`, and rendered after the latest edit, whatever
+    /// its age (a report just posted shows on the next request).
+    fn fresh(&self, generation: u64, edits: u64) -> Option<Arc<Entry>> {
         self.current().filter(|e| {
             let age = e.built.elapsed();
-            age < MIN_AGE || (e.generation == generation && age < MAX_AGE)
+            e.edits == edits && (age < MIN_AGE || (e.generation == generation && age < MAX_AGE))
         })
     }
 }
@@ -232,19 +237,23 @@ impl Snapshots {
         next: Next,
     ) -> Result<Arc<Entry>, Response> {
         let slot = self.slot(key);
-        if let Some(entry) = slot.fresh(self.state.live.generation()) {
+        let live = &self.state.live;
+        if let Some(entry) = slot.fresh(live.generation(), live.edits()) {
             return Ok(entry);
         }
         let _rebuilding = match slot.rebuild.try_lock() {
             Ok(guard) => guard,
-            Err(_) => match slot.current() {
+            // The previous snapshot while another request renders, unless
+            // an edit came after it: then wait for the new one.
+            Err(_) => match slot.current().filter(|e| e.edits == live.edits()) {
                 Some(previous) => return Ok(previous),
                 None => slot.rebuild.lock().await,
             },
         };
         // Whoever held the lock may have just built it.
-        let generation = self.state.live.generation();
-        if let Some(entry) = slot.fresh(generation) {
+        let generation = live.generation();
+        let edits = live.edits();
+        if let Some(entry) = slot.fresh(generation, edits) {
             return Ok(entry);
         }
         self.rendered(route);
@@ -279,6 +288,7 @@ impl Snapshots {
         let entry = Arc::new(Entry {
             built: Instant::now(),
             generation,
+            edits,
             headers: parts.headers,
             body,
         });

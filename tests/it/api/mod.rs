@@ -6,6 +6,7 @@ mod json;
 mod machine;
 mod openapi;
 mod paging;
+mod reports;
 
 use std::time::Duration;
 

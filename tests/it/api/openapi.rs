@@ -23,6 +23,9 @@ fn cases(incident: &str, push_token: &str) -> Vec<Case> {
     let s = |text: &str| text.to_owned();
     let none = String::new;
     let note = s(r#"{"text": "deploy v2", "monitors": ["web"]}"#);
+    let report = s(
+        r#"{"title": "Checkout fails", "status": "investigating", "message": "Looking.", "monitors": ["web"]}"#,
+    );
     let push = |query: &str| format!("/api/v1/push/backup?{query}");
     vec![
         (
@@ -250,6 +253,87 @@ fn cases(incident: &str, push_token: &str) -> Vec<Case> {
             Some(TOKEN),
             "x".repeat(17 * 1024),
             413,
+        ),
+        // Reports: the fixture's database is fresh, so the first is 1.
+        (
+            "post",
+            "/api/v1/reports",
+            s("/api/v1/reports"),
+            Some(TOKEN),
+            report.clone(),
+            201,
+        ),
+        (
+            "post",
+            "/api/v1/reports",
+            s("/api/v1/reports"),
+            Some("wrong"),
+            report,
+            401,
+        ),
+        (
+            "post",
+            "/api/v1/reports",
+            s("/api/v1/reports"),
+            Some(TOKEN),
+            s(r#"{"title": "t", "status": "fixed", "message": "m"}"#),
+            400,
+        ),
+        (
+            "post",
+            "/api/v1/reports",
+            s("/api/v1/reports"),
+            Some(TOKEN),
+            "x".repeat(129 * 1024),
+            413,
+        ),
+        (
+            "post",
+            "/api/v1/reports/{id}/updates",
+            s("/api/v1/reports/1/updates"),
+            Some(TOKEN),
+            s(r#"{"status": "resolved", "message": "Fixed."}"#),
+            201,
+        ),
+        (
+            "post",
+            "/api/v1/reports/{id}/updates",
+            s("/api/v1/reports/999/updates"),
+            Some(TOKEN),
+            s(r#"{"status": "resolved", "message": "Fixed."}"#),
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/reports/{id}/updates",
+            s("/api/v1/reports/1/updates"),
+            Some(TOKEN),
+            s(r#"{"status": "resolved", "message": ""}"#),
+            400,
+        ),
+        (
+            "post",
+            "/api/v1/reports/{id}/updates",
+            s("/api/v1/reports/1/updates"),
+            None,
+            s(r#"{"status": "resolved", "message": "m"}"#),
+            401,
+        ),
+        (
+            "get",
+            "/api/v1/reports",
+            s("/api/v1/reports?state=resolved"),
+            None,
+            none(),
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/reports",
+            s("/api/v1/reports?state=closed"),
+            None,
+            none(),
+            400,
         ),
         (
             "get",
@@ -483,4 +567,18 @@ async fn the_schemas_refuse_what_the_contract_forbids() {
     }
     assert!(!validator(&doc, &incident).is_valid(&json!({"id": "x", "state": "open"})));
     assert!(!validator(&doc, &error).is_valid(&json!({"message": "no"})));
+    let report = json!({"$ref": "#/components/schemas/Report"});
+    let good_report = json!({
+        "id": 1, "title": "Checkout", "status": "monitoring", "monitors": [], "pages": [],
+        "created_at": "2026-01-31T12:00:00.000Z", "resolved_at": null,
+        "updates": [{"at": "2026-01-31T12:00:00.000Z", "status": "investigating", "message": "m"}]
+    });
+    assert!(validator(&doc, &report).is_valid(&good_report));
+    let mut bad_status = good_report.clone();
+    bad_status["status"] = json!("fixed");
+    let mut no_updates = good_report.clone();
+    no_updates["updates"] = json!([]);
+    for bad in [bad_status, no_updates] {
+        assert!(!validator(&doc, &report).is_valid(&bad), "accepted {bad:#}");
+    }
 }

@@ -110,6 +110,47 @@ pub fn parse_month(text: &str) -> Option<(i64, u32)> {
         .then_some((i64::from(year), month))
 }
 
+/// A span of time as a page says it, in UTC: `2026-12-01 02:00-03:00 UTC`
+/// within one day, `2026-12-01 23:30 - 2026-12-02 01:30 UTC` across
+/// midnight. Seconds show only when either end has them (a window of a few
+/// seconds would otherwise read as empty).
+pub fn utc_span(start: SystemTime, end: SystemTime) -> String {
+    let precise = has_seconds(start) || has_seconds(end);
+    let (from, to) = (utc_parts(start, precise), utc_parts(end, precise));
+    if from.0 == to.0 {
+        format!("{} {}-{} UTC", from.0, from.1, to.1)
+    } else {
+        format!("{} {} - {} {} UTC", from.0, from.1, to.0, to.1)
+    }
+}
+
+/// When a span ends, seen from `now`: `03:00 UTC` on the same day, else
+/// with its date.
+pub fn utc_until(end: SystemTime, now: SystemTime) -> String {
+    let precise = has_seconds(end);
+    let (day, clock) = utc_parts(end, precise);
+    if utc_parts(now, false).0 == day {
+        format!("{clock} UTC")
+    } else {
+        format!("{day} {clock} UTC")
+    }
+}
+
+fn has_seconds(at: SystemTime) -> bool {
+    unix_ms(at).rem_euclid(60_000) >= 1_000
+}
+
+/// (`2026-12-01`, `02:00` or `02:00:05`).
+fn utc_parts(at: SystemTime, seconds: bool) -> (String, String) {
+    let text = rfc3339_seconds(at);
+    let clock = if seconds {
+        &text[11..19]
+    } else {
+        &text[11..16]
+    };
+    (text[..10].to_owned(), clock.to_owned())
+}
+
 /// A length of time in its two largest units: `0s`, `45s`, `12m 30s`,
 /// `3h 05m`, `2d 04h` (for estimates, where more would be false precision).
 pub fn short_duration(seconds: u64) -> String {
@@ -178,6 +219,23 @@ pub mod rfc3339_opt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_read_in_utc_with_the_date_once() {
+        let at = |text| parse_rfc3339(text).unwrap();
+        let span = utc_span(at("2026-12-01T02:00:00Z"), at("2026-12-01T03:00:00Z"));
+        assert_eq!(span, "2026-12-01 02:00-03:00 UTC");
+        let late = utc_span(at("2026-12-01T23:30:00Z"), at("2026-12-02T01:30:00Z"));
+        assert_eq!(late, "2026-12-01 23:30 - 2026-12-02 01:30 UTC");
+        let short = utc_span(at("2026-12-01T02:00:05Z"), at("2026-12-01T02:00:09Z"));
+        assert_eq!(short, "2026-12-01 02:00:05-02:00:09 UTC");
+        let end = at("2026-12-02T03:00:00Z");
+        assert_eq!(utc_until(end, at("2026-12-02T02:10:00Z")), "03:00 UTC");
+        assert_eq!(
+            utc_until(end, at("2026-12-01T23:10:00Z")),
+            "2026-12-02 03:00 UTC"
+        );
+    }
 
     #[test]
     fn dates_round_trip_through_day_numbers() {

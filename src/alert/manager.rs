@@ -3,7 +3,7 @@
 //! it queues, in one transaction), and wakes the dispatcher. The decisions
 //! (rules, maintenance, folding, repeats, replay) are the machine's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -23,6 +23,8 @@ use crate::store::{Store, StoreError};
 const TICK: Duration = Duration::from_secs(2);
 /// How far back results are replayed into the evaluator at start.
 const REPLAY: Duration = Duration::from_secs(15 * 60);
+/// Most results replayed per series.
+const REPLAY_ROWS: u32 = 1_000;
 
 /// What the manager is told.
 #[derive(Debug)]
@@ -53,6 +55,10 @@ pub struct Manager {
     /// may arrive twice (replayed from the store, then read from it), and
     /// is judged once.
     judged: HashMap<String, Vec<JudgedAt>>,
+    /// Maintenance announcements this process has queued: each is due for
+    /// minutes, and is queued once. Across restarts and leaders the outbox
+    /// keeps it to one (its id); this only spares the store a write a tick.
+    announced: HashSet<String>,
 }
 
 impl Manager {
@@ -73,6 +79,7 @@ impl Manager {
             metrics,
             wake,
             judged: HashMap::new(),
+            announced: HashSet::new(),
         };
         manager.replay(&setup).await?;
         manager.update_gauge();
@@ -82,19 +89,32 @@ impl Manager {
     async fn replay(&mut self, setup: &Setup) -> Result<(), StoreError> {
         let since = unix_ms(SystemTime::now() - REPLAY);
         let alerted = IncidentMachine::alerted(&setup.config.config);
-        let mut results = Vec::new();
         // Every region's series of each alerted monitor.
-        for (name, region, id) in setup.all_series() {
-            if !alerted.contains(name) {
+        let series: HashMap<i64, (&str, Arc<str>)> = setup
+            .all_series()
+            .filter(|(name, _, _)| alerted.contains(*name))
+            .map(|(name, region, id)| (id, (name, region)))
+            .collect();
+        let rows = if self.store.is_shared() {
+            // A cluster's leader takes over with one read, not one per
+            // series: 20,000 round trips would outlast the takeover.
+            let cursors: Vec<(i64, i64)> = series.keys().map(|id| (*id, since - 1)).collect();
+            self.store.checks_after(&cursors, REPLAY_ROWS).await?
+        } else {
+            let mut rows = Vec::new();
+            for id in series.keys() {
+                rows.extend(self.store.checks(*id, since, REPLAY_ROWS).await?);
+            }
+            rows
+        };
+        let mut results = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some((name, region)) = series.get(&row.monitor_id) else {
                 continue;
-            }
-            let mut rows = self.store.checks(id, since, 1_000).await?;
-            rows.reverse();
-            for row in rows {
-                let mut result = row.into_result(name);
-                result.region = Some(region.clone());
-                results.push((name.to_owned(), Arc::new(result)));
-            }
+            };
+            let mut result = row.into_result(name);
+            result.region = Some(region.clone());
+            results.push(((*name).to_owned(), Arc::new(result)));
         }
         results.sort_by_key(|(_, result)| result.at);
         for (name, result) in &results {
@@ -189,7 +209,31 @@ impl Manager {
     async fn on_tick(&mut self, now: SystemTime) -> Result<(), StoreError> {
         let setup = self.live.setup();
         let effects = self.with_world(&setup, |machine, world| machine.on_tick(now, world));
-        self.persist(effects, &setup).await
+        self.persist(effects, &setup).await?;
+        self.announce(now, &setup).await
+    }
+
+    /// Queues the start and end messages of announced maintenance windows
+    /// that are due (`Maintenance::announcements` says which, and how late
+    /// is too late). Here rather than anywhere else because in a cluster
+    /// only the leader runs this manager, so one node announces.
+    async fn announce(&mut self, now: SystemTime, setup: &Setup) -> Result<(), StoreError> {
+        for (occurrence, phase) in setup.maintenance.announcements(now) {
+            let key = format!("{}.{}", occurrence.id, phase.as_str());
+            if self.announced.contains(&key) {
+                continue;
+            }
+            let deliveries = messages::announcements(&occurrence, phase, setup);
+            self.store.queue_deliveries(&deliveries).await?;
+            tracing::info!(window = %occurrence.id, phase = phase.as_str(), notifiers = deliveries.len(), "maintenance announced");
+            self.announced.insert(key);
+            self.wake.notify_one();
+        }
+        // Keys of windows long over are never due again.
+        if self.announced.len() > 1_000 {
+            self.announced.clear();
+        }
+        Ok(())
     }
 
     /// Runs `decide` on the machine with the live state as its world.

@@ -1,10 +1,12 @@
 //! The messages an incident change queues: one delivery per notifier of its
-//! alert, each carrying the event the notifier formats.
+//! alert, each carrying the event the notifier formats; and those of an
+//! announced maintenance window, which go the same way.
 
 use crate::config::MonitorConfig;
-use crate::incident::{AlertEvent, EventKind, Incident, MonitorRef};
+use crate::evaluate::notices::{Occurrence, Phase};
+use crate::incident::{AlertEvent, EventKind, Incident, MonitorRef, Severity};
 use crate::live::Setup;
-use crate::monitor::MonitorKind;
+use crate::monitor::{Cause, Hop, MonitorKind, Verdict};
 use crate::store::incidents::NewDelivery;
 
 /// The deliveries of `incident` for `kind`; `round` tells repeats apart, so
@@ -26,6 +28,68 @@ pub fn deliveries(
         .iter()
         .map(|notifier| NewDelivery {
             id: format!("{}.{}.{}.{round}", incident.id, notifier, kind.as_str()),
+            notifier: notifier.clone(),
+            events: vec![event.clone()],
+        })
+        .collect()
+}
+
+/// The deliveries announcing that `occurrence` started or ended, one per
+/// notifier of its `notify`. The id is made of the occurrence, the
+/// notifier and the phase, so the outbox's `ON CONFLICT DO NOTHING` keeps a
+/// second queueing (after a restart, on a new leader) from sending again.
+pub fn announcements(occurrence: &Occurrence, phase: Phase, setup: &Setup) -> Vec<NewDelivery> {
+    let config = &setup.config.config;
+    let covers = occurrence.covers(&config.monitors, &|_| true).join(", ");
+    let span = crate::clock::utc_span(occurrence.start, occurrence.end);
+    let (kind, summary, resolved_at) = match phase {
+        Phase::Started => (
+            EventKind::MaintenanceStarted,
+            format!("Scheduled maintenance of {covers} started ({span})"),
+            None,
+        ),
+        Phase::Ended => (
+            EventKind::MaintenanceEnded,
+            format!("Scheduled maintenance of {covers} ended ({span})"),
+            Some(occurrence.end),
+        ),
+    };
+    let event = AlertEvent {
+        kind,
+        incident_id: occurrence.id.clone(),
+        alert: "maintenance".to_owned(),
+        severity: Severity::Info,
+        monitor: MonitorRef {
+            name: covers,
+            group: None,
+            url: None,
+        },
+        // Planned work is no failure: nothing is at fault.
+        cause: Cause::Ok,
+        responder: None,
+        verdict: Verdict {
+            hop: Hop::None,
+            summary,
+        },
+        value: None,
+        threshold: None,
+        started_at: occurrence.start,
+        resolved_at,
+        evidence: None,
+        annotations: Vec::new(),
+        runbook: None,
+        url: config
+            .server
+            .public_url
+            .as_deref()
+            .map(|base| format!("{}/", base.trim_end_matches('/'))),
+        regions: Default::default(),
+    };
+    occurrence
+        .notify
+        .iter()
+        .map(|notifier| NewDelivery {
+            id: format!("{}.{}.{}", occurrence.id, notifier, kind.as_str()),
             notifier: notifier.clone(),
             events: vec![event.clone()],
         })

@@ -218,7 +218,12 @@ impl Dispatcher {
         name: &str,
         queue: Vec<Delivery>,
     ) -> Result<Vec<Delivery>, crate::store::StoreError> {
-        let untried = queue.iter().take_while(|d| d.attempts == 0).count();
+        // An announcement ends the storm: grouping deletes the ids it
+        // replaces, and a maintenance message's id is what keeps a restart
+        // from queueing it again.
+        let groupable =
+            |d: &Delivery| d.attempts == 0 && !d.events.iter().any(|e| e.kind.is_maintenance());
+        let untried = queue.iter().take_while(|d| groupable(d)).count();
         if untried <= STORM {
             return Ok(queue);
         }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::manager::ManagerMessage;
 use crate::clock::unix_ms;
-use crate::live::Live;
+use crate::live::{Live, Setup};
 use crate::store::Store;
 
 /// How often the other nodes' results are read.
@@ -20,8 +20,11 @@ const POLL: Duration = Duration::from_secs(1);
 /// At start, how far back the other nodes' results are read, so that the
 /// pages show every region at once.
 const LOOK_BACK: Duration = Duration::from_secs(60);
-/// Most rows read at once; more wait for the next poll.
-const BATCH: u32 = 10_000;
+/// Most rows of one series read at once; more wait for the next poll.
+const PER_SERIES: u32 = 100;
+/// A read slower than this is abandoned (and the next one waits its turn:
+/// reads never pile up on the server).
+const READ_WITHIN: Duration = Duration::from_secs(30);
 /// A result read this long after its check ended is a backlog (a node
 /// that was cut off from the database writing what it buffered): shown
 /// and stored, but not judged, as alerts are about now. Normal results
@@ -39,6 +42,10 @@ pub async fn run(
 ) {
     // Per series: the newest check read.
     let mut cursors: HashMap<i64, i64> = HashMap::new();
+    // The series read, by id: rebuilt only when the config or this node's
+    // share changes, not every second.
+    let mut names: HashMap<i64, (String, Arc<str>)> = HashMap::new();
+    let mut built_for: Option<(Arc<Setup>, Arc<HashSet<String>>)> = None;
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -48,12 +55,13 @@ pub async fn run(
         }
         let setup = live.setup();
         let here = checked_here.borrow().clone();
-        let mut names: HashMap<i64, (&str, Arc<str>)> = HashMap::new();
-        for (name, region, id) in setup.all_series() {
-            let own = region == setup.identity.region && here.contains(name);
-            if !own {
-                names.insert(id, (name, region));
-            }
+        let current = built_for
+            .as_ref()
+            .is_some_and(|(s, h)| Arc::ptr_eq(s, &setup) && Arc::ptr_eq(h, &here));
+        if !current {
+            names = remote_series(&setup, &here);
+            cursors.retain(|id, _| names.contains_key(id));
+            built_for = Some((setup, here));
         }
         let start = unix_ms(SystemTime::now() - LOOK_BACK);
         let wanted: Vec<(i64, i64)> = names
@@ -63,7 +71,9 @@ pub async fn run(
         if wanted.is_empty() {
             continue;
         }
-        let rows = match tokio::time::timeout(POLL * 5, store.checks_after(&wanted, BATCH)).await {
+        let rows = match tokio::time::timeout(READ_WITHIN, store.checks_after(&wanted, PER_SERIES))
+            .await
+        {
             Ok(Ok(rows)) => rows,
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "cannot read the other nodes' results");
@@ -97,6 +107,15 @@ pub async fn run(
                 }
             }
         }
-        cursors.retain(|id, _| names.contains_key(id));
     }
+}
+
+/// The series this node does not check itself: every other region's, and
+/// its own region's monitors that another node of the region checks.
+fn remote_series(setup: &Setup, here: &HashSet<String>) -> HashMap<i64, (String, Arc<str>)> {
+    setup
+        .all_series()
+        .filter(|(name, region, _)| !(*region == setup.identity.region && here.contains(*name)))
+        .map(|(name, region, id)| (id, (name.to_owned(), region)))
+        .collect()
 }

@@ -577,4 +577,11 @@ pub struct MaintenanceConfig {
     /// Window length.
     #[serde(deserialize_with = "duration")]
     pub duration: Duration,
+    /// Send one message through each `notify` notifier when the window
+    /// starts and one when it ends. Default `false`; needs `notify`.
+    #[serde(default)]
+    pub announce: bool,
+    /// Notifier names the announcements go through. Default none.
+    #[serde(default)]
+    pub notify: Vec<String>,
 }

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::compile::{DEFAULT_INTERVAL, DEFAULT_TIMEOUT, parse_host_port};
-use super::schema::{AlertConfig, Condition, NotifierConfig, NotifierKind, WebhookFormat};
+use super::schema::{
+    AlertConfig, Condition, MaintenanceConfig, NotifierConfig, NotifierKind, WebhookFormat,
+};
 use super::sections::{Draft, MonitorEntry};
 use super::{Problem, join_index, join_key};
 
@@ -51,6 +53,11 @@ pub(crate) fn check(draft: &mut Draft, problems: &mut Vec<Problem>) {
     for (index, notifier) in &draft.notifiers {
         notifier_needs(&join_index("notifiers", *index), notifier, problems);
     }
+    let notifiers: BTreeSet<String> = draft
+        .notifier_names
+        .iter()
+        .map(|(_, n)| n.clone())
+        .collect();
     for (index, window) in &draft.maintenance {
         let base = join_index("maintenance", *index);
         selectors(&base, &window.monitors, &names, &draft.groups, problems);
@@ -83,8 +90,31 @@ pub(crate) fn check(draft: &mut Draft, problems: &mut Vec<Problem>) {
             problems.push(Problem::new(at, message));
         }
         positive(&join_key(&base, "duration"), window.duration, problems);
+        announcements(&base, window, &notifiers, problems);
     }
     super::pages::check(draft, problems);
+}
+
+/// A window's `notify` names notifiers that exist, and `announce: true`
+/// has somewhere to go: an announcement with no notifier would be a
+/// promise the config silently breaks.
+fn announcements(
+    base: &str,
+    window: &MaintenanceConfig,
+    notifiers: &BTreeSet<String>,
+    problems: &mut Vec<Problem>,
+) {
+    let notify = join_key(base, "notify");
+    for (n, notifier) in window.notify.iter().enumerate() {
+        if !notifiers.contains(notifier) {
+            let at = join_index(&notify, n);
+            problems.push(Problem::new(at, format!("no notifier named {notifier:?}")));
+        }
+    }
+    if window.announce && window.notify.is_empty() {
+        let message = "announce: true needs notify (the notifiers to announce through)";
+        problems.push(Problem::new(notify, message));
+    }
 }
 
 fn alerts(draft: &Draft, names: &BTreeSet<String>, problems: &mut Vec<Problem>) {

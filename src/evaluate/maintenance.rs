@@ -56,44 +56,86 @@ pub fn parse_cron(expression: &str) -> Result<Cron, String> {
 }
 
 #[derive(Debug, Clone)]
-enum Schedule {
+pub(super) enum Schedule {
     Once(SystemTime),
     // Boxed: a parsed pattern is large next to a time.
     Every(Box<Cron>),
 }
 
 #[derive(Debug, Clone)]
-struct Window {
-    monitors: Vec<String>,
-    schedule: Schedule,
-    duration: Duration,
+pub(super) struct Window {
+    pub(super) monitors: Vec<String>,
+    /// The entry's selectors as written, for saying what it covers.
+    pub(super) selectors: Vec<String>,
+    pub(super) schedule: Schedule,
+    pub(super) duration: Duration,
+    pub(super) announce: bool,
+    pub(super) notify: Vec<String>,
+    /// A hash of what the entry schedules (selectors, start or cron,
+    /// duration): with a start time it names one occurrence in every
+    /// process, and a reload that leaves the entry alone keeps it.
+    pub(super) key: u64,
 }
 
 impl Window {
     /// The end of the occurrence covering `now`, if one does.
     fn covering(&self, now: SystemTime) -> Option<SystemTime> {
-        let start = match &self.schedule {
-            Schedule::Once(start) => *start,
-            Schedule::Every(cron) => {
-                let since_epoch = now.duration_since(UNIX_EPOCH).ok()?;
-                let secs = i64::try_from(since_epoch.as_secs()).ok()?;
-                let now_utc = DateTime::<Utc>::from_timestamp(secs, since_epoch.subsec_nanos())?;
-                // The latest start at or before now ends last, so it alone
-                // decides, even when occurrences overlap.
-                let last = cron.find_previous_occurrence(&now_utc, true).ok()?;
-                UNIX_EPOCH + Duration::from_secs(u64::try_from(last.timestamp()).ok()?)
-            }
-        };
+        // The latest start at or before now ends last, so it alone
+        // decides, even when occurrences overlap.
+        let start = self.last_start(now)?;
         let end = start.checked_add(self.duration)?;
-        (start <= now && now < end).then_some(end)
+        (now < end).then_some(end)
     }
+
+    /// The latest start at or before `at`.
+    pub(super) fn last_start(&self, at: SystemTime) -> Option<SystemTime> {
+        match &self.schedule {
+            Schedule::Once(start) => (*start <= at).then_some(*start),
+            Schedule::Every(cron) => {
+                let last = cron.find_previous_occurrence(&utc(at)?, true).ok()?;
+                from_utc(last)
+            }
+        }
+    }
+
+    /// The first start after `at`.
+    pub(super) fn next_start(&self, at: SystemTime) -> Option<SystemTime> {
+        match &self.schedule {
+            Schedule::Once(start) => (*start > at).then_some(*start),
+            Schedule::Every(cron) => {
+                let next = cron.find_next_occurrence(&utc(at)?, false).ok()?;
+                from_utc(next)
+            }
+        }
+    }
+}
+
+fn utc(at: SystemTime) -> Option<DateTime<Utc>> {
+    let since_epoch = at.duration_since(UNIX_EPOCH).ok()?;
+    let secs = i64::try_from(since_epoch.as_secs()).ok()?;
+    DateTime::<Utc>::from_timestamp(secs, since_epoch.subsec_nanos())
+}
+
+fn from_utc(at: DateTime<Utc>) -> Option<SystemTime> {
+    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(at.timestamp()).ok()?))
+}
+
+/// The hash that names a window's occurrences.
+fn key_of(window: &MaintenanceConfig) -> u64 {
+    let mut text = window.monitors.join("\n");
+    for part in [&window.start, &window.cron] {
+        text.push('\u{1f}');
+        text.push_str(part.as_deref().unwrap_or(""));
+    }
+    text.push_str(&format!("\u{1f}{}", window.duration.as_millis()));
+    crate::stable_hash::fnv1a(text.bytes())
 }
 
 /// Every maintenance window, with its selectors expanded. Pure: the time
 /// is an argument.
 #[derive(Debug, Clone, Default)]
 pub struct Maintenance {
-    windows: Vec<Window>,
+    pub(super) windows: Vec<Window>,
 }
 
 impl Maintenance {
@@ -128,8 +170,12 @@ impl Maintenance {
             };
             built.push(Window {
                 monitors: select_monitors(&window.monitors, monitors),
+                selectors: window.monitors.clone(),
                 schedule,
                 duration: window.duration,
+                announce: window.announce,
+                notify: window.notify.clone(),
+                key: key_of(window),
             });
         }
         Ok(Maintenance { windows: built })
@@ -152,14 +198,14 @@ impl Maintenance {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn at(text: &str) -> SystemTime {
         humantime::parse_rfc3339(text).unwrap()
     }
 
-    fn window(
+    pub(in crate::evaluate) fn window(
         selectors: &[&str],
         start: Option<&str>,
         cron: Option<&str>,
@@ -170,10 +216,12 @@ mod tests {
             start: start.map(str::to_owned),
             cron: cron.map(str::to_owned),
             duration: Duration::from_secs(secs),
+            announce: false,
+            notify: Vec::new(),
         }
     }
 
-    fn monitors() -> Vec<MonitorConfig> {
+    pub(in crate::evaluate) fn monitors() -> Vec<MonitorConfig> {
         let mut edge = MonitorConfig::named("shop-edge");
         edge.group = Some("Shop".to_owned());
         let mut origin = MonitorConfig::named("shop-origin");

@@ -4,6 +4,7 @@
 pub mod chain;
 pub mod incidents;
 pub mod maintenance;
+pub mod notices;
 mod rules;
 pub mod verdict;
 

@@ -9,23 +9,40 @@ use serde::{Deserialize, Serialize};
 use super::Severity;
 use crate::monitor::{Cause, Responder, Verdict};
 
-/// Firing or resolved.
+/// Firing or resolved; or an announced maintenance window that started or
+/// ended, sent through the same notifiers and outbox as alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// The alert's condition holds (first time, or a repeat).
     Firing,
     /// It stopped holding.
     Resolved,
+    /// A maintenance window with `announce: true` started. The event's
+    /// `incident_id` names the window's occurrence, `monitor.name` says
+    /// what it covers, `verdict.summary` when it ends.
+    MaintenanceStarted,
+    /// That window ended (`resolved_at`).
+    MaintenanceEnded,
 }
 
 impl EventKind {
-    /// `firing` / `resolved`.
+    /// `firing`, `resolved`, `maintenance_started`, `maintenance_ended`.
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Firing => "firing",
             EventKind::Resolved => "resolved",
+            EventKind::MaintenanceStarted => "maintenance_started",
+            EventKind::MaintenanceEnded => "maintenance_ended",
         }
+    }
+
+    /// A maintenance announcement rather than an incident's event.
+    pub fn is_maintenance(self) -> bool {
+        matches!(
+            self,
+            EventKind::MaintenanceStarted | EventKind::MaintenanceEnded
+        )
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::postgres::PgPool;
 use sqlx::{PgConnection, Row, SqliteConnection};
 
-use super::query::{CHECK_COLUMNS, stored_check};
+use super::query::{check_fields, stored_check};
 use super::{Backend, Store, StoreError, StoredCheck};
 
 /// A cluster node as its row says.
@@ -216,22 +216,27 @@ impl Store {
     }
 
     /// Checks written after each series' cursor: `cursors` pairs a series
-    /// (monitor id) with the `at_ms` last read of it. Oldest first, at most
-    /// `limit`.
+    /// (monitor id) with the `at_ms` last read of it; at most `per_series`
+    /// of each, oldest first. One index range per series (a lateral join),
+    /// so the cost follows the rows read, not the table's size.
     pub async fn checks_after(
         &self,
         cursors: &[(i64, i64)],
-        limit: u32,
+        per_series: u32,
     ) -> Result<Vec<StoredCheck>, StoreError> {
         let (ids, since): (Vec<i64>, Vec<i64>) = cursors.iter().copied().unzip();
-        let sql = format!(
-            "{CHECK_COLUMNS} JOIN unnest($1::BIGINT[], $2::BIGINT[]) AS s(id, since) \
-             ON c.monitor_id = s.id AND c.at_ms > s.since ORDER BY c.at_ms LIMIT $3"
+        let sql = concat!(
+            check_fields!(),
+            " FROM unnest($1::BIGINT[], $2::BIGINT[]) AS s(id, since) \
+             CROSS JOIN LATERAL (SELECT * FROM checks WHERE monitor_id = s.id AND at_ms > s.since \
+             ORDER BY at_ms LIMIT $3) c \
+             LEFT JOIN check_details d ON d.monitor_id = c.monitor_id AND d.at_ms = c.at_ms \
+             ORDER BY c.at_ms"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sql)
             .bind(ids)
             .bind(since)
-            .bind(i64::from(limit))
+            .bind(i64::from(per_series))
             .fetch_all(self.postgres()?)
             .await?;
         rows.iter().map(|row| Ok(stored_check!(row))).collect()

@@ -143,6 +143,21 @@ impl Store {
         Ok(())
     }
 
+    /// Queues messages that belong to no incident (maintenance
+    /// announcements). A delivery whose id is already in the outbox is
+    /// left as it is: queueing the same announcement twice sends it once.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn queue_deliveries(&self, deliveries: &[NewDelivery]) -> Result<(), StoreError> {
+        let now = unix_ms(SystemTime::now());
+        on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            self.check_fence(&mut *tx).await?;
+            queue!(tx, deliveries, now);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     /// Marks an incident resolved and queues its resolved messages.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn resolve_incident(

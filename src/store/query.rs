@@ -48,14 +48,25 @@ fn count(value: i64) -> u32 {
     value.clamp(0, i64::from(u32::MAX)) as u32
 }
 
-/// The columns of a stored check with its detail, read back 64-bit (cast:
-/// PostgreSQL keeps them in 16 and 32 bits); `c` is `checks`, `d` its details.
-pub(super) const CHECK_COLUMNS: &str = "SELECT c.monitor_id, c.at_ms, CAST(c.cause AS BIGINT) AS cause, \
-     CAST(c.status AS BIGINT) AS status, CAST(c.latency_us AS BIGINT) AS latency_us, \
-     CAST(c.dns_us AS BIGINT) AS dns_us, CAST(c.connect_us AS BIGINT) AS connect_us, \
-     CAST(c.tls_us AS BIGINT) AS tls_us, CAST(c.ttfb_us AS BIGINT) AS ttfb_us, \
-     CAST(c.transfer_us AS BIGINT) AS transfer_us, CAST(c.flags AS BIGINT) AS flags, d.detail \
-     FROM checks c LEFT JOIN check_details d ON d.monitor_id = c.monitor_id AND d.at_ms = c.at_ms";
+/// The select list of a stored check with its detail, read back 64-bit
+/// (cast: PostgreSQL keeps them in 16 and 32 bits); `c` is `checks`, `d`
+/// its details.
+macro_rules! check_fields {
+    () => {
+        "SELECT c.monitor_id, c.at_ms, CAST(c.cause AS BIGINT) AS cause, \
+         CAST(c.status AS BIGINT) AS status, CAST(c.latency_us AS BIGINT) AS latency_us, \
+         CAST(c.dns_us AS BIGINT) AS dns_us, CAST(c.connect_us AS BIGINT) AS connect_us, \
+         CAST(c.tls_us AS BIGINT) AS tls_us, CAST(c.ttfb_us AS BIGINT) AS ttfb_us, \
+         CAST(c.transfer_us AS BIGINT) AS transfer_us, CAST(c.flags AS BIGINT) AS flags, d.detail"
+    };
+}
+pub(super) use check_fields;
+
+/// Stored checks with their details, to be narrowed by a `WHERE`.
+pub(super) const CHECK_COLUMNS: &str = concat!(
+    check_fields!(),
+    " FROM checks c LEFT JOIN check_details d ON d.monitor_id = c.monitor_id AND d.at_ms = c.at_ms"
+);
 
 /// A [`StoredCheck`] from a row of [`CHECK_COLUMNS`], on either backend.
 macro_rules! stored_check {

@@ -1,6 +1,6 @@
 //! `GET /feed.atom`: the latest incidents and status reports, open and
-//! resolved, as an Atom 1.0 feed (RFC 4287), for feed readers and chat
-//! integrations that poll one.
+//! resolved, and scheduled maintenance ahead or under way, as an Atom 1.0
+//! feed (RFC 4287), for feed readers and chat integrations that poll one.
 
 use crate::clock;
 use std::collections::HashMap;
@@ -16,6 +16,7 @@ use axum::routing::get;
 use super::access::{PagesOpen, Scope, visible_report};
 use super::{ApiError, AppState, EvidenceView};
 use crate::escape::markup as escape;
+use crate::evaluate::notices::{NOTICE, Occurrence};
 use crate::incident::{Incident, IncidentState, Report};
 
 /// Entries in the feed: the most recently started incidents.
@@ -66,7 +67,24 @@ async fn feed(State(state): State<AppState>) -> Result<Response, ApiError> {
             .map(|u| u.trim_end_matches('/'))
             .unwrap_or(""),
     };
-    let body = render(&site, &incidents, &reports, &titles, SystemTime::now());
+    // Windows of public monitors only, named as the public may see them.
+    let now = SystemTime::now();
+    let setup = state.live.setup();
+    let windows: Vec<(Occurrence, Vec<String>)> = setup
+        .maintenance
+        .shown(now)
+        .into_iter()
+        .filter_map(|o| {
+            let covers = o.covers(&config.config.monitors, &|m| public.shows(m));
+            (!covers.is_empty()).then_some((o, covers))
+        })
+        .collect();
+    let entries = Entries {
+        incidents: &incidents,
+        reports: &reports,
+        windows: &windows,
+    };
+    let body = render(&site, &entries, &titles, now);
     Ok((
         [
             (header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"),
@@ -85,20 +103,42 @@ struct Site<'a> {
     base: &'a str,
 }
 
+/// What the feed lists.
+struct Entries<'a> {
+    incidents: &'a [Incident],
+    reports: &'a [Report],
+    /// Maintenance shown now, with what it covers by title.
+    windows: &'a [(Occurrence, Vec<String>)],
+}
+
+/// When a window's entry last changed: when it started, or before that
+/// when it came within the notice. Both stay put between requests, so a
+/// reader shows the entry once per change.
+fn window_updated(occurrence: &Occurrence, now: SystemTime) -> SystemTime {
+    if occurrence.in_progress(now) {
+        occurrence.start
+    } else {
+        occurrence
+            .start
+            .checked_sub(NOTICE)
+            .unwrap_or(occurrence.start)
+    }
+}
+
 /// The whole document. `titles` maps monitor names to their titles.
-fn render(
-    site: &Site,
-    incidents: &[Incident],
-    reports: &[Report],
-    titles: &HashMap<&str, &str>,
-    now: SystemTime,
-) -> String {
+fn render(site: &Site, entries: &Entries, titles: &HashMap<&str, &str>, now: SystemTime) -> String {
+    let Entries {
+        incidents,
+        reports,
+        windows,
+    } = *entries;
     let updated_of = |i: &Incident| i.resolved_at.unwrap_or(i.started_at);
     // With nothing to report the feed is as new as the answer.
     let updated = incidents
         .iter()
         .map(updated_of)
         .chain(reports.iter().map(Report::updated_at))
+        .chain(windows.iter().map(|(o, _)| window_updated(o, now)))
         .max()
         .unwrap_or(now);
     let mut xml = String::with_capacity(1024 + incidents.len() * 1024);
@@ -128,6 +168,9 @@ fn render(
     );
     xml.push_str("  <author><name>hopwatch</name></author>\n");
     xml.push_str("  <generator>hopwatch</generator>\n");
+    for (occurrence, covers) in windows {
+        window_entry(&mut xml, site, occurrence, covers, now);
+    }
     for report in reports {
         report_entry(&mut xml, site, report);
     }
@@ -247,6 +290,39 @@ fn report_entry(xml: &mut String, site: &Site, report: &Report) {
         "    <content type=\"html\">{}</content>",
         escape(&html)
     );
+    xml.push_str("  </entry>\n");
+}
+
+/// A maintenance window as one entry, its id the occurrence's: the
+/// headline moves from "Scheduled" to "in progress" when it starts, and
+/// `updated` with it.
+fn window_entry(
+    xml: &mut String,
+    site: &Site,
+    occurrence: &Occurrence,
+    covers: &[String],
+    now: SystemTime,
+) {
+    let covers = covers.join(", ");
+    let headline = format!("{}, {covers}", occurrence.headline(now));
+    let link = format!("{}/#{}", site.base, occurrence.id);
+    xml.push_str("  <entry>\n");
+    let _ = writeln!(xml, "    <id>urn:hopwatch:{}</id>", escape(&occurrence.id));
+    let _ = writeln!(xml, "    <title>{}</title>", escape(&headline));
+    let _ = writeln!(
+        xml,
+        "    <updated>{}</updated>",
+        clock::rfc3339_seconds(window_updated(occurrence, now))
+    );
+    let _ = writeln!(
+        xml,
+        "    <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>",
+        escape(&link)
+    );
+    xml.push_str("    <category term=\"maintenance\"/>\n");
+    let span = clock::utc_span(occurrence.start, occurrence.end);
+    let summary = format!("Scheduled maintenance of {covers}, {span}");
+    let _ = writeln!(xml, "    <summary>{}</summary>", escape(&summary));
     xml.push_str("  </entry>\n");
 }
 

@@ -392,6 +392,14 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "maintenance announcements need notifiers that exist",
+        "monitors: [{ name: a, url: http://x }]\nnotifiers: [{ name: ops, type: webhook, url: http://127.0.0.1:9/h }]\nmaintenance:\n  - { monitors: [a], cron: \"0 2 * * *\", duration: 1h, announce: true }\n  - { monitors: [a], start: 2026-12-01T02:00:00Z, duration: 1h, announce: true, notify: [ops, pager] }\n  - { monitors: [a], start: 2026-12-01T02:00:00Z, duration: 1h, notify: [ops] }\n",
+        &[
+            "hopwatch.yaml: maintenance[0].notify: announce: true needs notify (the notifiers to announce through)",
+            r#"hopwatch.yaml: maintenance[1].notify[1]: no notifier named "pager""#,
+        ],
+    ),
+    (
         "a secret written as a number is refused without its value",
         "server: { admin_token: 8675309 }\nmonitors:\n  - { name: a, url: http://x }\n  - { name: b, type: push, token: 4242424 }\n",
         &[

@@ -15,6 +15,7 @@ mod helpers;
 mod hostile_clients;
 mod hostile_targets;
 mod import;
+mod maintenance_notices;
 mod migrate_store;
 mod notify;
 mod pages;

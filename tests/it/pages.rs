@@ -4,6 +4,7 @@
 
 mod crowd;
 pub mod fixture;
+mod maintenance;
 mod private;
 mod reports;
 mod visitor;

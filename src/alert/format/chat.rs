@@ -39,6 +39,14 @@ fn slack_link(url: &str, text: &str) -> String {
 
 /// The short facts of an event as (label, value) pairs, for chat fields.
 fn facts(event: &AlertEvent) -> Vec<(&'static str, String)> {
+    if event.kind.is_maintenance() {
+        let mut facts = vec![("Covers", event.monitor.name.clone())];
+        facts.push(("Started", time(event.started_at)));
+        if let Some(ended) = event.resolved_at {
+            facts.push(("Ended", time(ended)));
+        }
+        return facts;
+    }
     let mut facts = vec![
         ("Severity", event.severity.as_str().to_owned()),
         ("Cause", event.cause.as_str().to_owned()),

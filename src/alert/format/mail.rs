@@ -48,6 +48,9 @@ pub fn email_subject(events: &[AlertEvent]) -> String {
 
 /// Every fact of an event as (label, value), in reading order.
 fn rows(event: &AlertEvent) -> Vec<(&'static str, String)> {
+    if event.kind.is_maintenance() {
+        return maintenance_rows(event);
+    }
     let mut rows = vec![(
         "Alert",
         format!("{} ({})", event.alert, event.severity.as_str()),
@@ -88,6 +91,23 @@ fn rows(event: &AlertEvent) -> Vec<(&'static str, String)> {
     }
     if let Some(runbook) = &event.runbook {
         rows.push(("Runbook", runbook.clone()));
+    }
+    rows
+}
+
+/// An announcement's facts: no cause, hop or evidence, only what the
+/// window covers and when.
+fn maintenance_rows(event: &AlertEvent) -> Vec<(&'static str, String)> {
+    let mut rows = vec![
+        ("Covers", event.monitor.name.clone()),
+        ("Started", time(event.started_at)),
+    ];
+    if let Some(ended) = event.resolved_at {
+        rows.push(("Ended", time(ended)));
+    }
+    rows.push(("Window", event.incident_id.clone()));
+    if let Some(url) = &event.url {
+        rows.push(("Link", url.clone()));
     }
     rows
 }

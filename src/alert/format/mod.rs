@@ -30,12 +30,18 @@ fn tag(kind: EventKind) -> &'static str {
     match kind {
         EventKind::Firing => "[FIRING]",
         EventKind::Resolved => "[RESOLVED]",
+        EventKind::MaintenanceStarted => "[MAINTENANCE STARTED]",
+        EventKind::MaintenanceEnded => "[MAINTENANCE ENDED]",
     }
 }
 
 /// `shop-5xx: shop-edge http_502 (origin)`: alert, monitor, cause and the
 /// hop at fault, the line a person reads first.
 fn headline(event: &AlertEvent) -> String {
+    // An announcement has no cause or hop: what it covers says it all.
+    if event.kind.is_maintenance() {
+        return event.monitor.name.clone();
+    }
     format!(
         "{}: {} {} ({})",
         event.alert,
@@ -96,7 +102,8 @@ fn web_link(url: Option<&str>) -> Option<&str> {
 /// The colour of an event: green when resolved, else by severity.
 fn colour(event: &AlertEvent) -> u32 {
     match (event.kind, event.severity) {
-        (EventKind::Resolved, _) => 0x2E_B6_7D,
+        (EventKind::Resolved | EventKind::MaintenanceEnded, _) => 0x2E_B6_7D,
+        (EventKind::MaintenanceStarted, _) => 0x6B_7C_93,
         (EventKind::Firing, Severity::Critical) => 0xE0_1E_5A,
         (EventKind::Firing, Severity::Warning) => 0xEC_B2_2E,
         (EventKind::Firing, Severity::Info) => 0x36_C5_F0,
@@ -174,6 +181,36 @@ pub(crate) mod fixture {
         }
     }
 
+    /// An announced maintenance window of the Shop group, started.
+    pub fn maintenance_started() -> AlertEvent {
+        AlertEvent {
+            kind: EventKind::MaintenanceStarted,
+            incident_id: "maintenance-00000000000000ab-1767323045".into(),
+            alert: "maintenance".into(),
+            severity: Severity::Info,
+            monitor: MonitorRef {
+                name: "Shop".into(),
+                group: None,
+                url: None,
+            },
+            cause: Cause::Ok,
+            responder: None,
+            verdict: Verdict {
+                hop: Hop::None,
+                summary: "Scheduled maintenance of Shop started \
+                          (2026-01-02 03:04:05-04:04:05 UTC)"
+                    .into(),
+            },
+            value: None,
+            threshold: None,
+            evidence: None,
+            annotations: Vec::new(),
+            runbook: None,
+            url: Some("https://status.example.com/".into()),
+            ..firing()
+        }
+    }
+
     /// A bare event: no group, url, responder, value, evidence or links.
     pub fn bare() -> AlertEvent {
         AlertEvent {
@@ -225,6 +262,67 @@ mod tests {
             title(&fixture::resolved()),
             "[RESOLVED] shop-5xx: shop-edge http_502 (origin)"
         );
+    }
+
+    #[test]
+    fn a_maintenance_announcement_reads_as_one_in_every_format() {
+        let started = fixture::maintenance_started();
+        let ended = AlertEvent {
+            kind: EventKind::MaintenanceEnded,
+            resolved_at: Some(started.started_at + std::time::Duration::from_secs(3600)),
+            verdict: crate::monitor::Verdict {
+                hop: crate::monitor::Hop::None,
+                summary: "Scheduled maintenance of Shop ended".into(),
+            },
+            ..started.clone()
+        };
+        let json = String::from_utf8(json_body(std::slice::from_ref(&started))).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"version":1,"event":"maintenance_started","#,
+                r#""incident_id":"maintenance-00000000000000ab-1767323045","#,
+                r#""alert":"maintenance","severity":"info","#,
+                r#""monitor":{"name":"Shop","group":null,"url":null},"#,
+                r#""cause":"ok","responder":null,"#,
+                r#""verdict":{"hop":"none","summary":"Scheduled maintenance of Shop started (2026-01-02 03:04:05-04:04:05 UTC)"},"#,
+                r#""value":null,"threshold":null,"started_at":"2026-01-02T03:04:05.678Z","#,
+                r#""resolved_at":null,"evidence":null,"annotations":[],"runbook":null,"#,
+                r#""url":"https://status.example.com/"}"#,
+            )
+        );
+        let ended_json = String::from_utf8(json_body(std::slice::from_ref(&ended))).unwrap();
+        assert!(ended_json.contains(r#""event":"maintenance_ended""#));
+        assert_eq!(
+            email_subject(std::slice::from_ref(&started)),
+            "[MAINTENANCE STARTED] Shop"
+        );
+        assert_eq!(
+            email_subject(std::slice::from_ref(&ended)),
+            "[MAINTENANCE ENDED] Shop"
+        );
+        assert_eq!(
+            email_text(std::slice::from_ref(&ended)),
+            "[MAINTENANCE ENDED] Shop\n\
+             Scheduled maintenance of Shop ended\n\n\
+             Covers:       Shop\n\
+             Started:      2026-01-02T03:04:05.678Z\n\
+             Ended:        2026-01-02T04:04:05.678Z\n\
+             Window:       maintenance-00000000000000ab-1767323045\n\
+             Link:         https://status.example.com/\n"
+        );
+        let slack: serde_json::Value =
+            serde_json::from_slice(&slack_body(std::slice::from_ref(&started))).unwrap();
+        assert_eq!(
+            slack["attachments"][0]["fallback"],
+            "[MAINTENANCE STARTED] Shop"
+        );
+        let discord = String::from_utf8(discord_body(std::slice::from_ref(&started))).unwrap();
+        assert!(discord.contains("[MAINTENANCE STARTED] Shop"), "{discord}");
+        assert!(!discord.contains("Cause"), "{discord}");
+        // Planned work pages nobody.
+        assert!(pagerduty_bodies(&[started, ended], "key").is_empty());
+        assert_eq!(pagerduty_bodies(&[fixture::firing()], "key").len(), 1);
     }
 
     #[test]

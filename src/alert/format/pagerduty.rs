@@ -77,7 +77,11 @@ pub fn pagerduty_body(event: &AlertEvent, routing_key: &str) -> Vec<u8> {
         routing_key,
         event_action: match event.kind {
             EventKind::Firing => "trigger",
-            EventKind::Resolved => "resolve",
+            // Announcements are left out by `pagerduty_bodies`; were one
+            // sent alone, resolving an unknown key pages nobody.
+            EventKind::Resolved | EventKind::MaintenanceStarted | EventKind::MaintenanceEnded => {
+                "resolve"
+            }
         },
         dedup_key: &event.incident_id,
         payload: Payload {
@@ -100,9 +104,14 @@ pub fn pagerduty_body(event: &AlertEvent, routing_key: &str) -> Vec<u8> {
 /// request, so a grouped delivery is sent as several requests. Resending
 /// all of them on a retry is safe: PagerDuty folds repeats of a
 /// `dedup_key` into the open alert.
+///
+/// Maintenance announcements are left out: PagerDuty pages on a trigger,
+/// and planned work is no reason to wake anyone. A delivery of only
+/// announcements sends nothing and counts as delivered.
 pub fn pagerduty_bodies(events: &[AlertEvent], routing_key: &str) -> Vec<Vec<u8>> {
     events
         .iter()
+        .filter(|e| !e.kind.is_maintenance())
         .map(|e| pagerduty_body(e, routing_key))
         .collect()
 }

@@ -12,6 +12,7 @@ mod headers;
 mod incident;
 mod layout;
 mod links;
+mod maintenance;
 mod monitor;
 mod reports;
 mod roots;

@@ -1,7 +1,7 @@
 //! `GET /monitors/{name}` and `GET /p/{slug}/monitors/{name}`: one
 //! monitor's state, target (secrets masked), its chain of hops, latency and
-//! phase charts, recent checks and incidents, and the status reports that
-//! name it.
+//! phase charts, recent checks and incidents, the status reports that
+//! name it and the scheduled maintenance that covers it.
 
 use std::time::SystemTime;
 
@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use super::components::{incident_card, state_badge, time, verdict, web_link};
 use super::layout::{self, Refresh};
 use super::links::Links;
-use super::{Context, PageError, bars, charts, format, reports, title_of};
+use super::{Context, PageError, bars, charts, format, maintenance, reports, title_of};
 use crate::config::{Config, MonitorConfig};
 use crate::monitor::CheckResult;
 use crate::monitor::MonitorKind;
@@ -127,6 +127,7 @@ async fn render(state: &AppState, context: &Context, name: &str) -> Result<Marku
     let report_card = |report: &crate::incident::Report| {
         reports::card(report, &context.scope, &title_of_name, links, now)
     };
+    let notices = maintenance::notices(state, &context.scope, &|m| m == name, now);
 
     let body = html! {
         p.crumbs { a href=(links.home()) { "Status" } " / " (monitor.group.as_deref().unwrap_or("Other")) }
@@ -153,6 +154,7 @@ async fn render(state: &AppState, context: &Context, name: &str) -> Result<Marku
                 @for report in &open_reports { (report_card(report)) }
             }
         }
+        (maintenance::section(&notices, now))
         (hops(state, &config.config, monitor, &context.scope, links))
         section aria-labelledby="uptime-h" {
             h2 #uptime-h { "Uptime" }

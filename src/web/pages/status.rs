@@ -2,7 +2,8 @@
 //! per root cause), every monitor of the page by group with its state,
 //! latency, uptimes and 90-day bar (past [`FOLD_ABOVE`] monitors, a summary
 //! line per group instead), and recently resolved incidents; open status
-//! reports of the page at the top, resolved ones with the incidents.
+//! reports of the page at the top, resolved ones with the incidents, then
+//! its scheduled maintenance.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -16,7 +17,7 @@ use super::groups::{self, Fold, Group, Member};
 use super::layout::{self, Refresh};
 use super::links::Links;
 use super::roots::{self, Card};
-use super::{Context, PageError, bars, format, no_page, reports, title_of};
+use super::{Context, PageError, bars, format, maintenance, no_page, reports, title_of};
 use crate::config::MonitorConfig;
 use crate::incident::{Incident, IncidentState};
 use crate::monitor::{MonitorState, overall};
@@ -180,6 +181,9 @@ async fn render(state: &AppState, context: &Context, slug: &str) -> Result<Marku
     let report_card = |report: &crate::incident::Report| {
         reports::card(report, &context.scope, &title, links, now)
     };
+    // The scope is this page's monitors, so a window shows on the pages
+    // whose monitors it covers.
+    let notices = maintenance::notices(state, &context.scope, &|_| true, now);
 
     let body = html! {
         section class={ "banner o-" (overall) } aria-live="polite" {
@@ -193,6 +197,7 @@ async fn render(state: &AppState, context: &Context, slug: &str) -> Result<Marku
                 @for report in &open_reports { (report_card(report)) }
             }
         }
+        (maintenance::section(&notices, now))
         @if !open_cards.is_empty() {
             section aria-labelledby="open-h" {
                 h2 #open-h { "Open incidents" }

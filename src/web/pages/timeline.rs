@@ -168,6 +168,8 @@ fn message_step(message: &IncidentMessage, repeat: bool) -> Markup {
         (EventKind::Firing, false) => "Firing message",
         (EventKind::Firing, true) => "Repeat message",
         (EventKind::Resolved, _) => "Resolved message",
+        // Announcements name no incident; listed only for completeness.
+        (EventKind::MaintenanceStarted | EventKind::MaintenanceEnded, _) => "Maintenance message",
     };
     let tries = |n: u32| {
         if n == 1 {

@@ -313,6 +313,24 @@ async fn save(browser: &webdriver::Session, name: &str) {
 /// Whether the page fits the window: no horizontal scrolling.
 const FITS: &str = "return [document.documentElement.scrollWidth, window.innerWidth];";
 
+/// `url` at 375 px, light and dark: it fits without sideways scrolling, the
+/// console stays quiet, and each look is saved as `{shot}-375-{scheme}.png`.
+async fn fits_a_phone(browser: &webdriver::Session, url: &str, what: &str, shot: &str) {
+    browser.emulate_phone(375, 800).await;
+    for scheme in ["light", "dark"] {
+        browser.color_scheme(scheme).await;
+        browser.goto(url).await;
+        let fits = browser.eval(FITS).await;
+        assert_eq!(fits[1], 375, "{fits}");
+        assert!(
+            fits[0].as_u64() <= fits[1].as_u64(),
+            "{what} scrolls sideways at 375 px ({scheme}): {fits}"
+        );
+        assert_quiet_console(what, &browser.console().await);
+        save(browser, &format!("{shot}-375-{scheme}.png")).await;
+    }
+}
+
 #[tokio::test]
 async fn pages_render_in_headless_chromium_at_375px_without_console_errors() {
     let f = fixture().await;

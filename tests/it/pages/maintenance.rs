@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::webdriver::Driver;
-use super::{FITS, assert_quiet_console, save};
+use super::{assert_quiet_console, fits_a_phone, save};
 use crate::helpers::spawn_app_config;
 
 #[tokio::test]
@@ -53,19 +53,13 @@ async fn the_page_with_maintenance_renders_at_375px_light_and_dark() {
     assert!(cards[1].ends_with(", Shop, Database"), "{cards:?}");
     assert_quiet_console("/ with maintenance", &browser.console().await);
     save(&browser, "maintenance-1280.png").await;
-    browser.emulate_phone(375, 800).await;
-    for scheme in ["light", "dark"] {
-        browser.color_scheme(scheme).await;
-        browser.goto(&format!("http://{addr}/")).await;
-        let fits = browser.eval(FITS).await;
-        assert_eq!(fits[1], 375, "{fits}");
-        assert!(
-            fits[0].as_u64() <= fits[1].as_u64(),
-            "/ with maintenance scrolls sideways at 375 px ({scheme}): {fits}"
-        );
-        assert_quiet_console("/ with maintenance", &browser.console().await);
-        save(&browser, &format!("maintenance-375-{scheme}.png")).await;
-    }
+    fits_a_phone(
+        &browser,
+        &format!("http://{addr}/"),
+        "/ with maintenance",
+        "maintenance",
+    )
+    .await;
     drop(browser);
     drop(driver);
     app.stop().await;

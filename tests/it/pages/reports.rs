@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::webdriver::Driver;
-use super::{FITS, assert_quiet_console, save};
+use super::{assert_quiet_console, fits_a_phone, save};
 use crate::helpers::{Origin, TestApp, send, spawn_app_config};
 
 const ADMIN: &str = "r3port-admin";
@@ -335,19 +335,13 @@ async fn the_page_with_an_open_report_renders_at_375px_light_and_dark() {
     assert_eq!(page["link"], "nofollow noopener", "{page}");
     assert_quiet_console("/ with a report", &browser.console().await);
     save(&browser, "report-1280.png").await;
-    browser.emulate_phone(375, 800).await;
-    for scheme in ["light", "dark"] {
-        browser.color_scheme(scheme).await;
-        browser.goto(&format!("http://{addr}/")).await;
-        let fits = browser.eval(FITS).await;
-        assert_eq!(fits[1], 375, "{fits}");
-        assert!(
-            fits[0].as_u64() <= fits[1].as_u64(),
-            "/ with a report scrolls sideways at 375 px ({scheme}): {fits}"
-        );
-        assert_quiet_console("/ with a report", &browser.console().await);
-        save(&browser, &format!("report-375-{scheme}.png")).await;
-    }
+    fits_a_phone(
+        &browser,
+        &format!("http://{addr}/"),
+        "/ with a report",
+        "report",
+    )
+    .await;
     drop(browser);
     drop(driver);
     app.stop().await;

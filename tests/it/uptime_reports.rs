@@ -322,6 +322,15 @@ async fn the_report_page_shows_the_same_months_table() {
         body.contains("href=\"/reports/2026-10\"") && body.contains("href=\"/reports/2026-12\"")
     );
 
+    // Every page's footer links to this month's report.
+    let today = hopwatch::clock::day_of(hopwatch::clock::unix_ms(std::time::SystemTime::now()));
+    let (year, month) = hopwatch::clock::year_month(today);
+    let (_, _, home) = get(app.addr, "/", "text/html").await;
+    assert!(
+        home.contains(&format!("href=\"/reports/{year:04}-{month:02}\"")),
+        "{home}"
+    );
+
     // A month with nothing stored says so; a malformed one is a 404.
     let (status, _, body) = get(app.addr, "/reports/2025-01", "text/html").await;
     assert_eq!(status, 200);

@@ -56,6 +56,8 @@ pub fn page_under(
                     p {
                         "Times in UTC. Data also as "
                         a href="/api/v1/status" { "JSON" }
+                        "; uptime by month in the "
+                        a href=(this_months_report()) { "monthly report" }
                         ". Powered by hopwatch " (env!("CARGO_PKG_VERSION")) "."
                     }
                 }
@@ -76,4 +78,11 @@ pub fn error_page(heading: &str, message: &str) -> Markup {
             p { a href="/" { "Back to the status page" } }
         },
     )
+}
+
+/// `/reports/YYYY-MM` of the current month (UTC).
+fn this_months_report() -> String {
+    let today = crate::clock::day_of(crate::clock::unix_ms(std::time::SystemTime::now()));
+    let (year, month) = crate::clock::year_month(today);
+    format!("/reports/{year:04}-{month:02}")
 }

@@ -306,8 +306,15 @@ fn assert_quiet_console(page: &str, entries: &[serde_json::Value]) {
 
 /// Keeps a screenshot in the target folder for a person to look at.
 async fn save(browser: &webdriver::Session, name: &str) {
+    let shot = browser.screenshot().await;
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    std::fs::write(&path, browser.screenshot().await).expect("write a screenshot");
+    std::fs::write(&path, &shot).expect("write a screenshot");
+    // `HOPWATCH_DOCS_SCREENSHOTS=1` refreshes the pictures in docs/.
+    if std::env::var_os("HOPWATCH_DOCS_SCREENSHOTS").is_some() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&docs).expect("create docs/screenshots");
+        std::fs::write(docs.join(name), &shot).expect("write a screenshot into docs");
+    }
 }
 
 /// Whether the page fits the window: no horizontal scrolling.

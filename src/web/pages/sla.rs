@@ -22,9 +22,10 @@ pub async fn page(
     credentials: Credentials,
 ) -> Result<Response, PageError> {
     let Some((year, number)) = parse_month(&month) else {
-        return Err(PageError::NotFound(format!(
-            "{month:?} is not a month: use YYYY-MM, such as 2026-11"
-        )));
+        // The visitor's text is not echoed: the page says what it wants.
+        return Err(PageError::NotFound(
+            "That is not a month: use YYYY-MM, such as 2026-11.".to_owned(),
+        ));
     };
     let config = state.config();
     let context = Context::public(&config.config, &credentials);

@@ -27,6 +27,9 @@ pub mod secret;
 /// FNV-1a: the same hash in every process.
 pub mod stable_hash;
 
+/// Signed, expiring links: subscribers' confirm and unsubscribe tokens.
+pub mod token;
+
 // ---- The models every later stage reads.
 
 /// A compiled monitor, one check's result, cause and state.

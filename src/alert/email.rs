@@ -10,7 +10,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tracing::Instrument;
 
-use super::{DeliveryError, Notifier, SendFuture, format};
+use super::{DeliveryError, Notifier, PersonalMail, SendFuture, format};
 use crate::config::{SmtpConfig, SmtpSecurity};
 use crate::incident::AlertEvent;
 
@@ -18,6 +18,10 @@ use crate::incident::AlertEvent;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Header carrying the delivery id, the same on every retry.
 pub const DELIVERY_HEADER: HeaderName = HeaderName::new_from_ascii_str("X-Hopwatch-Delivery");
+/// Where a mail client's "unsubscribe" button goes (RFC 2369).
+const LIST_UNSUBSCRIBE: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe");
+/// Says that button works with one POST, no page to click through (RFC 8058).
+const LIST_UNSUBSCRIBE_POST: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe-Post");
 
 /// Why an email notifier could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +174,48 @@ impl EmailNotifier {
     }
 }
 
+impl EmailNotifier {
+    /// The message of `mail` to one subscriber: the notifier's `from`, the
+    /// subscriber's address alone in `To`, and the unsubscribe headers.
+    pub fn personal_message(
+        &self,
+        delivery_id: &str,
+        mail: &PersonalMail,
+    ) -> Result<Message, DeliveryError> {
+        let clean: String = delivery_id.chars().filter(|c| !c.is_control()).collect();
+        // A stored address was checked when it subscribed; one that no
+        // longer parses will not parse on a retry either.
+        let to: Mailbox = mail
+            .to
+            .parse()
+            .map_err(|_| DeliveryError::permanent("the subscriber's address is not valid"))?;
+        let unsubscribe: String = mail
+            .unsubscribe
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.content.subject.clone())
+            .message_id(Some(message_id(&clean, self.from.email.domain())))
+            .raw_header(HeaderValue::new(DELIVERY_HEADER, clean))
+            .raw_header(HeaderValue::new(
+                LIST_UNSUBSCRIBE,
+                format!("<{unsubscribe}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                LIST_UNSUBSCRIBE_POST,
+                "List-Unsubscribe=One-Click".to_owned(),
+            ))
+            .multipart(MultiPart::alternative_plain_html(
+                mail.content.text.clone(),
+                mail.content.html.clone(),
+            ))
+            .map_err(|err| DeliveryError::permanent(format!("cannot build the message: {err}")))
+    }
+}
+
 /// `<id@domain>`, keeping only characters valid in a Message-ID's left part.
 fn message_id(delivery_id: &str, domain: &str) -> String {
     let local: String = delivery_id
@@ -215,6 +261,27 @@ impl Notifier for EmailNotifier {
                     .await
                     .map(|_| ())
                     .map_err(|err| classify(&err))
+            }
+            .instrument(span),
+        )
+    }
+
+    fn send_personal<'a>(&'a self, delivery_id: &'a str, mail: &'a PersonalMail) -> SendFuture<'a> {
+        let span = tracing::info_span!("email", notifier = %self.name, delivery = %delivery_id);
+        Box::pin(
+            async move {
+                let message = self.personal_message(delivery_id, mail)?;
+                self.transport
+                    .send(message)
+                    .await
+                    .map(|_| ())
+                    .map_err(|err| {
+                        // Servers quote the recipient in their refusals, and
+                        // this message is logged: the address stays out.
+                        let mut error = classify(&err);
+                        error.message = error.message.replace(&mail.to, "<subscriber>");
+                        error
+                    })
             }
             .instrument(span),
         )

@@ -17,6 +17,7 @@ use crate::incident::{EventKind, Incident, IncidentState, Severity};
 use crate::live::{Live, Setup};
 use crate::metrics::Metrics;
 use crate::monitor::CheckResult;
+use crate::store::incidents::Messages;
 use crate::store::{Store, StoreError};
 
 /// How often time-based rules, `for` and repeats are looked at.
@@ -267,21 +268,33 @@ impl Manager {
                         .store
                         .annotations_before(&incident.monitor, incident.started_at)
                         .await?;
-                    let deliveries = if notify {
-                        messages::deliveries(&incident, EventKind::Firing, 0, setup)
+                    let (deliveries, fanout) = if notify {
+                        (
+                            messages::deliveries(&incident, EventKind::Firing, 0, setup),
+                            messages::subscriber_fanout(&incident, EventKind::Firing, setup),
+                        )
                     } else {
                         tracing::info!(alert = %incident.alert, monitor = %incident.monitor, into = ?incident.folded_into, "incident folded into its upstream's; no page");
-                        Vec::new()
+                        (Vec::new(), None)
                     };
-                    self.store.open_incident(&incident, &deliveries).await?;
+                    let queued = Messages {
+                        deliveries: &deliveries,
+                        fanout: fanout.as_ref(),
+                    };
+                    self.store.open_incident(&incident, queued).await?;
                     tracing::warn!(alert = %incident.alert, monitor = %incident.monitor, hop = incident.verdict.hop.as_str(), "incident opened: {}", crate::escape::log_field(&incident.verdict.summary));
-                    !deliveries.is_empty()
+                    !queued.is_empty()
                 }
                 Effect::Unfold { incident } => {
                     let deliveries = messages::deliveries(&incident, EventKind::Firing, 0, setup);
-                    self.store.unfold_incident(&incident, &deliveries).await?;
+                    let fanout = messages::subscriber_fanout(&incident, EventKind::Firing, setup);
+                    let queued = Messages {
+                        deliveries: &deliveries,
+                        fanout: fanout.as_ref(),
+                    };
+                    self.store.unfold_incident(&incident, queued).await?;
                     tracing::warn!(alert = %incident.alert, monitor = %incident.monitor, hop = incident.verdict.hop.as_str(), "incident no longer explained by its upstream; paging: {}", crate::escape::log_field(&incident.verdict.summary));
-                    !deliveries.is_empty()
+                    !queued.is_empty()
                 }
                 Effect::Fold { id, into } => {
                     self.store.fold_incident(&id, &into).await?;
@@ -289,17 +302,24 @@ impl Manager {
                 }
                 Effect::Repeat { incident, round } => self.repeat(&incident, round, setup).await?,
                 Effect::Resolve { incident, notify } => {
-                    let deliveries = if notify {
-                        messages::deliveries(&incident, EventKind::Resolved, 0, setup)
+                    let (deliveries, fanout) = if notify {
+                        (
+                            messages::deliveries(&incident, EventKind::Resolved, 0, setup),
+                            messages::subscriber_fanout(&incident, EventKind::Resolved, setup),
+                        )
                     } else {
-                        Vec::new()
+                        (Vec::new(), None)
                     };
                     let at = incident.resolved_at.unwrap_or_else(SystemTime::now);
+                    let queued = Messages {
+                        deliveries: &deliveries,
+                        fanout: fanout.as_ref(),
+                    };
                     self.store
-                        .resolve_incident(&incident.id, at, &deliveries)
+                        .resolve_incident(&incident.id, at, queued)
                         .await?;
                     tracing::info!(alert = %incident.alert, monitor = %incident.monitor, "incident resolved");
-                    !deliveries.is_empty()
+                    !queued.is_empty()
                 }
             };
             self.update_gauge();

@@ -4,10 +4,11 @@
 
 use crate::config::MonitorConfig;
 use crate::evaluate::notices::{Occurrence, Phase};
-use crate::incident::{AlertEvent, EventKind, Incident, MonitorRef, Severity};
+use crate::incident::{AlertEvent, EventKind, Incident, MonitorRef, Notice, Severity};
 use crate::live::Setup;
 use crate::monitor::{Cause, Hop, MonitorKind, Verdict};
 use crate::store::incidents::NewDelivery;
+use crate::store::subscribers::{Audience, Fanout};
 
 /// The deliveries of `incident` for `kind`; `round` tells repeats apart, so
 /// each has an id of its own that stays the same on every try.
@@ -32,6 +33,32 @@ pub fn deliveries(
             events: vec![event.clone()],
         })
         .collect()
+}
+
+/// What the subscribers of the pages showing the incident's monitor are
+/// told when it fires (`kind` firing) or resolves: only with
+/// `subscriptions.incidents`, and only the first firing, never repeats.
+pub fn subscriber_fanout(incident: &Incident, kind: EventKind, setup: &Setup) -> Option<Fanout> {
+    let config = &setup.config.config;
+    let subscriptions = config.subscriptions.as_ref().filter(|s| s.incidents)?;
+    let monitor = config
+        .monitors
+        .iter()
+        .find(|m| m.name == incident.monitor)?;
+    let pages = config.public_pages_showing(|page| page.shows(monitor));
+    if pages.is_empty() {
+        return None;
+    }
+    Some(Fanout {
+        id: format!("{}.subscribers.{}", incident.id, kind.as_str()),
+        audience: Audience {
+            notifier: subscriptions.notifier.clone(),
+            pages,
+        },
+        notice: Notice::Incident {
+            event: Box::new(event(incident, Some(monitor), kind, setup)),
+        },
+    })
 }
 
 /// The deliveries announcing that `occurrence` started or ended, one per

@@ -6,6 +6,7 @@ pub mod format;
 pub mod manager;
 mod messages;
 pub mod outbox;
+pub mod subscribers;
 pub mod webhook;
 
 use std::future::Future;
@@ -56,6 +57,30 @@ pub trait Notifier: Send + Sync {
     /// under `delivery_id`, which stays the same on every retry so the
     /// receiver can drop duplicates.
     fn send<'a>(&'a self, delivery_id: &'a str, events: &'a [AlertEvent]) -> SendFuture<'a>;
+
+    /// Delivers `mail` to one subscriber of a page. Only email can; any
+    /// other notifier refuses for good (validation keeps it from being
+    /// asked).
+    fn send_personal<'a>(&'a self, delivery_id: &'a str, mail: &'a PersonalMail) -> SendFuture<'a> {
+        let _ = (delivery_id, mail);
+        Box::pin(async {
+            Err(DeliveryError::permanent(
+                "only an email notifier can mail subscribers",
+            ))
+        })
+    }
+}
+
+/// A mail to one person (a page's subscriber) rather than to a
+/// notifier's own recipients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonalMail {
+    /// The subscriber's address.
+    pub to: String,
+    /// Subject and parts.
+    pub content: format::NoticeMail,
+    /// The one-click unsubscribe address, for `List-Unsubscribe`.
+    pub unsubscribe: String,
 }
 
 /// Why the notifiers of a config could not be built; each names its notifier.

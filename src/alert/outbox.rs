@@ -9,8 +9,10 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::subscribers::{Prepared, SubscriberMail};
 use super::{DeliveryError, Notifier};
 use crate::clock::unix_ms;
+use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::store::incidents::{Delivery, NewDelivery};
@@ -74,17 +76,30 @@ pub struct Dispatcher {
     notifiers: HashMap<String, Arc<dyn Notifier>>,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
+    subscribers: SubscriberMail,
+}
+
+/// One queue of the outbox: a notifier's own messages, or its messages
+/// to subscribers. The two go side by side, so a fan-out to many
+/// subscribers never waits behind, or holds up, an on-call page.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct QueueKey {
+    notifier: String,
+    personal: bool,
 }
 
 impl Dispatcher {
-    /// A dispatcher for these notifiers; `wake` is notified when messages are queued.
+    /// A dispatcher for these notifiers; `wake` is notified when messages
+    /// are queued; subscribers' mail is made from `live`'s current config.
     pub fn new(
         store: Store,
         notifiers: &[Arc<dyn Notifier>],
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
+        live: Live,
     ) -> Self {
         Self {
+            subscribers: SubscriberMail::new(store.clone(), live),
             store,
             notifiers: notifiers
                 .iter()
@@ -116,16 +131,21 @@ impl Dispatcher {
         // its retry holds back the later ones of its notifier, so a
         // `resolved` never overtakes its `firing`.
         let pending = self.store.pending_deliveries(1_000).await?;
-        let mut by_notifier: HashMap<String, Vec<Delivery>> = HashMap::new();
+        let mut queues: HashMap<QueueKey, Vec<Delivery>> = HashMap::new();
         for delivery in pending {
-            by_notifier
-                .entry(delivery.notifier.clone())
-                .or_default()
-                .push(delivery);
+            let key = QueueKey {
+                notifier: delivery.notifier.clone(),
+                personal: delivery.subscriber.is_some(),
+            };
+            queues.entry(key).or_default().push(delivery);
         }
-        let rounds = by_notifier
-            .into_iter()
-            .map(|(name, queue)| self.deliver_queue(name, queue));
+        let rounds = queues.into_iter().map(|(key, queue)| {
+            if key.personal {
+                futures_util::future::Either::Left(self.deliver_personal(key.notifier, queue))
+            } else {
+                futures_util::future::Either::Right(self.deliver_queue(key.notifier, queue))
+            }
+        });
         for outcome in futures_util::future::join_all(rounds).await {
             outcome?;
         }
@@ -194,6 +214,84 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// A notifier's messages to subscribers, each subscriber's in order:
+    /// one waiting for its retry holds back that subscriber's later ones
+    /// only. Addresses are never logged.
+    async fn deliver_personal(
+        &self,
+        name: String,
+        queue: Vec<Delivery>,
+    ) -> Result<(), crate::store::StoreError> {
+        let Some(notifier) = self.notifiers.get(&name).cloned() else {
+            for delivery in queue {
+                let why = "the notifier no longer exists in the config";
+                self.give_up(&name, &delivery, why).await?;
+            }
+            return Ok(());
+        };
+        let now = SystemTime::now();
+        let mut waiting = std::collections::HashSet::new();
+        for delivery in queue {
+            let Some(queued) = &delivery.subscriber else {
+                continue;
+            };
+            if waiting.contains(&queued.subscriber) {
+                continue;
+            }
+            if delivery.next_attempt_ms > unix_ms(now) {
+                waiting.insert(queued.subscriber);
+                continue;
+            }
+            let mail = match self.subscribers.prepare(queued, now).await? {
+                Prepared::Mail(mail) => mail,
+                Prepared::Drop(why) => {
+                    self.store
+                        .delivery_failed(&delivery.id, delivery.attempts, why)
+                        .await?;
+                    tracing::debug!(delivery = %delivery.id, why, "subscriber message dropped");
+                    continue;
+                }
+            };
+            let attempts = delivery.attempts + 1;
+            let sent =
+                tokio::time::timeout(SEND_TIMEOUT, notifier.send_personal(&delivery.id, &mail))
+                    .await;
+            let result =
+                sent.unwrap_or_else(|_| Err(DeliveryError::retry("no answer within 30 s")));
+            match result {
+                Ok(()) => {
+                    self.store.delivery_sent(&delivery.id, attempts).await?;
+                    self.metrics
+                        .alert_deliveries
+                        .with_label_values(&[name.as_str(), "sent"])
+                        .inc();
+                    tracing::debug!(notifier = %name, delivery = %delivery.id, attempts, "subscriber mail delivered");
+                }
+                Err(error) => {
+                    let created = crate::clock::from_unix_ms(delivery.created_ms);
+                    match after_failure(&error, attempts, &delivery.id, created, SystemTime::now())
+                    {
+                        AfterFailure::RetryAt(next) => {
+                            waiting.insert(queued.subscriber);
+                            self.store
+                                .delivery_retry(&delivery.id, attempts, next, &error.message)
+                                .await?;
+                            self.metrics
+                                .alert_deliveries
+                                .with_label_values(&[name.as_str(), "retry"])
+                                .inc();
+                            tracing::warn!(notifier = %name, delivery = %delivery.id, attempts, error = %crate::escape::log_field(&error.message), "subscriber mail failed; will retry");
+                        }
+                        AfterFailure::GiveUp => {
+                            self.give_up(&name, &delivery, &error.message).await?
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn give_up(
         &self,
         name: &str,
@@ -247,6 +345,7 @@ impl Dispatcher {
             id: grouped.id,
             notifier: grouped.notifier,
             events: grouped.events,
+            subscriber: None,
             attempts: 0,
             created_ms: storm[0].created_ms,
             next_attempt_ms: storm[0].next_attempt_ms,

@@ -199,8 +199,13 @@ impl Application {
             // One node alone is its own leader: it alone judges and sends.
             metrics.set_node(&identity.name, &identity.region, true);
             let wake = Arc::new(Notify::new());
-            let dispatcher =
-                Dispatcher::new(store.clone(), &notifiers, metrics.clone(), wake.clone());
+            let dispatcher = Dispatcher::new(
+                store.clone(),
+                &notifiers,
+                metrics.clone(),
+                wake.clone(),
+                live.clone(),
+            );
             let manager =
                 Manager::start(store.clone(), live.clone(), metrics.clone(), wake).await?;
             Alerts::Alone {

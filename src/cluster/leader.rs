@@ -79,7 +79,13 @@ async fn lead(
     };
     set_leading(parts, true);
     let term_stop = CancellationToken::new();
-    let dispatcher = Dispatcher::new(store, &parts.notifiers, parts.metrics.clone(), wake);
+    let dispatcher = Dispatcher::new(
+        store,
+        &parts.notifiers,
+        parts.metrics.clone(),
+        wake,
+        parts.live.clone(),
+    );
     let mut sending = tokio::spawn(dispatcher.run(term_stop.clone()));
     let stopping = tokio::select! {
         _ = manager.run(inbox, term_stop.clone()) => false,

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde::Deserialize;
 
-use super::schema::{Config, MonitorConfig};
+use super::schema::{Config, MonitorConfig, NotifierKind};
 use super::sections::Draft;
 use super::{Problem, join_index, join_key};
 use crate::secret::Secret;
@@ -44,6 +44,19 @@ pub struct PageConfig {
     /// The key of a private page; `${VAR}` keeps it out of the file.
     /// Required with `private: true`, refused without it.
     pub access_key: Option<Secret>,
+}
+
+/// `subscriptions:`: readers of the public pages may subscribe by email.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionsConfig {
+    /// The `email` notifier that sends confirmations and updates (its SMTP
+    /// server and `from`; its own `to` is not used for subscribers).
+    pub notifier: String,
+    /// Also tell subscribers when an automatic incident of one of their
+    /// page's monitors fires and resolves. Default false: reports only.
+    #[serde(default)]
+    pub incidents: bool,
 }
 
 impl PageConfig {
@@ -101,6 +114,22 @@ impl Config {
         }
     }
 
+    /// The public pages whose readers should hear of what concerns the
+    /// monitors `shown` picks: their slugs, for subscriptions.
+    pub fn public_pages_showing(&self, shown: impl Fn(&PageConfig) -> bool) -> Vec<String> {
+        let root = PageConfig::root();
+        let pages: Vec<&PageConfig> = if self.pages.is_empty() {
+            vec![&root]
+        } else {
+            self.pages.iter().collect()
+        };
+        pages
+            .into_iter()
+            .filter(|page| !page.private && shown(page))
+            .map(|page| page.slug.clone())
+            .collect()
+    }
+
     /// The monitors that only private pages show: they are left out of
     /// every public page, badge, feed and tokenless API answer. A monitor
     /// on no page at all stays public, as it was before pages existed.
@@ -129,9 +158,50 @@ fn valid_slug(slug: &str) -> bool {
             .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'))
 }
 
+/// `subscriptions:` names an email notifier, and links in its mail need
+/// the address the pages are reached at.
+fn check_subscriptions(draft: &Draft, problems: &mut Vec<Problem>) {
+    let Some(subscriptions) = &draft.subscriptions else {
+        return;
+    };
+    let named = draft
+        .notifiers
+        .iter()
+        .find(|(_, n)| n.name == subscriptions.notifier);
+    match named {
+        Some((_, notifier)) if notifier.kind != NotifierKind::Email => {
+            let message = format!(
+                "notifier {:?} is a webhook; subscribers need an email notifier",
+                subscriptions.notifier
+            );
+            problems.push(Problem::new("subscriptions.notifier", message));
+        }
+        Some(_) => {}
+        // A notifier that exists but did not parse has its own error.
+        None if draft
+            .notifier_names
+            .iter()
+            .any(|(_, n)| *n == subscriptions.notifier) => {}
+        None => {
+            let message = format!("no notifier named {:?}", subscriptions.notifier);
+            problems.push(Problem::new("subscriptions.notifier", message));
+        }
+    }
+    if draft
+        .server
+        .as_ref()
+        .is_none_or(|server| server.public_url.is_none())
+    {
+        let message = "subscriptions need the pages' address for the links they mail \
+                       (for example https://status.example.com)";
+        problems.push(Problem::new("server.public_url", message));
+    }
+}
+
 /// Checks every page: slugs unique and URL-safe, groups and monitors that
 /// exist, something to show, and a key exactly when the page is private.
 pub(crate) fn check(draft: &Draft, problems: &mut Vec<Problem>) {
+    check_subscriptions(draft, problems);
     let names: BTreeSet<&str> = draft
         .monitor_names
         .iter()

@@ -46,6 +46,9 @@ pub struct Config {
     /// Status pages. Default: one page at `/` with every monitor.
     #[serde(default)]
     pub pages: Vec<super::pages::PageConfig>,
+    /// Email subscriptions to the public pages. Default: none (no form).
+    #[serde(default)]
+    pub subscriptions: Option<super::pages::SubscriptionsConfig>,
 }
 
 /// The region a node or agent checks from when none is given.

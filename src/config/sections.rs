@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::interpolate::Interpolated;
-use super::pages::PageConfig;
+use super::pages::{PageConfig, SubscriptionsConfig};
 use super::schema::{
     AgentConfig, AlertConfig, Config, Defaults, MaintenanceConfig, MonitorConfig, NodeConfig,
     NotifierConfig, ServerConfig, StorageConfig,
@@ -28,7 +28,7 @@ pub(crate) fn kind_of(value: &Value) -> &'static str {
 }
 
 /// The top-level keys, in the order errors are listed.
-pub(crate) const SECTIONS: [&str; 10] = [
+pub(crate) const SECTIONS: [&str; 11] = [
     "server",
     "storage",
     "node",
@@ -39,6 +39,7 @@ pub(crate) const SECTIONS: [&str; 10] = [
     "maintenance",
     "agents",
     "pages",
+    "subscriptions",
 ];
 
 /// A monitor that deserialized, with what validation needs to name its keys.
@@ -90,6 +91,7 @@ pub(crate) struct Draft {
     pub maintenance: Vec<(usize, MaintenanceConfig)>,
     pub agents: Vec<(usize, AgentConfig)>,
     pub pages: Vec<(usize, PageConfig)>,
+    pub subscriptions: Option<SubscriptionsConfig>,
 }
 
 impl Draft {
@@ -105,6 +107,7 @@ impl Draft {
             node: self.node.unwrap_or_default(),
             agents: self.agents.into_iter().map(|(_, a)| a).collect(),
             pages: self.pages.into_iter().map(|(_, p)| p).collect(),
+            subscriptions: self.subscriptions,
         }
     }
 }
@@ -135,6 +138,7 @@ pub(crate) fn sections(
         ("server", take("server")),
         ("storage", take("storage")),
         ("node", take("node")),
+        ("subscriptions", take("subscriptions")),
     ];
     for (key, value) in mappings {
         let Some(mut value) = value else { continue };
@@ -149,6 +153,9 @@ pub(crate) fn sections(
         match key {
             "server" => draft.server = super::deserialize::all(&mut value, &at, whole, problems),
             "storage" => draft.storage = super::deserialize::all(&mut value, &at, whole, problems),
+            "subscriptions" => {
+                draft.subscriptions = super::deserialize::all(&mut value, &at, whole, problems)
+            }
             _ => draft.node = super::deserialize::all(&mut value, &at, whole, problems),
         }
     }

@@ -3,9 +3,11 @@
 //! decides on it, alerting sends it; it depends only on the monitor model.
 
 pub mod event;
+pub mod notice;
 pub mod report;
 
 pub use event::{AlertEvent, AlertEvidence, Annotation, EventKind, MonitorRef};
+pub use notice::Notice;
 pub use report::{Report, ReportStatus, ReportUpdate};
 
 use std::time::SystemTime;

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Longest message of a report or an update, in bytes: a paragraph or a
 /// few, never a pasted log (contract section 8 refuses a 100 KB one).
@@ -12,7 +12,7 @@ pub const MAX_MESSAGE_BYTES: usize = 10_000;
 pub const MAX_TITLE_BYTES: usize = 200;
 
 /// Where a report stands, as the person writing it says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportStatus {
     /// Something is wrong; the cause is not known yet.
@@ -95,6 +95,21 @@ pub struct Report {
     pub updates: Vec<ReportUpdate>,
 }
 
+/// Whether a report naming `monitors` and `pages` goes on the page
+/// `slug`, which shows the monitors `shows` accepts: a report naming
+/// neither goes everywhere, another on the pages it lists and on every
+/// page showing a monitor it names.
+pub fn concerns(
+    monitors: &[String],
+    pages: &[String],
+    slug: &str,
+    shows: impl Fn(&str) -> bool,
+) -> bool {
+    (monitors.is_empty() && pages.is_empty())
+        || pages.iter().any(|p| p == slug)
+        || monitors.iter().any(|m| shows(m))
+}
+
 impl Report {
     /// Whether no update has resolved it yet.
     pub fn is_open(&self) -> bool {
@@ -107,12 +122,9 @@ impl Report {
     }
 
     /// Whether the page `slug`, which shows the monitors `shows` accepts,
-    /// should carry it: a general report goes everywhere, another on the
-    /// pages it lists and on every page showing a monitor it names.
+    /// should carry it (see [`concerns`]).
     pub fn concerns(&self, slug: &str, shows: impl Fn(&str) -> bool) -> bool {
-        self.is_general()
-            || self.pages.iter().any(|p| p == slug)
-            || self.monitors.iter().any(|m| shows(m))
+        concerns(&self.monitors, &self.pages, slug, shows)
     }
 
     /// The latest entry of its timeline.

@@ -38,6 +38,30 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// A setup of `config` alone, for tools and tests that keep nothing:
+    /// every monitor compiled with store id 0, this node `local` in the
+    /// default region. `None` when a monitor or window does not compile.
+    pub fn without_store(config: Arc<LoadedConfig>) -> Option<Setup> {
+        let monitors = config
+            .compile()
+            .ok()?
+            .into_iter()
+            .map(|m| (m.name.clone(), Arc::new(m)))
+            .collect();
+        let maintenance =
+            Maintenance::new(&config.config.maintenance, &config.config.monitors).ok()?;
+        Some(Setup {
+            config,
+            monitors,
+            maintenance,
+            identity: NodeIdentity {
+                name: Arc::from("local"),
+                region: Arc::from(DEFAULT_REGION),
+            },
+            series: HashMap::new(),
+        })
+    }
+
     /// The store id of a monitor (its series in this node's region).
     pub fn id(&self, name: &str) -> Option<i64> {
         self.monitors.get(name).map(|m| m.id)

@@ -209,7 +209,27 @@ const TABLES: &[Table] = &[
             ("created_ms", Int),
             ("next_attempt_ms", Int),
             ("last_error", NullText),
+            ("subscriber", NullInt),
         ],
+        identity: false,
+    },
+    Table {
+        name: "subscribers",
+        key: 1,
+        columns: &[
+            ("id", Int),
+            ("page", Text),
+            ("email", Text),
+            ("created_ms", Int),
+            ("asked_ms", Int),
+            ("confirmed_ms", NullInt),
+        ],
+        identity: true,
+    },
+    Table {
+        name: "signing_keys",
+        key: 1,
+        columns: &[("name", Text), ("key", Blob)],
         identity: false,
     },
 ];

@@ -6,8 +6,11 @@ use std::time::SystemTime;
 use serde::Serialize;
 use sqlx::Row;
 
+use super::subscribers::{Fanout, queue_fanout};
 use super::{Store, StoreError, from_unix_ms, on_backend, unix_ms};
-use crate::incident::{AlertEvent, Annotation, EventKind, Incident, IncidentState, Severity};
+use crate::incident::{
+    AlertEvent, Annotation, EventKind, Incident, IncidentState, Notice, Severity,
+};
 use crate::monitor::{Cause, Verdict};
 
 /// A message to queue for a notifier.
@@ -21,6 +24,55 @@ pub struct NewDelivery {
     pub events: Vec<AlertEvent>,
 }
 
+/// What an incident change queues: its notifiers' messages and, when
+/// subscribers hear of incidents, theirs. Converts from the deliveries
+/// alone, as most changes queue only those.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Messages<'a> {
+    /// One per notifier of the alert.
+    pub deliveries: &'a [NewDelivery],
+    /// To the subscribers of the pages that show the monitor.
+    pub fanout: Option<&'a Fanout>,
+}
+
+impl<'a> From<&'a [NewDelivery]> for Messages<'a> {
+    fn from(deliveries: &'a [NewDelivery]) -> Self {
+        Self {
+            deliveries,
+            fanout: None,
+        }
+    }
+}
+
+impl<'a> From<&'a Vec<NewDelivery>> for Messages<'a> {
+    fn from(deliveries: &'a Vec<NewDelivery>) -> Self {
+        Self::from(deliveries.as_slice())
+    }
+}
+
+impl<'a, const N: usize> From<&'a [NewDelivery; N]> for Messages<'a> {
+    fn from(deliveries: &'a [NewDelivery; N]) -> Self {
+        Self::from(deliveries.as_slice())
+    }
+}
+
+impl Messages<'_> {
+    /// Whether anything at all is queued.
+    pub fn is_empty(&self) -> bool {
+        self.deliveries.is_empty() && self.fanout.is_none()
+    }
+}
+
+/// A message for one subscriber: whom (the row, looked up when sending)
+/// and what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriberNotice {
+    /// The subscriber's row id.
+    pub subscriber: i64,
+    /// What to tell them.
+    pub notice: Notice,
+}
+
 /// A queued message, as the dispatcher reads it.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -28,8 +80,11 @@ pub struct Delivery {
     pub id: String,
     /// Notifier name.
     pub notifier: String,
-    /// The events (JSON decoded).
+    /// The events (JSON decoded); none for a subscriber's message.
     pub events: Vec<AlertEvent>,
+    /// Set for a message to one subscriber instead of the notifier's own
+    /// recipients.
+    pub subscriber: Option<SubscriberNotice>,
     /// Tries so far.
     pub attempts: u32,
     /// Queued at, unix ms.
@@ -84,11 +139,15 @@ fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
-/// Adds deliveries to the outbox inside the caller's transaction (a macro:
+/// Adds messages to the outbox inside the caller's transaction (a macro:
 /// the transaction's type differs per backend).
 macro_rules! queue {
-    ($tx:expr, $deliveries:expr, $now:expr) => {
-        for delivery in $deliveries {
+    ($tx:expr, $messages:expr, $now:expr) => {
+        let messages: Messages<'_> = $messages;
+        if let Some(fanout) = messages.fanout {
+            queue_fanout!($tx, fanout, $now);
+        }
+        for delivery in messages.deliveries {
             sqlx::query(
                 "INSERT INTO deliveries (id, notifier, events, state, created_ms, next_attempt_ms) \
                  VALUES ($1, $2, $3, 'pending', $4, $5) ON CONFLICT DO NOTHING",
@@ -110,8 +169,9 @@ impl Store {
     pub async fn open_incident(
         &self,
         incident: &Incident,
-        deliveries: &[NewDelivery],
+        messages: impl Into<Messages<'_>>,
     ) -> Result<(), StoreError> {
+        let messages: Messages<'_> = messages.into();
         let now = unix_ms(SystemTime::now());
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -133,11 +193,11 @@ impl Store {
             .bind(incident.threshold)
             .bind(unix_ms(incident.started_at))
             .bind(&incident.folded_into)
-            .bind((!deliveries.is_empty()).then_some(now))
+            .bind((!messages.deliveries.is_empty()).then_some(now))
             .bind(json(&incident.regions))
             .execute(&mut *tx)
             .await?;
-            queue!(tx, deliveries, now);
+            queue!(tx, messages, now);
             tx.commit().await?;
         });
         Ok(())
@@ -152,7 +212,7 @@ impl Store {
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
             self.check_fence(&mut *tx).await?;
-            queue!(tx, deliveries, now);
+            queue!(tx, Messages::from(deliveries), now);
             tx.commit().await?;
         });
         Ok(())
@@ -164,8 +224,9 @@ impl Store {
         &self,
         id: &str,
         at: SystemTime,
-        deliveries: &[NewDelivery],
+        messages: impl Into<Messages<'_>>,
     ) -> Result<(), StoreError> {
+        let messages: Messages<'_> = messages.into();
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
             self.check_fence(&mut *tx).await?;
@@ -174,7 +235,7 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            queue!(tx, deliveries, unix_ms(SystemTime::now()));
+            queue!(tx, messages, unix_ms(SystemTime::now()));
             tx.commit().await?;
         });
         Ok(())
@@ -196,7 +257,7 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            queue!(tx, deliveries, now);
+            queue!(tx, Messages::from(deliveries), now);
             tx.commit().await?;
         });
         Ok(())
@@ -208,8 +269,9 @@ impl Store {
     pub async fn unfold_incident(
         &self,
         incident: &Incident,
-        deliveries: &[NewDelivery],
+        messages: impl Into<Messages<'_>>,
     ) -> Result<(), StoreError> {
+        let messages: Messages<'_> = messages.into();
         let now = unix_ms(SystemTime::now());
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -222,7 +284,7 @@ impl Store {
             .bind(&incident.id)
             .execute(&mut *tx)
             .await?;
-            queue!(tx, deliveries, now);
+            queue!(tx, messages, now);
             tx.commit().await?;
         });
         Ok(())
@@ -317,7 +379,8 @@ impl Store {
         let (rows, folded) = on_backend!(self, pool => {
             let rows = sqlx::query(
                 "SELECT id, notifier, events, state, attempts, created_ms, next_attempt_ms \
-                 FROM deliveries WHERE events LIKE $1 ESCAPE '\\' ORDER BY created_ms, id",
+                 FROM deliveries WHERE subscriber IS NULL AND events LIKE $1 ESCAPE '\\' \
+                 ORDER BY created_ms, id",
             )
             .bind(pattern)
             .fetch_all(pool)
@@ -429,8 +492,11 @@ impl Store {
     pub async fn pending_deliveries(&self, limit: u32) -> Result<Vec<Delivery>, StoreError> {
         on_backend!(self, pool => {
             let rows = sqlx::query(
-                "SELECT id, notifier, events, attempts, created_ms, next_attempt_ms FROM deliveries \
-                 WHERE state = 'pending' ORDER BY created_ms, id LIMIT $1",
+                // Alerts first: a fan-out to thousands of subscribers never
+                // holds an on-call page back.
+                "SELECT id, notifier, events, attempts, created_ms, next_attempt_ms, subscriber \
+                 FROM deliveries WHERE state = 'pending' \
+                 ORDER BY CASE WHEN subscriber IS NULL THEN 0 ELSE 1 END, created_ms, id LIMIT $1",
             )
             .bind(i64::from(limit))
             .fetch_all(pool)
@@ -438,10 +504,21 @@ impl Store {
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
                 let events: String = row.try_get(2)?;
+                let subscriber: Option<i64> = row.try_get(6)?;
+                // A notice this version cannot read (written by a newer
+                // node of a cluster) stays pending for a node that can.
+                let (events, subscriber) = match subscriber {
+                    None => (serde_json::from_str(&events).unwrap_or_default(), None),
+                    Some(subscriber) => match serde_json::from_str(&events) {
+                        Ok(notice) => (Vec::new(), Some(SubscriberNotice { subscriber, notice })),
+                        Err(_) => continue,
+                    },
+                };
                 out.push(Delivery {
                     id: row.try_get(0)?,
                     notifier: row.try_get(1)?,
-                    events: serde_json::from_str(&events).unwrap_or_default(),
+                    events,
+                    subscriber,
                     attempts: row.try_get::<i64, _>(3)?.clamp(0, i64::from(u32::MAX)) as u32,
                     created_ms: row.try_get(4)?,
                     next_attempt_ms: row.try_get(5)?,
@@ -550,7 +627,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            queue!(tx, std::slice::from_ref(grouped), now);
+            queue!(tx, Messages::from(std::slice::from_ref(grouped)), now);
             tx.commit().await?;
         });
         Ok(())

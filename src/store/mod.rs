@@ -16,6 +16,7 @@ mod query;
 pub mod reports;
 pub mod retention;
 pub mod rollup;
+pub mod subscribers;
 pub mod uptime;
 mod write;
 pub mod writer;

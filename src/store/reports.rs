@@ -6,8 +6,9 @@ use std::time::SystemTime;
 
 use sqlx::Row;
 
+use super::subscribers::{Audience, Fanout, queue_fanout};
 use super::{Store, StoreError, from_unix_ms, on_backend, unix_ms};
-use crate::incident::{Report, ReportStatus, ReportUpdate};
+use crate::incident::{Notice, Report, ReportStatus, ReportUpdate};
 
 /// A report as a person posts it, checked by the caller.
 #[derive(Debug, Clone)]
@@ -50,6 +51,30 @@ fn status_of(word: &str) -> ReportStatus {
     ReportStatus::parse(word).unwrap_or(ReportStatus::Investigating)
 }
 
+/// What the subscribers of `audience` are sent for update `update` of
+/// report `report`; its id makes queueing it twice send it once.
+fn fanout(
+    audience: &Audience,
+    report: i64,
+    update: i64,
+    title: &str,
+    status: ReportStatus,
+    message: &str,
+    at_ms: i64,
+) -> Fanout {
+    Fanout {
+        id: format!("report.{report}.{update}"),
+        audience: audience.clone(),
+        notice: Notice::Report {
+            report,
+            title: title.to_owned(),
+            status,
+            message: message.to_owned(),
+            at: from_unix_ms(at_ms),
+        },
+    }
+}
+
 fn report_of(row: ReportRow) -> Report {
     let (id, title, status, monitors, pages, created_ms, resolved_ms) = row;
     Report {
@@ -65,12 +90,15 @@ fn report_of(row: ReportRow) -> Report {
 }
 
 impl Store {
-    /// Stores a new report with its message as the first update.
+    /// Stores a new report with its message as the first update, and
+    /// queues that message for the subscribers of `audience` in the same
+    /// transaction: posted means told, even across a crash.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_report(
         &self,
         new: &NewReport,
         at: SystemTime,
+        audience: Option<&Audience>,
     ) -> Result<Report, StoreError> {
         let at_ms = unix_ms(at);
         let resolved_ms = (new.status == ReportStatus::Resolved).then_some(at_ms);
@@ -89,15 +117,20 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?
             .try_get(0)?;
-            sqlx::query(
-                "INSERT INTO report_updates (report_id, at_ms, status, message) VALUES ($1, $2, $3, $4)",
+            let update: i64 = sqlx::query_scalar(
+                "INSERT INTO report_updates (report_id, at_ms, status, message) \
+                 VALUES ($1, $2, $3, $4) RETURNING id",
             )
             .bind(id)
             .bind(at_ms)
             .bind(new.status.as_str())
             .bind(&new.message)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
+            if let Some(audience) = audience {
+                let fanout = fanout(audience, id, update, &new.title, new.status, &new.message, at_ms);
+                queue_fanout!(tx, &fanout, at_ms);
+            }
             tx.commit().await?;
             id
         });
@@ -118,8 +151,9 @@ impl Store {
     }
 
     /// Adds an update to report `id` and sets its status: `resolved`
-    /// closes it, any other status (re)opens it. `None` when there is no
-    /// such report.
+    /// closes it, any other status (re)opens it. The update is queued for
+    /// the subscribers of `audience` in the same transaction. `None` when
+    /// there is no such report.
     #[tracing::instrument(level = "debug", skip_all, fields(id))]
     pub async fn add_report_update(
         &self,
@@ -127,6 +161,7 @@ impl Store {
         status: ReportStatus,
         message: &str,
         at: SystemTime,
+        audience: Option<&Audience>,
     ) -> Result<Option<Report>, StoreError> {
         let at_ms = unix_ms(at);
         let resolved_ms = (status == ReportStatus::Resolved).then_some(at_ms);
@@ -145,15 +180,24 @@ impl Store {
             .await?
             .rows_affected();
             if changed > 0 {
-                sqlx::query(
-                    "INSERT INTO report_updates (report_id, at_ms, status, message) VALUES ($1, $2, $3, $4)",
+                let update: i64 = sqlx::query_scalar(
+                    "INSERT INTO report_updates (report_id, at_ms, status, message) \
+                     VALUES ($1, $2, $3, $4) RETURNING id",
                 )
                 .bind(id)
                 .bind(at_ms)
                 .bind(status.as_str())
                 .bind(message)
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
+                if let Some(audience) = audience {
+                    let title: String = sqlx::query_scalar("SELECT title FROM reports WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let fanout = fanout(audience, id, update, &title, status, message, at_ms);
+                    queue_fanout!(tx, &fanout, at_ms);
+                }
             }
             tx.commit().await?;
             changed > 0

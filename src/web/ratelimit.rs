@@ -51,6 +51,13 @@ impl Rate {
         per_second: 20.0,
         burst: 400.0,
     };
+    /// Subscribing by email: 5 at once, then one a minute. A person
+    /// subscribes once; a form posted in a loop is someone mailing
+    /// strangers through hopwatch.
+    pub const SUBSCRIBE: Rate = Rate {
+        per_second: 1.0 / 60.0,
+        burst: 5.0,
+    };
 }
 
 /// One client's bucket.
@@ -169,6 +176,8 @@ pub struct RateLimits {
     pub writes: Limiter,
     /// `/api/v1/agent/...`.
     pub agents: Limiter,
+    /// `POST /subscribe`.
+    pub subscribe: Limiter,
 }
 
 impl Default for RateLimits {
@@ -177,6 +186,7 @@ impl Default for RateLimits {
             push: Limiter::new(Rate::PUSH, MAX_CLIENTS),
             writes: Limiter::new(Rate::WRITES, MAX_CLIENTS),
             agents: Limiter::new(Rate::AGENTS, MAX_CLIENTS),
+            subscribe: Limiter::new(Rate::SUBSCRIBE, MAX_CLIENTS),
         }
     }
 }

@@ -71,7 +71,7 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         "unknown top-level key",
         "monitor:\n  - { name: a, url: http://x }\nmonitors: [{ name: b, url: http://x }]\n",
         &[
-            "hopwatch.yaml: monitor: unknown key (expected one of: server, storage, node, defaults, monitors, alerts, notifiers, maintenance, agents, pages)",
+            "hopwatch.yaml: monitor: unknown key (expected one of: server, storage, node, defaults, monitors, alerts, notifiers, maintenance, agents, pages, subscriptions)",
         ],
     ),
     (
@@ -460,6 +460,29 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
             "hopwatch.yaml: pages[4].private: the page at / cannot be private: give it a slug and serve it at /p/{slug}",
             "hopwatch.yaml: pages[5].privat: unknown key (expected one of: slug, title, groups, monitors, private, access_key)",
         ],
+    ),
+    (
+        "subscriptions with a value of the wrong kind",
+        "monitors: [{ name: a, url: http://x }]\nnotifiers:\n  - { name: hook, type: webhook, url: \"http://127.0.0.1:9/\" }\nsubscriptions: { notifier: hook, incidents: yes-please }\n",
+        &["hopwatch.yaml: subscriptions.incidents: expected true or false, found \"yes-please\""],
+    ),
+    (
+        "subscriptions naming a webhook, without the pages' address",
+        "monitors: [{ name: a, url: http://x }]\nnotifiers:\n  - { name: hook, type: webhook, url: \"http://127.0.0.1:9/\" }\nsubscriptions: { notifier: hook }\n",
+        &[
+            "hopwatch.yaml: server.public_url: subscriptions need the pages' address for the links they mail (for example https://status.example.com)",
+            r#"hopwatch.yaml: subscriptions.notifier: notifier "hook" is a webhook; subscribers need an email notifier"#,
+        ],
+    ),
+    (
+        "subscriptions naming no notifier, with an unknown key",
+        "server: { public_url: \"https://status.example.com\" }\nmonitors: [{ name: a, url: http://x }]\nsubscriptions: { notifier: mail, incident: true }\n",
+        &["hopwatch.yaml: subscriptions.incident: unknown key (expected notifier or incidents)"],
+    ),
+    (
+        "subscriptions naming a notifier that does not exist",
+        "server: { public_url: \"https://status.example.com\" }\nmonitors: [{ name: a, url: http://x }]\nsubscriptions: { notifier: mail }\n",
+        &[r#"hopwatch.yaml: subscriptions.notifier: no notifier named "mail""#],
     ),
     (
         "an access key written as a number is refused without its value",

@@ -32,5 +32,6 @@ mod probe_tls;
 mod probe_websocket;
 mod regions;
 mod store;
+mod subscribers;
 mod uptime_reports;
 mod web_cache;

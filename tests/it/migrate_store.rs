@@ -14,6 +14,7 @@ use hopwatch::store::copy::{CopyError, copy_store, open_source};
 use hopwatch::store::incidents::NewDelivery;
 use hopwatch::store::reports::NewReport;
 use hopwatch::store::rollup::Rollup;
+use hopwatch::store::subscribers::Subscribed;
 use hopwatch::store::{Location, Store, StoredCheck, day_of, from_unix_ms, hour_of, unix_ms};
 use sqlx::Row;
 use tokio::process::Command;
@@ -45,6 +46,7 @@ struct Filled {
     max_run: i64,
     max_annotation: i64,
     max_report: i64,
+    subscriber: i64,
 }
 
 fn detail(n: i64) -> String {
@@ -183,17 +185,32 @@ async fn fill(store: &Store) -> Filled {
         pages: Vec::new(),
     };
     let open = store
-        .create_report(&report("Checkout"), now - Duration::from_secs(600))
+        .create_report(&report("Checkout"), now - Duration::from_secs(600), None)
         .await
         .expect("report");
     let resolved = store
-        .create_report(&report("Search"), now - Duration::from_secs(300))
+        .create_report(&report("Search"), now - Duration::from_secs(300), None)
         .await
         .expect("report");
     store
-        .add_report_update(resolved.id, ReportStatus::Resolved, "fixed", now)
+        .add_report_update(resolved.id, ReportStatus::Resolved, "fixed", now, None)
         .await
         .expect("update");
+
+    // A confirmed subscriber, whose confirmation mail is in the outbox,
+    // and the key that signed its links.
+    let subscribed = store
+        .subscribe("", "ann@example.com", "mail", now)
+        .await
+        .expect("subscribe");
+    let Subscribed::Asked(subscriber) = subscribed else {
+        panic!("a new address is asked to confirm: {subscribed:?}");
+    };
+    store
+        .confirm_subscriber(subscriber, now)
+        .await
+        .expect("confirm");
+    store.signing_key("links").await.expect("key");
 
     Filled {
         now,
@@ -201,6 +218,7 @@ async fn fill(store: &Store) -> Filled {
         max_run: run,
         max_annotation: everywhere.max(edge_only),
         max_report: open.id.max(resolved.id),
+        subscriber,
     }
 }
 
@@ -238,6 +256,17 @@ fn delivery(id: &str, notifier: &str, incident: &Incident) -> NewDelivery {
 /// Every read the daemon, the pages and the dispatcher make gives the same
 /// answer on both stores.
 async fn assert_same(source: &Store, target: &Store, filled: &Filled) {
+    let subscriber = source.subscriber(filled.subscriber).await.expect("read");
+    assert!(subscriber.as_ref().is_some_and(|s| s.confirmed));
+    assert_eq!(
+        target.subscriber(filled.subscriber).await.expect("read"),
+        subscriber
+    );
+    assert_eq!(
+        target.signing_key("links").await.expect("key"),
+        source.signing_key("links").await.expect("key"),
+        "links signed before the move still open after it"
+    );
     let monitors = source.known_monitors().await.expect("monitors");
     assert_eq!(monitors.len(), MONITORS.len());
     assert_eq!(target.known_monitors().await.expect("monitors"), monitors);
@@ -298,7 +327,18 @@ async fn assert_same(source: &Store, target: &Store, filled: &Filled) {
         );
     }
     let pending = source.pending_deliveries(100).await.expect("pending");
-    assert_eq!(pending.len(), 2, "one untried, one waiting for a retry");
+    assert_eq!(
+        pending.len(),
+        3,
+        "one untried, one waiting for a retry, a subscriber's confirmation"
+    );
+    assert!(
+        pending[2]
+            .subscriber
+            .as_ref()
+            .is_some_and(|s| s.subscriber == filled.subscriber),
+        "a subscriber's message comes after the alerts: {pending:?}"
+    );
     assert_eq!(
         format!(
             "{:?}",
@@ -348,7 +388,7 @@ async fn assert_fresh_ids(target: &Store, filled: &Filled) {
         pages: Vec::new(),
     };
     let report = target
-        .create_report(&new, SystemTime::now())
+        .create_report(&new, SystemTime::now(), None)
         .await
         .expect("report");
     assert!(
@@ -412,7 +452,9 @@ async fn a_sqlite_history_copied_into_postgres_reads_back_the_same() {
             ("annotations", 2),
             ("reports", 2),
             ("report_updates", 3),
-            ("deliveries", 4),
+            ("deliveries", 5),
+            ("subscribers", 1),
+            ("signing_keys", 1),
         ]
     );
     assert!(counts[4].1 >= 3 * 3 && counts[5].1 >= 3);

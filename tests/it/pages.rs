@@ -318,7 +318,7 @@ async fn save(browser: &webdriver::Session, name: &str) {
 }
 
 /// Whether the page fits the window: no horizontal scrolling.
-const FITS: &str = "return [document.documentElement.scrollWidth, window.innerWidth];";
+pub(crate) const FITS: &str = "return [document.documentElement.scrollWidth, window.innerWidth];";
 
 /// `url` at 375 px, light and dark: it fits without sideways scrolling, the
 /// console stays quiet, and each look is saved as `{shot}-375-{scheme}.png`.

@@ -361,11 +361,12 @@ async fn status_reports_and_their_timelines_read_back_the_same_on_both_backends(
             .create_report(
                 &new("Checkout", ReportStatus::Investigating, &["web"]),
                 at(0),
+                None,
             )
             .await
             .expect("create");
         let second = store
-            .create_report(&new("Search", ReportStatus::Identified, &[]), at(10))
+            .create_report(&new("Search", ReportStatus::Identified, &[]), at(10), None)
             .await
             .expect("create");
         assert_ne!(first.id, second.id, "{name}");
@@ -375,14 +376,14 @@ async fn status_reports_and_their_timelines_read_back_the_same_on_both_backends(
             (ReportStatus::Monitoring, "fixed, watching"),
         ] {
             store
-                .add_report_update(first.id, status, message, at(20))
+                .add_report_update(first.id, status, message, at(20), None)
                 .await
                 .expect("update")
                 .expect("the report exists");
         }
         assert_eq!(
             store
-                .add_report_update(first.id + 1_000, ReportStatus::Resolved, "x", at(30))
+                .add_report_update(first.id + 1_000, ReportStatus::Resolved, "x", at(30), None)
                 .await
                 .expect("update"),
             None,
@@ -425,11 +426,11 @@ async fn status_reports_and_their_timelines_read_back_the_same_on_both_backends(
 
         // Resolving closes it, once: a second resolve keeps the first time.
         store
-            .add_report_update(first.id, ReportStatus::Resolved, "all good", at(40))
+            .add_report_update(first.id, ReportStatus::Resolved, "all good", at(40), None)
             .await
             .expect("resolve");
         let again = store
-            .add_report_update(first.id, ReportStatus::Resolved, "really", at(50))
+            .add_report_update(first.id, ReportStatus::Resolved, "really", at(50), None)
             .await
             .expect("resolve")
             .expect("exists");
@@ -458,7 +459,7 @@ async fn status_reports_and_their_timelines_read_back_the_same_on_both_backends(
         );
         // Another status opens it again.
         let reopened = store
-            .add_report_update(first.id, ReportStatus::Investigating, "back", at(60))
+            .add_report_update(first.id, ReportStatus::Investigating, "back", at(60), None)
             .await
             .expect("reopen")
             .expect("exists");
@@ -482,4 +483,193 @@ async fn an_unreachable_database_names_its_server_and_never_the_password() {
     let text = error.to_string();
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[tokio::test]
+async fn subscribers_and_their_fan_out_behave_the_same_on_both_backends() {
+    use hopwatch::incident::Notice;
+    use hopwatch::store::subscribers::{Audience, Fanout, Subscribed};
+    for (name, store, _keep) in backends().await {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let Subscribed::Asked(ann) = store
+            .subscribe("shop", "ann@example.com", "mail", at(0))
+            .await
+            .expect("subscribe")
+        else {
+            panic!("{name}: a new address is asked to confirm");
+        };
+        let again = |s| store.subscribe("shop", "ann@example.com", "mail", at(s));
+        assert_eq!(
+            again(60).await.expect("again"),
+            Subscribed::AskedRecently,
+            "{name}"
+        );
+        assert_eq!(
+            again(11 * 60).await.expect("again"),
+            Subscribed::Asked(ann),
+            "{name}: asked again after a while, the same subscriber"
+        );
+        let Subscribed::Asked(bob) = store
+            .subscribe("shop", "bob@example.com", "mail", at(0))
+            .await
+            .expect("subscribe")
+        else {
+            panic!("{name}: bob is new");
+        };
+        let Subscribed::Asked(ann_status) = store
+            .subscribe("", "ann@example.com", "mail", at(0))
+            .await
+            .expect("subscribe")
+        else {
+            panic!("{name}: ann on another page is another row");
+        };
+        assert_eq!(
+            store.confirm_subscriber(ann, at(5)).await.expect("confirm"),
+            Some(true)
+        );
+        assert_eq!(
+            store.confirm_subscriber(ann, at(6)).await.expect("confirm"),
+            Some(false)
+        );
+        assert_eq!(
+            store
+                .confirm_subscriber(ann_status, at(5))
+                .await
+                .expect("confirm"),
+            Some(true)
+        );
+        assert_eq!(
+            store
+                .confirm_subscriber(ann + 1_000, at(5))
+                .await
+                .expect("confirm"),
+            None
+        );
+        assert_eq!(
+            again(20 * 60).await.expect("again"),
+            Subscribed::AlreadyConfirmed,
+            "{name}: subscribing again keeps a confirmed subscriber confirmed"
+        );
+        let read = store.subscriber(ann).await.expect("read").expect("ann");
+        assert_eq!(
+            (read.page.as_str(), read.email.as_str(), read.confirmed),
+            ("shop", "ann@example.com", true)
+        );
+        assert!(
+            !store
+                .subscriber(bob)
+                .await
+                .expect("read")
+                .expect("bob")
+                .confirmed
+        );
+
+        // Four confirmations queued, in time order: ann, bob, ann on the
+        // other page, ann asked again.
+        let pending = store.pending_deliveries(100).await.expect("pending");
+        let confirmations: Vec<i64> = pending
+            .iter()
+            .filter_map(|d| d.subscriber.as_ref())
+            .filter(|s| s.notice == Notice::Confirm)
+            .map(|s| s.subscriber)
+            .collect();
+        assert_eq!(confirmations, [ann, bob, ann_status, ann], "{name}");
+
+        // A report to both pages reaches ann once (one address, two
+        // pages) and not bob, who never confirmed; queued twice, once.
+        let audience = Audience {
+            notifier: "mail".to_owned(),
+            pages: vec!["shop".to_owned(), String::new()],
+        };
+        let report = store
+            .create_report(
+                &NewReport {
+                    title: "Checkout".to_owned(),
+                    status: ReportStatus::Investigating,
+                    message: "looking".to_owned(),
+                    monitors: Vec::new(),
+                    pages: Vec::new(),
+                },
+                at(30),
+                Some(&audience),
+            )
+            .await
+            .expect("report");
+        let told = |pending: &[hopwatch::store::incidents::Delivery]| -> Vec<(String, i64)> {
+            pending
+                .iter()
+                .filter_map(|d| {
+                    let s = d.subscriber.as_ref()?;
+                    matches!(s.notice, Notice::Report { .. }).then(|| (d.id.clone(), s.subscriber))
+                })
+                .collect()
+        };
+        let pending = store.pending_deliveries(100).await.expect("pending");
+        let reports = told(&pending);
+        assert_eq!(reports.len(), 1, "{name}: {reports:?}");
+        assert_eq!(reports[0].1, ann.min(ann_status), "{name}");
+        let Some(Notice::Report {
+            report: id, title, ..
+        }) = pending
+            .iter()
+            .filter_map(|d| d.subscriber.as_ref().map(|s| &s.notice))
+            .find(|n| matches!(n, Notice::Report { .. }))
+        else {
+            panic!("{name}: a report notice");
+        };
+        assert_eq!((*id, title.as_str()), (report.id, "Checkout"));
+        let update = store
+            .add_report_update(
+                report.id,
+                ReportStatus::Resolved,
+                "fixed",
+                at(40),
+                Some(&audience),
+            )
+            .await
+            .expect("update")
+            .expect("the report");
+        assert_eq!(update.updates.len(), 2);
+        let fanout = Fanout {
+            id: "same".to_owned(),
+            audience: audience.clone(),
+            notice: Notice::Confirm,
+        };
+        store.queue_fanout(&fanout).await.expect("queue");
+        store.queue_fanout(&fanout).await.expect("queue again");
+        let pending = store.pending_deliveries(100).await.expect("pending");
+        assert_eq!(told(&pending).len(), 2, "{name}: the report and its update");
+        assert_eq!(
+            pending
+                .iter()
+                .filter(|d| d.id.starts_with("same.s"))
+                .count(),
+            1,
+            "{name}: queued twice, once"
+        );
+
+        // Unsubscribing deletes the row and what was not sent to it.
+        assert!(store.unsubscribe(ann).await.expect("unsubscribe"));
+        assert!(
+            !store.unsubscribe(ann).await.expect("unsubscribe"),
+            "{name}: once"
+        );
+        assert_eq!(store.subscriber(ann).await.expect("read"), None);
+        let pending = store.pending_deliveries(100).await.expect("pending");
+        assert!(
+            pending
+                .iter()
+                .all(|d| d.subscriber.as_ref().is_none_or(|s| s.subscriber != ann)),
+            "{name}: {pending:?}"
+        );
+
+        let key = store.signing_key("links").await.expect("key");
+        assert_eq!(key.len(), 32);
+        assert_eq!(
+            store.signing_key("links").await.expect("key"),
+            key,
+            "{name}"
+        );
+    }
 }

@@ -8,6 +8,7 @@
 mod chat;
 mod json;
 mod mail;
+mod notice;
 mod pagerduty;
 
 use std::borrow::Cow;
@@ -16,6 +17,7 @@ use std::time::SystemTime;
 pub use chat::{discord_body, slack_body};
 pub use json::json_body;
 pub use mail::{email_html, email_subject, email_text};
+pub use notice::{CONFIRM_WITHIN, NoticeLinks, NoticeMail, notice_mail};
 pub use pagerduty::{pagerduty_bodies, pagerduty_body};
 
 use crate::incident::Severity;

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::incident::report::{MAX_MESSAGE_BYTES, MAX_TITLE_BYTES};
 use crate::incident::{Report, ReportStatus};
 use crate::store::reports::{NewReport, ReportState};
+use crate::store::subscribers::Audience;
 use crate::web::access::{Credentials, keep_private, visible_report};
 use crate::web::ratelimit::WriteLimit;
 use crate::web::{ApiError, AppState};
@@ -83,9 +84,10 @@ async fn create(
         json_body_within(body, REPORT_BODY).map_err(IntoResponse::into_response)?;
     let config = state.config();
     let new = checked(body, &config.config).map_err(IntoResponse::into_response)?;
+    let audience = audience(&config.config, &new.monitors, &new.pages);
     let report = state
         .store
-        .create_report(&new, SystemTime::now())
+        .create_report(&new, SystemTime::now(), audience.as_ref())
         .await
         .map_err(|err| ApiError::from(err).into_response())?;
     state.live.edited();
@@ -115,9 +117,23 @@ async fn update(
         json_body_within(body, REPORT_BODY).map_err(IntoResponse::into_response)?;
     let status = status(&body.status).map_err(IntoResponse::into_response)?;
     let message = message(&body.message).map_err(IntoResponse::into_response)?;
+    let config = state.config();
+    let concerned = state
+        .store
+        .report(number)
+        .await
+        .map_err(|err| ApiError::from(err).into_response())?
+        .ok_or_else(|| no_report(&id).into_response())?;
+    let audience = audience(&config.config, &concerned.monitors, &concerned.pages);
     let report = state
         .store
-        .add_report_update(number, status, &message, SystemTime::now())
+        .add_report_update(
+            number,
+            status,
+            &message,
+            SystemTime::now(),
+            audience.as_ref(),
+        )
         .await
         .map_err(|err| ApiError::from(err).into_response())?
         .ok_or_else(|| no_report(&id).into_response())?;
@@ -163,6 +179,24 @@ async fn list(
         keep_private(&mut response);
     }
     Ok(response)
+}
+
+/// Who hears of a report naming `monitors` and `pages`: the subscribers of
+/// every public page it shows on; nobody when subscriptions are off.
+fn audience(config: &Config, monitors: &[String], pages: &[String]) -> Option<Audience> {
+    let subscriptions = config.subscriptions.as_ref()?;
+    let pages = config.public_pages_showing(|page| {
+        crate::incident::report::concerns(monitors, pages, &page.slug, |name| {
+            config
+                .monitors
+                .iter()
+                .any(|m| m.name == name && page.shows(m))
+        })
+    });
+    Some(Audience {
+        notifier: subscriptions.notifier.clone(),
+        pages,
+    })
 }
 
 /// The report `body` asks for, or a 400 naming the field that is wrong.

@@ -18,6 +18,7 @@ mod reports;
 mod roots;
 mod sla;
 mod status;
+mod subscribe;
 mod timeline;
 
 pub use headers::security_headers;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/{month}", get(sla::page))
         .route("/p/{slug}/monitors/{name}", get(monitor::on_page))
         .route("/p/{slug}/incidents/{id}", get(incident::on_page))
+        .merge(subscribe::router())
         .merge(assets::router())
         // Any other path outside /api/ (which answers JSON itself) gets the
         // same HTML 404 page as an unknown monitor.

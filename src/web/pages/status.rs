@@ -17,6 +17,7 @@ use super::groups::{self, Fold, Group, Member};
 use super::layout::{self, Refresh};
 use super::links::Links;
 use super::roots::{self, Card};
+use super::subscribe;
 use super::{Context, PageError, bars, format, maintenance, no_page, reports, title_of};
 use crate::config::MonitorConfig;
 use crate::incident::{Incident, IncidentState};
@@ -222,6 +223,7 @@ async fn render(state: &AppState, context: &Context, slug: &str) -> Result<Marku
             @for report in &resolved_reports { (report_card(report)) }
             @for card in &resolved_cards { (render(card)) }
         }
+        (subscribe::form(&config.config, slug, context.private))
     };
     Ok(layout::page_under(
         links.home(),

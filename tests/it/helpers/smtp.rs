@@ -38,12 +38,18 @@ impl SmtpServer {
     /// Starts aiosmtpd with its Mailbox handler (a maildir in a temp dir);
     /// `defer` uses a handler that refuses every recipient with 451 instead.
     pub async fn start(extra: &[&str], defer: bool) -> SmtpServer {
+        Self::start_on(None, extra, defer).await
+    }
+
+    /// [`SmtpServer::start`] on `port` when given (a server back where a
+    /// daemon expects it), else on a free one.
+    pub async fn start_on(port: Option<u16>, extra: &[&str], defer: bool) -> SmtpServer {
         let dir = tempfile::tempdir().expect("a temp dir");
         std::fs::write(dir.path().join("defer_handler.py"), DEFER_HANDLER).expect("handler");
         let maildir = dir.path().join("mail");
         let mut dir = dir;
         for _ in 0..5 {
-            let port = free_port();
+            let port = port.unwrap_or_else(free_port);
             let mut command = Command::new(PYTHON);
             command
                 .args(["-m", "aiosmtpd", "-n", "-l", &format!("{LOCALHOST}:{port}")])
@@ -63,8 +69,10 @@ impl SmtpServer {
             if server.wait_listening().await {
                 return server;
             }
-            // Lost the port to another test: try another.
+            // Lost the port to another test: try another (or, for a
+            // given port, the same one a moment later).
             dir = std::mem::replace(&mut server.dir, tempfile::tempdir().expect("a temp dir"));
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         panic!("aiosmtpd did not start (is python3-aiosmtpd installed?)");
     }
@@ -103,7 +111,9 @@ for path in sorted(pathlib.Path(sys.argv[1]).glob("new/*")):
              for p in m.walk() if not p.is_multipart()]
     out.append({"subject": m["subject"], "delivery": m["x-hopwatch-delivery"],
                 "message_id": m["message-id"], "type": m.get_content_type(),
-                "rcpt": m["x-rcptto"], "parts": parts})
+                "rcpt": m["x-rcptto"], "to": m["to"],
+                "list_unsubscribe": m["list-unsubscribe"],
+                "list_unsubscribe_post": m["list-unsubscribe-post"], "parts": parts})
 print(json.dumps(out))
 "#;
     let output = Command::new(PYTHON)

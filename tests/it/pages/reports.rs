@@ -30,12 +30,15 @@ async fn daemon() -> (TestApp, Origin) {
          \x20 - {{ name: vault, title: Vault, group: Internal, url: '{}', interval: 1s, timeout: 1s }}\n\
          pages:\n\
          \x20 - {{ slug: '', title: Example status, groups: [Shop, API] }}\n\
-         \x20 - {{ slug: ops, title: Operations, monitors: [vault], private: true, access_key: '{KEY}' }}\n",
+         \x20 - {{ slug: ops, title: Operations, monitors: [vault], private: true, access_key: '{KEY}' }}\n\
+         notifiers:\n  - {{ name: mail, type: email, smtp: {{ host: 127.0.0.1, port: 1, security: none }}, from: status@example.com, to: [oncall@example.com] }}\n\
+         subscriptions: {{ notifier: mail }}\n",
         origin.url("/"),
         origin.url("/api"),
         origin.url("/vault"),
     );
-    let app = spawn_app_config(&format!("admin_token: {ADMIN}"), &rest).await;
+    let server = format!("admin_token: {ADMIN}, public_url: 'https://status.example.com'");
+    let app = spawn_app_config(&server, &rest).await;
     (app, origin)
 }
 
@@ -342,6 +345,57 @@ async fn the_page_with_an_open_report_renders_at_375px_light_and_dark() {
         "report",
     )
     .await;
+    // The subscribe form, sent without the browser's own check of the
+    // address (as a browser without it would): the error shows with the
+    // form and fits the phone; then a good address is taken.
+    for (email, answer) in [
+        ("not an address", "#subscribe-error"),
+        ("reader@example.com", "main h1"),
+    ] {
+        browser.goto(&format!("http://{addr}/")).await;
+        let script = format!(
+            "const form = document.querySelector('.subscribe form');
+             form.querySelector('input[name=email]').value = {email:?};
+             form.submit(); return true;"
+        );
+        browser.eval(&script).await;
+        // The answer replaces the status page (which has a report card).
+        let look = format!(
+            "const e = document.querySelector({answer:?});
+             return document.querySelector('.report') ? null : (e && e.textContent);"
+        );
+        let mut seen = Value::Null;
+        for _ in 0..100 {
+            seen = browser.eval(&look).await;
+            if !seen.is_null() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let fits = browser.eval(super::FITS).await;
+        assert!(fits[0].as_u64() <= fits[1].as_u64(), "{email}: {fits}");
+        // Chromium logs the 400 of a refused address as a failed load;
+        // that answer is the point here, anything else is not.
+        let console: Vec<Value> = browser
+            .console()
+            .await
+            .into_iter()
+            .filter(|e| {
+                let message = e["message"].as_str().unwrap_or_default();
+                !(e["source"] == "network"
+                    && message.contains("/subscribe - ")
+                    && message.contains("400"))
+            })
+            .collect();
+        assert_quiet_console("the subscribe answer", &console);
+        if email == "reader@example.com" {
+            assert_eq!(seen, "Check your inbox");
+        } else {
+            let text = seen.as_str().unwrap_or_default();
+            assert!(text.contains("email address"), "{seen}");
+            save(&browser, "subscribe-error-375-dark.png").await;
+        }
+    }
     drop(browser);
     drop(driver);
     app.stop().await;

@@ -20,6 +20,20 @@ use crate::monitor::CheckResult;
 use crate::store::incidents::Messages;
 use crate::store::{Store, StoreError};
 
+/// A result that reaches the manager this long after its check ended is
+/// a backlog: what an agent or a node cut off from the database buffered
+/// and sends once it is back. It is shown and stored, but not judged:
+/// alerts are about now, and an outage that ended while the results were
+/// stuck must not page when they arrive. Fresh results take well under a
+/// second (the cluster's tail reads every second).
+pub const BACKLOG_AFTER: Duration = Duration::from_secs(10);
+
+/// Whether `result`, arriving at `now`, is a backlog (see [`BACKLOG_AFTER`]).
+pub fn is_backlog(result: &CheckResult, now: SystemTime) -> bool {
+    let ended = result.at + Duration::from_secs_f64(result.latency_ms.max(0.0) / 1000.0);
+    now.duration_since(ended).unwrap_or_default() > BACKLOG_AFTER
+}
+
 /// How often time-based rules, `for` and repeats are looked at.
 const TICK: Duration = Duration::from_secs(2);
 /// How far back results are replayed into the evaluator at start.
@@ -174,6 +188,13 @@ impl Manager {
         monitor: &str,
         result: Arc<CheckResult>,
     ) -> Result<(), StoreError> {
+        if is_backlog(&result, SystemTime::now()) {
+            tracing::debug!(
+                monitor,
+                "a result from a backlog: shown and stored, not judged"
+            );
+            return Ok(());
+        }
         if !self.newer(monitor, &result) {
             return Ok(());
         }
@@ -362,5 +383,24 @@ impl Manager {
                 .with_label_values(&[severity.as_str()])
                 .set(open as i64);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::Cause;
+
+    #[test]
+    fn a_result_is_a_backlog_once_it_ended_over_ten_seconds_ago() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut result = CheckResult::new(t0, Cause::Ok);
+        result.latency_ms = 2_000.0;
+        // It ended at t0 + 2 s.
+        assert!(!is_backlog(&result, t0 + Duration::from_secs(2)));
+        assert!(!is_backlog(&result, t0 + Duration::from_secs(12)));
+        assert!(is_backlog(&result, t0 + Duration::from_millis(12_001)));
+        // A clock behind the result's (another host's) is no backlog.
+        assert!(!is_backlog(&result, t0 - Duration::from_secs(60)));
     }
 }

@@ -25,11 +25,6 @@ const PER_SERIES: u32 = 100;
 /// A read slower than this is abandoned (and the next one waits its turn:
 /// reads never pile up on the server).
 const READ_WITHIN: Duration = Duration::from_secs(30);
-/// A result read this long after its check ended is a backlog (a node
-/// that was cut off from the database writing what it buffered): shown
-/// and stored, but not judged, as alerts are about now. Normal results
-/// are read within about a second (writer batches, then this poll).
-const BACKLOG_AFTER: Duration = Duration::from_secs(10);
 
 /// Reads until `stop`. `checked_here` holds the names of the monitors this
 /// node checks in its own region.
@@ -93,9 +88,9 @@ pub async fn run(
             result.region = Some(region.clone());
             let result = Arc::new(result);
             live.record(name, result.clone());
-            let ended = result.at + Duration::from_secs_f64(result.latency_ms.max(0.0) / 1000.0);
-            let backlog = now.duration_since(ended).unwrap_or_default() > BACKLOG_AFTER;
-            if leading && !backlog {
+            // A backlog (a node that was cut off, writing what it
+            // buffered) would be dropped by the manager: not sent at all.
+            if leading && !crate::alert::manager::is_backlog(&result, now) {
                 let message = ManagerMessage::Check {
                     monitor: (*name).to_owned(),
                     result,

@@ -176,6 +176,9 @@ impl Application {
             let rows = store.cluster_nodes().await?;
             Members::from_rows(&rows, &identity)
         } else {
+            // On SQLite this node's checks carry no node id: they read back
+            // with its name.
+            store.name_this_node(&identity.name).await?;
             Members::default()
         };
         let setup = setup(config.clone(), &store, &identity, &members).await?;

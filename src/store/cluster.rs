@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::postgres::PgPool;
 use sqlx::{PgConnection, Row, SqliteConnection};
 
-use super::query::{check_fields, stored_check};
+use super::check_rows::{AFTER_CURSORS, stored_check};
 use super::{Backend, Store, StoreError, StoredCheck};
 
 /// A cluster node as its row says.
@@ -225,15 +225,7 @@ impl Store {
         per_series: u32,
     ) -> Result<Vec<StoredCheck>, StoreError> {
         let (ids, since): (Vec<i64>, Vec<i64>) = cursors.iter().copied().unzip();
-        let sql = concat!(
-            check_fields!(),
-            " FROM unnest($1::BIGINT[], $2::BIGINT[]) AS s(id, since) \
-             CROSS JOIN LATERAL (SELECT * FROM checks WHERE monitor_id = s.id AND at_ms > s.since \
-             ORDER BY at_ms LIMIT $3) c \
-             LEFT JOIN check_details d ON d.monitor_id = c.monitor_id AND d.at_ms = c.at_ms \
-             ORDER BY c.at_ms"
-        );
-        let rows = sqlx::query(sql)
+        let rows = sqlx::query(AFTER_CURSORS)
             .bind(ids)
             .bind(since)
             .bind(i64::from(per_series))

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use sqlx::query_builder::Separated;
 use sqlx::{Database, QueryBuilder, Row};
 
+use super::check_rows::COPY_INTO_POSTGRES;
 use super::{Backend, Location, Store, StoreError, on_backend};
 
 /// Rows per batch: each is a round trip and a commit, so fewer is faster,
@@ -97,6 +98,13 @@ const TABLES: &[Table] = &[
             ("alive_ms", Int),
             ("stopped_ms", NullInt),
         ],
+        identity: true,
+    },
+    // Before `checks`, whose rows name their node by its id.
+    Table {
+        name: "check_nodes",
+        key: 1,
+        columns: &[("id", Int), ("name", Text)],
         identity: true,
     },
     Table {
@@ -492,11 +500,7 @@ async fn write_batch(
     table: &Table,
     rows: Vec<Vec<Value>>,
 ) -> Result<(), StoreError> {
-    let head = format!(
-        "INSERT INTO {} ({}) ",
-        table.name,
-        column_list(table.columns)
-    );
+    let (head, tail) = insert_around(table, target.backend());
     let per_statement = (STATEMENT_BINDS / table.columns.len()).max(1);
     on_backend!(target, pool => {
         let mut tx = pool.begin().await?;
@@ -508,11 +512,29 @@ async fn write_batch(
                     push_value(&mut row, value);
                 }
             });
+            insert.push(tail);
             insert.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
     });
     Ok(())
+}
+
+/// The INSERT of a batch of `table` into `target`, before and after its
+/// VALUES list. PostgreSQL keys and packs checks its own way
+/// (`store::check_rows`): SQLite's rows are converted there.
+fn insert_around(table: &Table, target: &Backend) -> (String, &'static str) {
+    match (table.name, target) {
+        ("checks", Backend::Postgres(_)) => (COPY_INTO_POSTGRES.0.to_owned(), COPY_INTO_POSTGRES.1),
+        _ => (
+            format!(
+                "INSERT INTO {} ({}) ",
+                table.name,
+                column_list(table.columns)
+            ),
+            "",
+        ),
+    }
 }
 
 /// Sets the next generated id of `table` on PostgreSQL to one past the
@@ -623,6 +645,14 @@ mod tests {
             "a table or column was added to the schema: give it its place in TABLES"
         );
         store.close().await;
+    }
+
+    #[test]
+    fn checks_are_read_as_their_conversion_into_postgres_expects() {
+        use crate::store::check_rows::COPY_SQLITE_COLUMNS;
+        let checks = TABLES.iter().find(|t| t.name == "checks").expect("checks");
+        let names: Vec<&str> = checks.columns.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, COPY_SQLITE_COLUMNS);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! [`on_backend!`] macro expands one body once per backend, so each query is
 //! written once and compiled against each driver's own types.
 
+mod check_rows;
 pub mod cluster;
 pub mod copy;
 mod files;
@@ -147,35 +148,52 @@ impl Store {
     /// stable, so history survives reloads and restarts.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn monitor_ids(&self, names: &[&str]) -> Result<HashMap<String, i64>, StoreError> {
-        let now = unix_ms(SystemTime::now());
-        let rows = on_backend!(self, pool => {
-            let mut tx = pool.begin().await?;
-            // Many rows a statement: 20,000 series of a cluster's config
-            // are 50 round trips, not 20,000.
-            for chunk in names.chunks(NAMES_PER_INSERT) {
-                let mut sql = String::from("INSERT INTO monitors (name, created_ms) VALUES ");
-                for n in 0..chunk.len() {
-                    if n > 0 {
-                        sql.push_str(", ");
+        let mut ids = self.all_monitor_ids().await?;
+        // Only names not there yet: PostgreSQL would use up an id for each
+        // conflicting row, and ids must stay below 2^22 (check_rows).
+        let new: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|name| !ids.contains_key(*name))
+            .collect();
+        if !new.is_empty() {
+            let now = unix_ms(SystemTime::now());
+            on_backend!(self, pool => {
+                let mut tx = pool.begin().await?;
+                // Many rows a statement: 20,000 series of a cluster's config
+                // are 50 round trips, not 20,000.
+                for chunk in new.chunks(NAMES_PER_INSERT) {
+                    let mut sql = String::from("INSERT INTO monitors (name, created_ms) VALUES ");
+                    for n in 0..chunk.len() {
+                        if n > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push_str(&format!("(${}, ${})", 2 * n + 1, 2 * n + 2));
                     }
-                    sql.push_str(&format!("(${}, ${})", 2 * n + 1, 2 * n + 2));
+                    // Another node may have added one meanwhile.
+                    sql.push_str(" ON CONFLICT DO NOTHING");
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for name in chunk {
+                        query = query.bind(*name).bind(now);
+                    }
+                    query.execute(&mut *tx).await?;
                 }
-                sql.push_str(" ON CONFLICT DO NOTHING");
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for name in chunk {
-                    query = query.bind(*name).bind(now);
-                }
-                query.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
+                tx.commit().await?;
+            });
+            ids = self.all_monitor_ids().await?;
+        }
+        ids.retain(|name, _| names.contains(&name.as_str()));
+        Ok(ids)
+    }
+
+    async fn all_monitor_ids(&self) -> Result<HashMap<String, i64>, StoreError> {
+        let rows = on_backend!(self, pool => {
             let rows = sqlx::query("SELECT id, name FROM monitors").fetch_all(pool).await?;
             rows.iter()
                 .map(|row| Ok((row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?)))
                 .collect::<Result<Vec<_>, StoreError>>()?
         });
-        let mut ids: HashMap<String, i64> = rows.into_iter().collect();
-        ids.retain(|name, _| names.contains(&name.as_str()));
-        Ok(ids)
+        Ok(rows.into_iter().collect())
     }
 
     /// Records the start of a daemon run; returns its id.

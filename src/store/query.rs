@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::check_rows::{COUNT, DELETE_BEFORE, NTH_BEFORE, RECENT, stored_check};
 use super::rollup::{Histogram, Rollup};
 use super::{Store, StoreError, StoredCheck, on_backend};
 
@@ -48,49 +49,6 @@ fn count(value: i64) -> u32 {
     value.clamp(0, i64::from(u32::MAX)) as u32
 }
 
-/// The select list of a stored check with its detail, read back 64-bit
-/// (cast: PostgreSQL keeps them in 16 and 32 bits); `c` is `checks`, `d`
-/// its details.
-macro_rules! check_fields {
-    () => {
-        "SELECT c.monitor_id, c.at_ms, CAST(c.cause AS BIGINT) AS cause, \
-         CAST(c.status AS BIGINT) AS status, CAST(c.latency_us AS BIGINT) AS latency_us, \
-         CAST(c.dns_us AS BIGINT) AS dns_us, CAST(c.connect_us AS BIGINT) AS connect_us, \
-         CAST(c.tls_us AS BIGINT) AS tls_us, CAST(c.ttfb_us AS BIGINT) AS ttfb_us, \
-         CAST(c.transfer_us AS BIGINT) AS transfer_us, CAST(c.flags AS BIGINT) AS flags, d.detail"
-    };
-}
-pub(super) use check_fields;
-
-/// Stored checks with their details, to be narrowed by a `WHERE`.
-pub(super) const CHECK_COLUMNS: &str = concat!(
-    check_fields!(),
-    " FROM checks c LEFT JOIN check_details d ON d.monitor_id = c.monitor_id AND d.at_ms = c.at_ms"
-);
-
-/// A [`StoredCheck`] from a row of [`CHECK_COLUMNS`], on either backend.
-macro_rules! stored_check {
-    ($row:expr) => {
-        StoredCheck {
-            monitor_id: $row.try_get("monitor_id")?,
-            at_ms: $row.try_get("at_ms")?,
-            cause: $row.try_get::<i64, _>("cause")?.clamp(0, 255) as u8,
-            status: $row.try_get::<Option<i64>, _>("status")?.map(|s| s as u16),
-            latency_us: $row.try_get("latency_us")?,
-            phases_us: [
-                $row.try_get("dns_us")?,
-                $row.try_get("connect_us")?,
-                $row.try_get("tls_us")?,
-                $row.try_get("ttfb_us")?,
-                $row.try_get("transfer_us")?,
-            ],
-            flags: $row.try_get("flags")?,
-            detail: $row.try_get("detail")?,
-        }
-    };
-}
-pub(super) use stored_check;
-
 impl Store {
     /// Rollups of `table` from bucket `since` on.
     pub(crate) async fn load_rollups(
@@ -135,15 +93,14 @@ impl Store {
         since_ms: i64,
         limit: u32,
     ) -> Result<Vec<StoredCheck>, StoreError> {
+        let sql = RECENT.on(self.backend());
         on_backend!(self, pool => {
-            let rows = sqlx::query(
-                sqlx::AssertSqlSafe(format!("{CHECK_COLUMNS} WHERE c.monitor_id = $1 AND c.at_ms >= $2 ORDER BY c.at_ms DESC LIMIT $3")),
-            )
-            .bind(monitor_id)
-            .bind(since_ms)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
+            let rows = sqlx::query(sql)
+                .bind(monitor_id)
+                .bind(since_ms)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
             rows.iter()
                 .map(|row| Ok(stored_check!(row)))
                 .collect()
@@ -153,9 +110,10 @@ impl Store {
     /// Count of stored checks of a monitor (tests, benchmarks).
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn count_checks(&self, monitor_id: Option<i64>) -> Result<i64, StoreError> {
+        let one = COUNT.on(self.backend());
         Ok(on_backend!(self, pool => {
             match monitor_id {
-                Some(id) => sqlx::query("SELECT COUNT(*) FROM checks WHERE monitor_id = $1").bind(id),
+                Some(id) => sqlx::query(one).bind(id),
                 None => sqlx::query("SELECT COUNT(*) FROM checks"),
             }
             .fetch_one(pool)
@@ -260,21 +218,22 @@ impl Store {
         before_ms: i64,
         limit: u32,
     ) -> Result<u64, StoreError> {
+        let (nth, delete) = (
+            NTH_BEFORE.on(self.backend()),
+            DELETE_BEFORE.on(self.backend()),
+        );
         Ok(on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
-            let cutoff: Option<i64> = sqlx::query(
-                "SELECT at_ms FROM checks WHERE monitor_id = $1 AND at_ms < $2 \
-                 ORDER BY at_ms LIMIT 1 OFFSET $3",
-            )
-            .bind(monitor_id)
-            .bind(before_ms)
-            .bind(i64::from(limit.saturating_sub(1)))
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| row.try_get(0))
-            .transpose()?;
+            let cutoff: Option<i64> = sqlx::query(nth)
+                .bind(monitor_id)
+                .bind(before_ms)
+                .bind(i64::from(limit.saturating_sub(1)))
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?;
             let upto = cutoff.map_or(before_ms, |at| at + 1);
-            let deleted = sqlx::query("DELETE FROM checks WHERE monitor_id = $1 AND at_ms < $2")
+            let deleted = sqlx::query(delete)
                 .bind(monitor_id)
                 .bind(upto)
                 .execute(&mut *tx)
@@ -352,6 +311,7 @@ impl StoredCheck {
         if self.flags & super::write::FLAG_FLAKY != 0 {
             result.flaky = Some(true);
         }
+        result.node = self.node;
         let detail: StoredDetail = self
             .detail
             .as_deref()

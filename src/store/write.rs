@@ -1,9 +1,12 @@
 //! Turning results into compact rows, and writing one batch (checks, details,
 //! rollups, the run heartbeat) in a single transaction.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use sqlx::QueryBuilder;
 
+use super::check_rows::CheckRows;
 use super::rollup::Rollup;
 use super::{Store, StoreError, on_backend, unix_ms};
 use crate::monitor::CheckResult;
@@ -12,8 +15,9 @@ use crate::monitor::result::{AddressResult, CertFacts, Evidence, Responder, RttS
 /// `flags` bit: a failure that a confirming re-check did not repeat.
 pub const FLAG_FLAKY: i64 = 1;
 
-/// Checks per INSERT statement: 11 columns each stays far below SQLite's
-/// variable limit while saving most per-statement overhead.
+/// Details and rollups per INSERT statement: a dozen columns each stays
+/// far below SQLite's variable limit while saving most per-statement
+/// overhead.
 const ROWS_PER_STATEMENT: usize = 200;
 
 /// A check result as it is stored (and read back).
@@ -33,6 +37,9 @@ pub struct StoredCheck {
     pub phases_us: [i64; 5],
     /// [`FLAG_FLAKY`]...
     pub flags: i64,
+    /// The node or agent that checked; `None` when not recorded (checks
+    /// stored before nodes were).
+    pub node: Option<Arc<str>>,
     /// JSON of what a failure saw; `None` for healthy checks.
     pub detail: Option<String>,
 }
@@ -103,6 +110,7 @@ impl StoredCheck {
             } else {
                 0
             },
+            node: result.node.clone(),
             detail,
         }
     }
@@ -123,27 +131,13 @@ impl Store {
         daily: &[RollupRow<'_>],
         run: Option<(i64, i64)>,
     ) -> Result<(), StoreError> {
+        let mut names: Vec<&Arc<str>> = checks.iter().filter_map(|c| c.node.as_ref()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let nodes = self.node_ids(&names).await?;
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
-            for chunk in checks.chunks(ROWS_PER_STATEMENT) {
-                let mut insert = QueryBuilder::new(
-                    "INSERT INTO checks (monitor_id, at_ms, cause, status, latency_us, \
-                     dns_us, connect_us, tls_us, ttfb_us, transfer_us, flags) ",
-                );
-                insert.push_values(chunk, |mut row, check| {
-                    row.push_bind(check.monitor_id)
-                        .push_bind(check.at_ms)
-                        .push_bind(i64::from(check.cause))
-                        .push_bind(check.status.map(i64::from))
-                        .push_bind(check.latency_us);
-                    for phase in check.phases_us {
-                        row.push_bind(phase);
-                    }
-                    row.push_bind(check.flags);
-                });
-                insert.push(" ON CONFLICT DO NOTHING");
-                insert.build().execute(&mut *tx).await?;
-            }
+            tx.insert_checks(checks, &nodes).await?;
             let failed: Vec<_> = checks.iter().filter(|c| c.detail.is_some()).collect();
             for chunk in failed.chunks(ROWS_PER_STATEMENT) {
                 let mut insert =

@@ -312,6 +312,9 @@ async fn while_the_server_is_away_the_agent_keeps_checking_and_sends_later_with_
         !regions.is_empty() && regions.iter().all(|r| *r == "eu-west"),
         "{regions:?}"
     );
+    // And each names the agent that made it.
+    let nodes: Vec<&Value> = stored.iter().map(|c| &c["node"]).collect();
+    assert!(nodes.iter().all(|n| *n == "eu-agent-1"), "{nodes:?}");
     let mut distinct = during.clone();
     distinct.sort();
     distinct.dedup();

@@ -140,6 +140,23 @@ async fn all_checked_since(node: &Node, since: SystemTime) -> bool {
     true
 }
 
+/// The nodes named by the monitors' stored checks from `since` on, read
+/// through `node`.
+async fn checkers_since(node: &Node, since: SystemTime) -> HashSet<String> {
+    let since = hopwatch::clock::rfc3339_millis(since);
+    let mut names: Vec<String> = (0..HEALTHY).map(|i| format!("site-{i}")).collect();
+    names.push("shop".to_owned());
+    let mut checkers = HashSet::new();
+    for name in names {
+        let path = format!("/api/v1/monitors/{name}/checks?since={since}&limit=100");
+        let checks = get_json(node.addr, &path).await.unwrap_or_default();
+        for check in checks.as_array().into_iter().flatten() {
+            checkers.insert(check["node"].as_str().unwrap_or("(none)").to_owned());
+        }
+    }
+    checkers
+}
+
 /// What each scenario runs on: a database of its own, the healthy sites'
 /// origin, the shop's (which the test breaks), the webhook receiver, and a
 /// folder for the config.
@@ -279,7 +296,8 @@ async fn a_cluster_splits_the_work_pages_once_and_survives_its_leaders_death() {
     );
 
     // Every monitor is checked, whichever node checks it, and any node
-    // serves every monitor's checks from the database.
+    // serves every monitor's checks from the database, each naming the
+    // node that made it: both do some.
     let started = SystemTime::now();
     for node in &nodes {
         wait_until_async(
@@ -288,6 +306,11 @@ async fn a_cluster_splits_the_work_pages_once_and_survives_its_leaders_death() {
             async || all_checked_since(node, started).await,
         )
         .await;
+        let checkers = checkers_since(node, started).await;
+        assert_eq!(
+            checkers,
+            HashSet::from(["eu-1".to_owned(), "eu-2".to_owned()])
+        );
     }
 
     // The shop fails: the leader pages once.
@@ -464,8 +487,8 @@ async fn a_leader_that_loses_the_database_stops_leading_keeps_checking_and_catch
         WITHIN,
         async || {
             let buffered: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM checks c JOIN monitors m ON m.id = c.monitor_id \
-             WHERE m.name = 'shop@eu-west' AND c.at_ms BETWEEN $1 AND $2",
+                "SELECT COUNT(*) FROM checks c JOIN monitors m ON m.id = check_monitor_id(c.key_hi) \
+             WHERE m.name = 'shop@eu-west' AND check_at_ms(c.key_hi, c.key_lo) BETWEEN $1 AND $2",
             )
             .bind(from)
             .bind(to)
@@ -576,7 +599,7 @@ async fn a_path_cut_from_one_region_is_that_regions_verdict_and_pages_nobody() {
     let pool = database.pool().await;
     let failing_here = async || -> i64 {
         sqlx::query_scalar(
-            "SELECT COUNT(*) FROM checks c JOIN monitors m ON m.id = c.monitor_id \
+            "SELECT COUNT(*) FROM checks c JOIN monitors m ON m.id = check_monitor_id(c.key_hi) \
              WHERE m.name = 'shop@eu-west' AND c.cause <> 0",
         )
         .fetch_one(&pool)

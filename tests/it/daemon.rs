@@ -151,6 +151,7 @@ async fn retention_deletes_old_raw_checks_and_keeps_rollups() {
         latency_us: 1_000,
         phases_us: [0, 100, 0, 800, 100],
         flags: 0,
+        node: None,
         detail: None,
     };
     let old: Vec<_> = (0..50)

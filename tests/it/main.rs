@@ -32,6 +32,7 @@ mod probe_tls;
 mod probe_websocket;
 mod regions;
 mod store;
+mod stored_checks;
 mod subscribers;
 mod uptime_reports;
 mod web_cache;

@@ -58,6 +58,7 @@ fn detail(n: i64) -> String {
 /// their outbox in every state, annotations, and status reports (one
 /// resolved, with an update).
 async fn fill(store: &Store) -> Filled {
+    store.name_this_node("node-1").await.expect("name");
     let ids = store.monitor_ids(&MONITORS).await.expect("ids");
     let now = SystemTime::now();
     let now_ms = unix_ms(now);
@@ -91,6 +92,8 @@ async fn fill(store: &Store) -> Filled {
             latency_us: 1_000 + n,
             phases_us: [n % 13, 100 + n % 17, 200, 300 + n % 5, 40],
             flags: i64::from(n % 23 == 0),
+            // This node's own, and two agents'.
+            node: Some(["node-1", "node-1", "eu-agent-1", "us-agent-1"][(n % 4) as usize].into()),
             detail: failed.then(|| detail(n)),
         });
         let latency = 1_000 + u64::try_from(n).expect("positive");
@@ -284,6 +287,11 @@ async fn assert_same(source: &Store, target: &Store, filled: &Filled) {
             expected.iter().any(|check| check.detail.is_some()),
             "{name}"
         );
+        // Each check keeps the node or agent that made it.
+        let nodes: std::collections::BTreeSet<_> =
+            expected.iter().map(|check| check.node.as_deref()).collect();
+        let made = [Some("eu-agent-1"), Some("node-1"), Some("us-agent-1")];
+        assert_eq!(nodes, made.into(), "{name}");
         let copied = target.checks(*id, 0, u32::MAX).await.expect("checks");
         assert_eq!(format!("{copied:?}"), format!("{expected:?}"), "{name}");
         assert_eq!(
@@ -444,10 +452,11 @@ async fn a_sqlite_history_copied_into_postgres_reads_back_the_same() {
         [
             ("monitors", 3),
             ("runs", 2),
+            ("check_nodes", 3),
             ("checks", CHECKS as u64),
             ("check_details", details),
-            ("rollups_hourly", counts[4].1),
-            ("rollups_daily", counts[5].1),
+            ("rollups_hourly", counts[5].1),
+            ("rollups_daily", counts[6].1),
             ("incidents", 3),
             ("annotations", 2),
             ("reports", 2),
@@ -457,7 +466,7 @@ async fn a_sqlite_history_copied_into_postgres_reads_back_the_same() {
             ("signing_keys", 1),
         ]
     );
-    assert!(counts[4].1 >= 3 * 3 && counts[5].1 >= 3);
+    assert!(counts[5].1 >= 3 * 3 && counts[6].1 >= 3);
     assert_same(&source, &target, &filled).await;
 
     // A second copy into the same database is refused, and writes nothing.
@@ -610,6 +619,7 @@ async fn the_command_prints_each_table_refuses_a_second_copy_and_never_the_passw
             latency_us: 900,
             phases_us: [1, 2, 3, 4, 5],
             flags: 0,
+            node: None,
             detail: None,
         })
         .collect();

@@ -42,6 +42,7 @@ fn check(monitor_id: i64, at_ms: i64, cause: Cause, detail: Option<&str>) -> Sto
         latency_us: 1_500,
         phases_us: [10, 200, 300, 900, 90],
         flags: 0,
+        node: None,
         detail: detail.map(str::to_owned),
     }
 }

@@ -309,11 +309,6 @@ impl Application {
         let config = self.state.config();
         let path = config.path.clone();
         tokio::spawn(heartbeat(self.state.clone(), background.clone()));
-        tokio::spawn(retention::run(
-            self.store.clone(),
-            config.config.storage.retention,
-            background.clone(),
-        ));
         let alerts_stop = CancellationToken::new();
         let (members_tx, mut members_rx) = watch::channel(self.members.clone());
         let lost = CancellationToken::new();
@@ -321,6 +316,8 @@ impl Application {
         let checked_names =
             |scheduler: &Scheduler| Arc::new(scheduler.names().into_iter().collect::<HashSet<_>>());
         let (checked_tx, checked_rx) = watch::channel(checked_names(&self.scheduler));
+        // Set in a cluster: who leads, so only the leader thins.
+        let mut leading = None;
         let (manager_task, dispatcher_task) = match self.alerts {
             Alerts::Alone {
                 manager,
@@ -337,6 +334,7 @@ impl Application {
             Alerts::Cluster { parts, incarnation } => {
                 let identity = self.state.live.setup().identity.clone();
                 let (term_tx, term_rx) = watch::channel(None);
+                leading = Some(term_rx.clone());
                 tokio::spawn(cluster::lease::run(
                     self.store.clone(),
                     identity.clone(),
@@ -365,6 +363,13 @@ impl Application {
                 (tokio::spawn(leader), None)
             }
         };
+        tokio::spawn(retention::run(
+            self.store.clone(),
+            config.config.storage.retention,
+            config.config.storage.keep_healthy,
+            leading,
+            background.clone(),
+        ));
         if let Some(target) = config.config.server.connectivity_check.clone() {
             tokio::spawn(watch_connectivity(
                 target,

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::values::{Percent, duration, opt_duration, write_opt_duration};
+use super::values::{
+    KeepHealthy, Percent, duration, keep_healthy, opt_duration, write_opt_duration,
+};
 use crate::incident::Severity;
 use crate::monitor::{AddressMode, FollowRedirects, MonitorKind, RecordKind, StatusMatcher};
 use crate::secret::Secret;
@@ -164,6 +166,10 @@ pub struct StorageConfig {
     /// How long raw check results are kept. Default 30d.
     #[serde(default = "default_retention", deserialize_with = "duration")]
     pub retention: Duration,
+    /// Which healthy checks stay once old; `None` (`off`) keeps them all.
+    /// Default on: after 48h, one per monitor per 5m.
+    #[serde(default = "default_keep_healthy", deserialize_with = "keep_healthy")]
+    pub keep_healthy: Option<KeepHealthy>,
 }
 
 impl Default for StorageConfig {
@@ -172,6 +178,7 @@ impl Default for StorageConfig {
             path: None,
             url: None,
             retention: default_retention(),
+            keep_healthy: default_keep_healthy(),
         }
     }
 }
@@ -194,6 +201,10 @@ impl StorageConfig {
 
 fn default_retention() -> Duration {
     Duration::from_secs(30 * 86_400)
+}
+
+fn default_keep_healthy() -> Option<KeepHealthy> {
+    Some(KeepHealthy::default())
 }
 
 /// One entry of `monitors:`. Fields not used by the monitor's `type` are

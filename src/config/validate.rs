@@ -19,6 +19,9 @@ pub(crate) fn check(draft: &mut Draft, problems: &mut Vec<Problem>) {
     server(draft, problems);
     if let Some(storage) = &draft.storage {
         positive("storage.retention", storage.retention, problems);
+        if let Some(keep) = &storage.keep_healthy {
+            keep_healthy(keep, problems);
+        }
         if storage.path.is_some() && storage.url.is_some() {
             let message = "set either path (SQLite) or url (postgres:// or sqlite://), not both";
             problems.push(Problem::new("storage", message));
@@ -177,6 +180,21 @@ fn server(draft: &mut Draft, problems: &mut Vec<Problem>) {
     // optional; an empty token must mean "writes disabled", not "no password".
     if server.admin_token.as_ref().is_some_and(|t| t.is_empty()) {
         server.admin_token = None;
+    }
+}
+
+/// `storage.keep_healthy` thins only what no one reads raw any more: the
+/// alert windows a new leader refills span minutes, never an hour.
+fn keep_healthy(keep: &super::values::KeepHealthy, problems: &mut Vec<Problem>) {
+    const HOUR: Duration = Duration::from_secs(3_600);
+    const DAY: Duration = Duration::from_secs(86_400);
+    if keep.after < HOUR {
+        let message = "must be at least 1h (recent checks are read whole)";
+        problems.push(Problem::new("storage.keep_healthy.after", message));
+    }
+    if !(Duration::from_secs(1)..=DAY).contains(&keep.every) {
+        let message = "must be between 1s and 1d";
+        problems.push(Problem::new("storage.keep_healthy.every", message));
     }
 }
 

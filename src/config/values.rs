@@ -1,5 +1,6 @@
 //! Value types the config accepts in more than one spelling: humantime
-//! durations, percentages (`5%` or `0.05`) and status matchers (`200`, `"2xx"`).
+//! durations, percentages (`5%` or `0.05`), status matchers (`200`, `"2xx"`)
+//! and `storage.keep_healthy` (`off` or `{ after: 48h, every: 5m }`).
 
 use std::fmt;
 use std::time::Duration;
@@ -122,6 +123,86 @@ impl<'de> Deserialize<'de> for Percent {
     }
 }
 
+/// `storage.keep_healthy`: which healthy checks stay once they are old.
+/// Every check that is not healthy (a cause other than `ok`, degraded
+/// included, or a flag such as flaky) stays, and so do the checks just
+/// before and after it; of the rest, older than `after`, the first of each
+/// monitor in each `every` (counted from the epoch) stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepHealthy {
+    /// Healthy checks older than this are thinned. Default 48h.
+    pub after: Duration,
+    /// One healthy check per monitor is kept in each span this long.
+    /// Default 5m.
+    pub every: Duration,
+}
+
+impl Default for KeepHealthy {
+    fn default() -> Self {
+        Self {
+            after: Duration::from_secs(48 * 3_600),
+            every: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The mapping form of [`KeepHealthy`], each key defaulted on its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeepHealthyKeys {
+    #[serde(default = "default_keep_after", deserialize_with = "duration")]
+    after: Duration,
+    #[serde(default = "default_keep_every", deserialize_with = "duration")]
+    every: Duration,
+}
+
+fn default_keep_after() -> Duration {
+    KeepHealthy::default().after
+}
+
+fn default_keep_every() -> Duration {
+    KeepHealthy::default().every
+}
+
+struct KeepHealthyVisitor;
+
+impl<'de> Visitor<'de> for KeepHealthyVisitor {
+    type Value = Option<KeepHealthy>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("off, false or a mapping such as { after: 48h, every: 5m }")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.then(KeepHealthy::default))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        match v.trim() {
+            "off" | "false" => Ok(None),
+            "on" | "true" => Ok(Some(KeepHealthy::default())),
+            other => Err(E::custom(format!(
+                "invalid value {other:?} (expected off, false or a mapping such as \
+                 {{ after: 48h, every: 5m }})"
+            ))),
+        }
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        // Through the same `MapAccess`, so an error inside keeps its key path.
+        let keys = KeepHealthyKeys::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(Some(KeepHealthy {
+            after: keys.after,
+            every: keys.every,
+        }))
+    }
+}
+
+/// `deserialize_with` for `storage.keep_healthy`: `None` is off.
+pub fn keep_healthy<'de, D: Deserializer<'de>>(d: D) -> Result<Option<KeepHealthy>, D::Error> {
+    d.deserialize_any(KeepHealthyVisitor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +214,26 @@ mod tests {
         let p: Percent = serde_json::from_str("0.05").unwrap();
         assert!((p.0 - 0.05).abs() < 1e-9);
         assert!(serde_json::from_str::<Percent>("\"150%\"").is_err());
+    }
+
+    #[test]
+    fn keep_healthy_is_off_or_a_mapping_of_defaults() {
+        #[derive(Deserialize)]
+        struct In(#[serde(deserialize_with = "keep_healthy")] Option<KeepHealthy>);
+        let parse = |text: &str| serde_json::from_str::<In>(text).map(|In(keep)| keep);
+        let default = KeepHealthy::default();
+        assert_eq!(default.after, Duration::from_secs(172_800));
+        assert_eq!(default.every, Duration::from_secs(300));
+        assert_eq!(parse("false").unwrap(), None);
+        assert_eq!(parse("\"off\"").unwrap(), None);
+        assert_eq!(parse("true").unwrap(), Some(default));
+        assert_eq!(parse("{}").unwrap(), Some(default));
+        let hourly = parse(r#"{"every": "1h"}"#).unwrap().expect("on");
+        assert_eq!(hourly.every, Duration::from_secs(3_600));
+        assert_eq!(hourly.after, default.after);
+        assert!(parse("\"sometimes\"").is_err());
+        assert!(parse(r#"{"every": "5 m"}"#).is_err());
+        assert!(parse(r#"{"keep": "5m"}"#).is_err());
     }
 
     #[test]

@@ -164,6 +164,66 @@ pub(super) const DELETE_BEFORE: Sql = Sql {
                AND (key_hi, key_lo) < (check_key_hi($1, $2), check_key_lo($2))",
 };
 
+/// The time of monitor `$1`'s first check at or after `$2`.
+pub(super) const FIRST_FROM: Sql = Sql {
+    sqlite: "SELECT at_ms FROM checks WHERE monitor_id = $1 AND at_ms >= $2 \
+             ORDER BY at_ms LIMIT 1",
+    postgres: "SELECT check_at_ms(key_hi, key_lo) FROM checks \
+               WHERE key_hi BETWEEN check_key_hi($1, $2) AND check_key_hi($1, 9223372036854775807) \
+               AND (key_hi, key_lo) >= (check_key_hi($1, $2), check_key_lo($2)) \
+               ORDER BY key_hi, key_lo LIMIT 1",
+};
+
+// Thinning (`storage.keep_healthy`, src/store/thinning.rs) deletes, among
+// monitor `$1`'s checks from `$2` to before `$3`, every healthy one (cause
+// `$5`, which is ok, and no flag) whose neighbours are healthy too and
+// that is not the first healthy one of its span of `$4` ms from the epoch.
+// The neighbours are looked up beyond the window as well (the one check
+// before it and the one after it), so a window's edge changes nothing;
+// `$2` and `$3` fall on span boundaries, so no span is split. On what it
+// keeps, it deletes nothing more: a second pass is a no-op.
+
+/// Thins monitor `$1`'s checks in [`$2`, `$3`): see above.
+pub(super) const THIN: Sql = Sql {
+    sqlite: "WITH around AS (\
+             SELECT at_ms, 1 AS inside, cause = $5 AND flags & 15 = 0 AS healthy FROM checks \
+             WHERE monitor_id = $1 AND at_ms >= $2 AND at_ms < $3 \
+             UNION ALL SELECT * FROM (SELECT at_ms, 0, cause = $5 AND flags & 15 = 0 FROM checks \
+             WHERE monitor_id = $1 AND at_ms < $2 ORDER BY at_ms DESC LIMIT 1) \
+             UNION ALL SELECT * FROM (SELECT at_ms, 0, cause = $5 AND flags & 15 = 0 FROM checks \
+             WHERE monitor_id = $1 AND at_ms >= $3 ORDER BY at_ms LIMIT 1)), \
+             marked AS (SELECT at_ms, inside, healthy, \
+             LAG(healthy, 1, 1) OVER w AS healthy_before, \
+             LEAD(healthy, 1, 1) OVER w AS healthy_after, \
+             ROW_NUMBER() OVER (PARTITION BY at_ms / $4, healthy ORDER BY at_ms) AS nth \
+             FROM around WINDOW w AS (ORDER BY at_ms)) \
+             DELETE FROM checks WHERE monitor_id = $1 AND at_ms IN (SELECT at_ms FROM marked \
+             WHERE inside AND healthy AND healthy_before AND healthy_after AND nth > 1)",
+    postgres: "WITH around AS (\
+               SELECT key_hi, key_lo, TRUE AS inside, cause = $5 AND flags = 0 AS healthy \
+               FROM checks \
+               WHERE key_hi BETWEEN check_key_hi($1, $2) AND check_key_hi($1, $3) \
+               AND (key_hi, key_lo) >= (check_key_hi($1, $2), check_key_lo($2)) \
+               AND (key_hi, key_lo) < (check_key_hi($1, $3), check_key_lo($3)) \
+               UNION ALL (SELECT key_hi, key_lo, FALSE, cause = $5 AND flags = 0 FROM checks \
+               WHERE key_hi BETWEEN check_key_hi($1, 0) AND check_key_hi($1, $2) \
+               AND (key_hi, key_lo) < (check_key_hi($1, $2), check_key_lo($2)) \
+               ORDER BY key_hi DESC, key_lo DESC LIMIT 1) \
+               UNION ALL (SELECT key_hi, key_lo, FALSE, cause = $5 AND flags = 0 FROM checks \
+               WHERE key_hi BETWEEN check_key_hi($1, $3) AND check_key_hi($1, 9223372036854775807) \
+               AND (key_hi, key_lo) >= (check_key_hi($1, $3), check_key_lo($3)) \
+               ORDER BY key_hi, key_lo LIMIT 1)), \
+               marked AS (SELECT key_hi, key_lo, inside, healthy, \
+               LAG(healthy, 1, TRUE) OVER w AS healthy_before, \
+               LEAD(healthy, 1, TRUE) OVER w AS healthy_after, \
+               ROW_NUMBER() OVER (PARTITION BY check_at_ms(key_hi, key_lo) / $4, healthy \
+               ORDER BY key_hi, key_lo) AS nth \
+               FROM around WINDOW w AS (ORDER BY key_hi, key_lo)) \
+               DELETE FROM checks c USING marked m \
+               WHERE c.key_hi = m.key_hi AND c.key_lo = m.key_lo AND m.inside AND m.healthy \
+               AND m.healthy_before AND m.healthy_after AND m.nth > 1",
+};
+
 /// Checks written after each series' cursor (PostgreSQL only): `$1` the
 /// series, `$2` the `at_ms` last read of each, at most `$3` of each, oldest
 /// first. One index range per series (a lateral join), so the cost follows
@@ -418,5 +478,7 @@ mod tests {
         for sql in [RECENT.sqlite, COPY_INTO_POSTGRES.0] {
             assert!(sql.contains(&mask) && sql.contains(&shift), "{sql}");
         }
+        // Thinning keeps a flagged check: it reads the flags alone.
+        assert!(THIN.sqlite.contains(&format!("{mask} = 0")));
     }
 }

@@ -86,7 +86,12 @@ const TABLES: &[Table] = &[
     Table {
         name: "monitors",
         key: 1,
-        columns: &[("id", Int), ("name", Text), ("created_ms", Int)],
+        columns: &[
+            ("id", Int),
+            ("name", Text),
+            ("created_ms", Int),
+            ("thinned_ms", Int),
+        ],
         identity: true,
     },
     Table {

@@ -18,6 +18,7 @@ pub mod reports;
 pub mod retention;
 pub mod rollup;
 pub mod subscribers;
+pub mod thinning;
 pub mod uptime;
 mod write;
 pub mod writer;

@@ -201,6 +201,29 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "storage.keep_healthy out of range",
+        "storage: { keep_healthy: { after: 10m, every: 0s } }\nmonitors: [{ name: a, url: http://x }]\n",
+        &[
+            "hopwatch.yaml: storage.keep_healthy.after: must be at least 1h (recent checks are read whole)",
+            "hopwatch.yaml: storage.keep_healthy.every: must be between 1s and 1d",
+        ],
+    ),
+    (
+        "storage.keep_healthy misspelt",
+        "storage: { keep_healthy: { every: 5 min, keep: 1 } }\nmonitors: [{ name: a, url: http://x }]\n",
+        &[
+            "hopwatch.yaml: storage.keep_healthy.every: invalid duration \"5 min\" (expected e.g. 30s, 5m)",
+            "hopwatch.yaml: storage.keep_healthy.keep: unknown key (expected after or every)",
+        ],
+    ),
+    (
+        "storage.keep_healthy neither off nor a mapping",
+        "storage: { keep_healthy: sometimes }\nmonitors: [{ name: a, url: http://x }]\n",
+        &[
+            "hopwatch.yaml: storage.keep_healthy: invalid value \"sometimes\" (expected off, false or a mapping such as { after: 48h, every: 5m })",
+        ],
+    ),
+    (
         "percentage over 100%",
         "monitors: [{ name: a, url: http://x }]\nalerts:\n  - { name: 5xx, monitors: [a], when: { status_5xx_rate: { above: 150%, window: 5m } } }\n",
         &[

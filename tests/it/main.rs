@@ -31,6 +31,7 @@ mod probe_smtp;
 mod probe_tls;
 mod probe_websocket;
 mod regions;
+mod retention;
 mod store;
 mod stored_checks;
 mod subscribers;

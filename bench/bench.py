@@ -177,6 +177,8 @@ def main():
     try:
         wait_port(web, tries=600)
         time.sleep(warmup)
+        # Before the first scrape: the start and the first interval only.
+        start_hwm, start_rss = rss_kib(daemon.pid, "VmHWM"), rss_kib(daemon.pid, "VmRSS")
         before = scrape(web)
         ticks0, t0 = cpu_ticks(daemon.pid), time.monotonic()
         time.sleep(args.duration)
@@ -210,6 +212,7 @@ def main():
           " whole process, storage included)")
     print(f"lateness            p50 <= {quantile(late, 0.5) * 1000:g} ms, p99 <= {quantile(late, 0.99) * 1000:g} ms (histogram bucket bounds)")
     print(f"peak RSS            {rss / 1024:.0f} MiB (at the end: {rss_now / 1024:.0f} MiB)")
+    print(f"RSS before scrapes  {start_rss / 1024:.0f} MiB (peak through the start and warm-up: {start_hwm / 1024:.0f} MiB)")
     print(f"DB bytes per check  {db_bytes / max(rows, 1):.1f} (file {db_bytes / 1e6:.1f} MB, {rows} rows)"
           + (f"; checks table alone {checks_bytes / max(rows, 1):.1f}" if checks_bytes else ""))
     print(f"exit code           {code}")

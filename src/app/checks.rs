@@ -57,13 +57,17 @@ pub async fn run_checks<R, F>(
     R: FnMut(Arc<Monitor>, Vec<CheckResult>) -> F,
     F: Future<Output = ()>,
 {
+    // The check and the recording are boxed while they run, as the probe
+    // is: a task spends its life waiting for its turn, and their futures
+    // (results, confirm timers, the channel sends) would otherwise sit in
+    // every waiting task, 3.7 KB of it instead of a few hundred bytes.
     while let Some(turn) = turns.next().await {
-        let checks = check_with_confirm(&monitor, &prober, turns.stop());
+        let checks = Box::pin(check_with_confirm(&monitor, &prober, turns.stop()));
         let Some(results) = turns.unless_abandoned(checks).await else {
             return;
         };
         drop(turn);
-        record(monitor.clone(), results).await;
+        Box::pin(record(monitor.clone(), results)).await;
         turns.advance();
     }
 }
@@ -131,6 +135,6 @@ async fn watch_pushes(
                 push::missed(monitor.interval, monitor.grace)
             }
         };
-        pipeline.record(&monitor, vec![result]).await;
+        Box::pin(pipeline.record(&monitor, vec![result])).await;
     }
 }

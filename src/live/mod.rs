@@ -239,7 +239,11 @@ impl Live {
         // Every check passes here: replace in place, allocate a key once.
         let regions = match latest.get_mut(name) {
             Some(regions) => regions,
-            None => latest.entry(name.to_owned()).or_default(),
+            // Room for one region, the usual count, not the four a first
+            // push would make.
+            None => latest
+                .entry(name.to_owned())
+                .or_insert_with(|| Vec::with_capacity(1)),
         };
         let previous = match regions.iter_mut().find(|(r, _)| *r == region) {
             // An agent's buffered backlog arrives after newer results may

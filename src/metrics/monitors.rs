@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::monitor::{Cause, CheckResult, MonitorState, Phases};
 
@@ -30,8 +30,10 @@ struct Series {
     count: u64,
     sum: f64,
     phases: [f64; 5],
-    /// Checks by cause code; causes never seen stay absent from the output.
-    causes: [u64; Cause::ALL.len()],
+    /// Checks by cause code, in code order; causes never seen are absent
+    /// here and from the output. A monitor sees few of the 28 causes, so
+    /// these pairs take less than the array of every cause did.
+    causes: Vec<(u8, u64)>,
     /// Responses by status code, few per monitor.
     codes: Vec<(u16, u64)>,
     cert_expiry: Option<f64>,
@@ -40,8 +42,16 @@ struct Series {
 /// Every monitor's series.
 #[derive(Debug, Default)]
 pub struct MonitorMetrics {
-    series: Mutex<HashMap<String, Series>>,
+    /// By monitor name; the name is shared with the copy a render takes.
+    series: Mutex<HashMap<Arc<str>, Series>>,
 }
+
+/// A render is handed out in pieces of about this many bytes, so that the
+/// text of 50,000 monitors (98 MB) is never held whole.
+pub const RENDER_PIECE: usize = 256 * 1024;
+
+/// Monitors whose records a render copies under the lock at a time.
+const RENDER_BATCH: usize = 1_000;
 
 impl MonitorMetrics {
     /// Records one result of `monitor`, whose state is now `state`.
@@ -57,7 +67,7 @@ impl MonitorMetrics {
             return;
         };
         if !all.contains_key(monitor) {
-            all.insert(monitor.to_owned(), Series::default());
+            all.insert(Arc::from(monitor), Series::default());
         }
         let Some(series) = all.get_mut(monitor) else {
             return;
@@ -80,11 +90,23 @@ impl MonitorMetrics {
         series.count += 1;
         series.sum += seconds;
         series.phases = result.phases_ms.values().map(|ms| ms / 1000.0);
-        series.causes[usize::from(result.cause.code())] += 1;
+        let code = result.cause.code();
+        match series.causes.binary_search_by_key(&code, |(c, _)| *c) {
+            Ok(at) => series.causes[at].1 += 1,
+            Err(at) => {
+                // Most monitors only ever see one cause and one status:
+                // room for one, not the four a first push makes.
+                series.causes.reserve_exact(1);
+                series.causes.insert(at, (code, 1));
+            }
+        }
         if let Some(status) = result.status {
             match series.codes.iter_mut().find(|(code, _)| *code == status) {
                 Some((_, count)) => *count += 1,
-                None => series.codes.push((status, 1)),
+                None => {
+                    series.codes.reserve_exact(1);
+                    series.codes.push((status, 1));
+                }
             }
         }
         if let Some(cert) = &result.tls {
@@ -101,20 +123,46 @@ impl MonitorMetrics {
 
     /// Appends every family in the text exposition format.
     pub fn render(&self, out: &mut String) {
-        // Copied out, then written without the lock: every check takes it
-        // in `observe` on the checks' thread, and copying 10,000 records is
-        // far quicker than formatting them.
-        let mut all: Vec<(String, Series)> = match self.series.lock() {
-            Ok(all) => all
-                .iter()
-                .map(|(name, series)| (name.clone(), series.clone()))
-                .collect(),
+        self.render_pieces(out, &mut |_| true);
+    }
+
+    /// Writes every family in the text exposition format to `out`, handing
+    /// it to `piece` whenever it holds [`RENDER_PIECE`] bytes (`piece`
+    /// takes what it wants and clears `out`) and stopping early when
+    /// `piece` says false. The last part is left in `out`.
+    pub fn render_pieces(&self, out: &mut String, piece: &mut dyn FnMut(&mut String) -> bool) {
+        // Copied out a batch at a time, then written without the lock:
+        // every check takes it in `observe` on the checks' thread, and
+        // copying a batch is far quicker than formatting it. A batch, not
+        // all: 50,000 monitors' records are some 15 MB. Each family is a
+        // pass over every monitor, so its values are taken as it is written
+        // (as Prometheus' own clients gather collector by collector), a
+        // histogram's buckets, sum and count from one copy.
+        let mut names: Vec<Arc<str>> = match self.series.lock() {
+            Ok(all) => all.keys().cloned().collect(),
             Err(_) => return,
         };
-        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let each = |out: &mut String, write: &dyn Fn(&mut String, &str, &Series)| {
-            for (name, series) in &all {
-                write(out, name, series);
+        names.sort_unstable();
+        let mut going = true;
+        let mut batch: Vec<Option<Series>> = Vec::with_capacity(RENDER_BATCH);
+        let mut each = |out: &mut String, write: &dyn Fn(&mut String, &str, &Series)| {
+            for names in names.chunks(RENDER_BATCH) {
+                batch.clear();
+                match self.series.lock() {
+                    Ok(all) => batch.extend(names.iter().map(|name| all.get(name).cloned())),
+                    Err(_) => return,
+                }
+                for (name, series) in names.iter().zip(&batch) {
+                    if !going {
+                        return;
+                    }
+                    // A monitor removed since the names were taken is left out.
+                    let Some(series) = series else { continue };
+                    write(out, name, series);
+                    if out.len() >= RENDER_PIECE {
+                        going = piece(out);
+                    }
+                }
             }
         };
         family(
@@ -205,7 +253,9 @@ impl MonitorMetrics {
             "Checks run, by cause",
         );
         each(out, &|out, name, s| {
-            for (cause, count) in Cause::ALL.iter().zip(s.causes).filter(|(_, n)| *n > 0) {
+            let causes =
+                (s.causes.iter()).filter_map(|(code, n)| Some((Cause::from_code(*code)?, n)));
+            for (cause, count) in causes {
                 let _ = writeln!(
                     out,
                     "hopwatch_checks_total{{cause=\"{cause}\",monitor=\"{}\"}} {count}",
@@ -297,5 +347,35 @@ mod tests {
         let mut out = String::new();
         metrics.render(&mut out);
         assert!(!out.contains("monitor=\"edge\""));
+    }
+
+    #[test]
+    fn pieces_join_into_the_whole_text_and_stop_when_told() {
+        let metrics = MonitorMetrics::default();
+        for i in 0..2_000 {
+            let mut result = CheckResult::new(SystemTime::now(), Cause::Ok);
+            result.status = Some(200);
+            metrics.observe(&format!("m{i:04}"), "g", "http", &result, MonitorState::Up);
+        }
+        let mut whole = String::new();
+        metrics.render(&mut whole);
+        let (mut joined, mut pieces, mut out) = (String::new(), 0, String::new());
+        metrics.render_pieces(&mut out, &mut |piece| {
+            assert!(piece.len() >= RENDER_PIECE);
+            joined.push_str(piece);
+            piece.clear();
+            pieces += 1;
+            true
+        });
+        joined.push_str(&out);
+        assert_eq!(joined, whole);
+        assert!(pieces > 1, "{pieces} pieces of {} bytes", whole.len());
+        let (mut calls, mut out) = (0, String::new());
+        metrics.render_pieces(&mut out, &mut |piece| {
+            calls += 1;
+            piece.clear();
+            false
+        });
+        assert_eq!(calls, 1, "a receiver gone stops the render");
     }
 }

@@ -15,7 +15,6 @@ use super::rollup::{Histogram, Rollup};
 use super::{Store, StoreError, on_backend};
 use crate::clock::{date, day_from_civil, next_month, year_month};
 use crate::config::MonitorConfig;
-use crate::monitor::Cause;
 
 /// Interval assumed for a monitor whose config has none (the loader fills
 /// it, so this is only a fallback).
@@ -119,9 +118,8 @@ pub fn uptime_rows(
 }
 
 fn row(from: i64, to: i64, sum: &Rollup, interval_s: u64) -> UptimeRow {
-    let degraded: u64 = Cause::ALL
-        .iter()
-        .zip(sum.causes)
+    let degraded: u64 = sum
+        .by_cause()
         .filter(|(cause, _)| cause.is_degraded())
         .map(|(_, count)| u64::from(count))
         .sum();
@@ -278,6 +276,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::clock::parse_date;
+    use crate::monitor::Cause;
 
     fn day(text: &str) -> i64 {
         parse_date(text).expect("date")

@@ -1,9 +1,10 @@
 //! The bytes of one snapshot in each content coding we serve (identity,
-//! gzip, brotli), their ETags, and which coding a request's
-//! `Accept-Encoding` picks.
+//! gzip, brotli; a very large one in gzip alone), their ETags, and which
+//! coding a request's `Accept-Encoding` picks.
 
 use std::io::Write as _;
 
+use axum::body::Body;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
@@ -53,42 +54,63 @@ impl Coding {
     }
 }
 
-/// One answer's body in every coding, compressed once when it was built.
+/// Bodies up to this size are kept as rendered and in both compressions.
+/// A larger one (the `/metrics` of 50,000 monitors is 98 MB) is kept in
+/// gzip only: an answer without compression inflates it while it is sent,
+/// and a client that prefers brotli gets gzip. Such bodies go to scrapers
+/// and scripts, which ask for gzip; brotli would cost them a second of CPU
+/// and 30 MB of compressor state per render at that size.
+const KEEP_IDENTITY: usize = 8 * 1024 * 1024;
+/// Bytes inflated at a time when an identity answer is sent from gzip.
+const INFLATE_CHUNK: usize = 64 * 1024;
+
+/// One answer's body in the codings it is kept in, compressed once when it
+/// was built.
 #[derive(Debug)]
 pub struct Encoded {
-    /// As rendered.
-    pub identity: Bytes,
-    /// gzip of `identity`.
+    /// As rendered; `None` above [`KEEP_IDENTITY`].
+    identity: Option<Bytes>,
+    /// Length of the body as rendered.
+    identity_len: usize,
+    /// gzip of the body.
     pub gzip: Bytes,
-    /// brotli of `identity`.
-    pub brotli: Bytes,
+    /// brotli of the body; `None` above [`KEEP_IDENTITY`].
+    pub brotli: Option<Bytes>,
     /// The strong ETag of each coding, in [`Coding::ALL`] order, quotes
     /// included: built once, compared and sent on every request.
     etags: [String; 3],
 }
 
 impl Encoded {
-    /// Compresses `identity` both ways. CPU-bound: run it off the async
-    /// threads.
+    /// Compresses `identity` both ways.
+    #[cfg(test)]
     pub fn new(identity: Bytes) -> Encoded {
-        let digest = hex::encode(&Sha256::digest(&identity)[..16]);
-        let etags = Coding::ALL.map(|c| format!("\"{digest}{}\"", c.etag_suffix()));
-        let gzip = gzip(&identity);
-        let brotli = brotli(&identity);
-        Encoded {
-            identity,
-            gzip: gzip.into(),
-            brotli: brotli.into(),
-            etags,
-        }
+        let mut encoder = Encoder::default();
+        encoder.push(identity);
+        encoder.finish()
     }
 
-    /// The body in `coding`.
-    pub fn body(&self, coding: Coding) -> Bytes {
+    /// The coding to answer with for an `Accept-Encoding` value, among
+    /// those this body is kept in.
+    pub fn coding_for(&self, accept_encoding: Option<&str>) -> Coding {
+        choose(accept_encoding, self.brotli.is_some())
+    }
+
+    /// The body in `coding` (one it is kept in: see [`Encoded::coding_for`]),
+    /// with its length.
+    pub fn body(&self, coding: Coding) -> (Body, usize) {
         match coding {
-            Coding::Identity => self.identity.clone(),
-            Coding::Gzip => self.gzip.clone(),
-            Coding::Brotli => self.brotli.clone(),
+            Coding::Identity => match &self.identity {
+                Some(identity) => (Body::from(identity.clone()), identity.len()),
+                None => (
+                    Body::from_stream(inflate(self.gzip.clone())),
+                    self.identity_len,
+                ),
+            },
+            Coding::Brotli if let Some(brotli) = &self.brotli => {
+                (Body::from(brotli.clone()), brotli.len())
+            }
+            Coding::Gzip | Coding::Brotli => (Body::from(self.gzip.clone()), self.gzip.len()),
         }
     }
 
@@ -109,34 +131,130 @@ impl Encoded {
 
     /// Bytes held, for the cache's budget.
     pub fn size(&self) -> usize {
-        self.identity.len() + self.gzip.len() + self.brotli.len()
+        let kept = |bytes: &Option<Bytes>| bytes.as_ref().map_or(0, Bytes::len);
+        kept(&self.identity) + self.gzip.len() + kept(&self.brotli)
     }
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 4),
-        flate2::Compression::new(GZIP_LEVEL),
-    );
-    // Writing to a Vec cannot fail.
-    encoder.write_all(data).expect("gzip into memory");
-    encoder.finish().expect("gzip into memory")
+/// Builds an [`Encoded`] from a body read piece by piece: each piece is
+/// hashed and gzipped as it comes, so a large body never has to be held
+/// whole. CPU-bound: run it off the async threads.
+pub struct Encoder {
+    digest: Sha256,
+    gzip: flate2::write::GzEncoder<Vec<u8>>,
+    /// The pieces so far, until they pass `keep`; brotli compresses them
+    /// at the end, if they did not.
+    identity: Vec<Bytes>,
+    len: usize,
+    keep: usize,
 }
 
-fn brotli(data: &[u8]) -> Vec<u8> {
+impl Default for Encoder {
+    fn default() -> Self {
+        Self::keeping(KEEP_IDENTITY)
+    }
+}
+
+impl Encoder {
+    /// An encoder that keeps the body as rendered up to `keep` bytes.
+    fn keeping(keep: usize) -> Self {
+        Self {
+            digest: Sha256::new(),
+            gzip: flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(GZIP_LEVEL)),
+            identity: Vec::new(),
+            len: 0,
+            keep,
+        }
+    }
+
+    /// Adds the next piece of the body.
+    pub fn push(&mut self, piece: Bytes) {
+        self.digest.update(&piece);
+        // Writing to a Vec cannot fail.
+        self.gzip.write_all(&piece).expect("gzip into memory");
+        self.len += piece.len();
+        if self.len <= self.keep {
+            self.identity.push(piece);
+        } else {
+            self.identity = Vec::new();
+        }
+    }
+
+    /// The body in every coding.
+    pub fn finish(self) -> Encoded {
+        let digest = hex::encode(&self.digest.finalize()[..16]);
+        let etags = Coding::ALL.map(|c| format!("\"{digest}{}\"", c.etag_suffix()));
+        let identity = (self.len <= self.keep).then(|| match self.identity.as_slice() {
+            // One piece, the usual answer of a handler: kept without a copy.
+            [one] => one.clone(),
+            pieces => pieces.concat().into(),
+        });
+        let gzip = self.gzip.finish().expect("gzip into memory");
+        Encoded {
+            brotli: identity.as_deref().map(brotli),
+            identity,
+            identity_len: self.len,
+            // Without the room the growing output left: kept for as long
+            // as the snapshot is.
+            gzip: gzip.into_boxed_slice().into(),
+            etags,
+        }
+    }
+}
+
+fn brotli(data: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(data.len() / 5);
     {
         let mut writer =
             brotli::CompressorWriter::new(&mut out, 64 * 1024, BROTLI_QUALITY, BROTLI_WINDOW);
         writer.write_all(data).expect("brotli into memory");
     }
-    out
+    out.into_boxed_slice().into()
+}
+
+/// The body a gzip holds, inflated [`INFLATE_CHUNK`] bytes at a time as
+/// the client reads it.
+fn inflate(gzip: Bytes) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send {
+    use std::io::Read as _;
+    let mut decoder = flate2::read::GzDecoder::new(bytes::Buf::reader(gzip));
+    let mut done = false;
+    futures_util::stream::iter(std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let mut chunk = vec![0; INFLATE_CHUNK];
+        let mut filled = 0;
+        while filled < chunk.len() {
+            match decoder.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    done = true;
+                    return Some(Err(err));
+                }
+            }
+        }
+        if filled == 0 {
+            done = true;
+            return None;
+        }
+        chunk.truncate(filled);
+        Some(Ok(Bytes::from(chunk)))
+    }))
 }
 
 /// The coding to answer with for an `Accept-Encoding` value: the highest
 /// q-value among br, gzip and `*`, brotli on a tie (it is smaller);
 /// identity when neither is acceptable or the header is absent.
+#[cfg(test)]
 pub fn negotiate(accept_encoding: Option<&str>) -> Coding {
+    choose(accept_encoding, true)
+}
+
+/// [`negotiate`] among the codings at hand: without brotli, gzip if the
+/// client takes it, else identity.
+fn choose(accept_encoding: Option<&str>, brotli: bool) -> Coding {
     let Some(header) = accept_encoding else {
         return Coding::Identity;
     };
@@ -155,7 +273,11 @@ pub fn negotiate(accept_encoding: Option<&str>) -> Coding {
             _ => {}
         }
     }
-    let br = br.or(star).unwrap_or(0.0);
+    let br = if brotli {
+        br.or(star).unwrap_or(0.0)
+    } else {
+        0.0
+    };
     let gz = gz.or(star).unwrap_or(0.0);
     if br > 0.0 && br >= gz {
         Coding::Brotli
@@ -184,6 +306,9 @@ mod tests {
         assert_eq!(negotiate(Some("*;q=0.1")), Coding::Brotli);
         assert_eq!(negotiate(Some("identity")), Coding::Identity);
         assert_eq!(negotiate(Some("GZIP; Q=1")), Coding::Gzip);
+        assert_eq!(choose(Some("br, gzip;q=0.5"), false), Coding::Gzip);
+        assert_eq!(choose(Some("*"), false), Coding::Gzip);
+        assert_eq!(choose(Some("br"), false), Coding::Identity);
     }
 
     #[test]
@@ -196,11 +321,59 @@ mod tests {
             .unwrap();
         assert_eq!(unzipped, text);
         let mut unbrotli = Vec::new();
-        brotli::Decompressor::new(&encoded.brotli[..], 4096)
+        brotli::Decompressor::new(&encoded.brotli.as_ref().unwrap()[..], 4096)
             .read_to_end(&mut unbrotli)
             .unwrap();
         assert_eq!(unbrotli, text);
         assert!(encoded.gzip.len() < text.len() / 10);
+    }
+
+    #[tokio::test]
+    async fn a_large_body_is_kept_compressed_and_sent_whole() {
+        let text: String = (0..20_000)
+            .map(|i| format!("hopwatch_monitor_up{{monitor=\"m{i}\"}} 1\n"))
+            .collect();
+        let whole = Encoded::new(Bytes::from(text.clone()));
+        assert!(whole.identity.is_some());
+        // Read in pieces, as a streamed render arrives, past the limit.
+        let mut encoder = Encoder::keeping(64 * 1024);
+        for piece in text.as_bytes().chunks(7_000) {
+            encoder.push(Bytes::copy_from_slice(piece));
+        }
+        let large = encoder.finish();
+        assert!(large.identity.is_none() && large.brotli.is_none());
+        assert!(large.size() < text.len() / 5, "{}", large.size());
+        for coding in Coding::ALL {
+            assert_eq!(large.etag(coding), whole.etag(coding));
+            let (body, length) = large.body(coding);
+            let sent = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            assert_eq!(sent.len(), length);
+        }
+        // Kept in gzip only: who prefers brotli gets gzip, or identity.
+        assert_eq!(large.coding_for(Some("gzip, br")), Coding::Gzip);
+        assert_eq!(large.coding_for(Some("br")), Coding::Identity);
+        assert_eq!(whole.coding_for(Some("gzip, br")), Coding::Brotli);
+        let (body, length) = large.body(Coding::Identity);
+        assert_eq!(length, text.len());
+        let sent = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        assert_eq!(
+            sent,
+            text.as_bytes(),
+            "inflated from the gzip as it is sent"
+        );
+        assert_eq!(large.gzip, whole.gzip);
+    }
+
+    #[test]
+    fn pieces_under_the_limit_are_kept_as_one() {
+        let mut encoder = Encoder::default();
+        encoder.push(Bytes::from_static(b"hello "));
+        encoder.push(Bytes::from_static(b"world"));
+        let encoded = encoder.finish();
+        assert_eq!(encoded.identity.as_deref(), Some(&b"hello world"[..]));
+        let whole = Encoded::new(Bytes::from_static(b"hello world"));
+        assert_eq!(encoded.etag(Coding::Identity), whole.etag(Coding::Identity));
+        assert_eq!(encoded.size(), whole.size());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use self::encode::{Coding, Encoded, negotiate};
+use self::encode::{Coding, Encoded, Encoder};
 use super::AppState;
 use super::api::auth::{Bearer, bearer};
 
@@ -263,18 +263,14 @@ impl Snapshots {
             return Err(response);
         }
         let (mut parts, body) = response.into_parts();
-        let identity = match axum::body::to_bytes(body, MAX_BODY).await {
-            Ok(bytes) => bytes,
+        let body = match encode(body).await {
+            Ok(encoded) => encoded,
             Err(err) => {
                 tracing::error!(error = %err, route = route.label, "cannot read a rendered answer");
                 self.forget(key, &slot);
                 return Err(StatusCode::INTERNAL_SERVER_ERROR.into_response());
             }
         };
-        // Compressing megabytes is CPU work: keep it off the async threads.
-        let body = tokio::task::spawn_blocking(move || Encoded::new(identity))
-            .await
-            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?;
         for framing in [CONTENT_LENGTH, CONTENT_ENCODING, TRANSFER_ENCODING] {
             parts.headers.remove(framing);
         }
@@ -317,10 +313,42 @@ impl Entry {
         if let Some(name) = coding.header() {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static(name));
         }
-        let mut response = Response::new(Body::from(self.body.body(coding)));
+        let (body, length) = self.body.body(coding);
+        // Said even when the body is inflated as it goes out.
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+        let mut response = Response::new(body);
         *response.headers_mut() = headers;
         response
     }
+}
+
+/// Reads a rendered body as it comes and compresses it on the blocking
+/// pool (megabytes of it are CPU work), piece by piece, so that a large
+/// one is never held whole.
+async fn encode(body: Body) -> Result<Encoded, String> {
+    use futures_util::StreamExt as _;
+    let (pieces, mut received) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let encoding = tokio::task::spawn_blocking(move || {
+        let mut encoder = Encoder::default();
+        while let Some(piece) = received.blocking_recv() {
+            encoder.push(piece);
+        }
+        encoder.finish()
+    });
+    let mut stream = body.into_data_stream();
+    let mut read = 0;
+    while let Some(piece) = stream.next().await {
+        let piece = piece.map_err(|err| err.to_string())?;
+        read += piece.len();
+        if read > MAX_BODY {
+            return Err(format!("a rendered answer is larger than {MAX_BODY} bytes"));
+        }
+        if pieces.send(piece).await.is_err() {
+            break;
+        }
+    }
+    drop(pieces);
+    encoding.await.map_err(|err| err.to_string())
 }
 
 /// Whether a rendered answer may be shared: a 200 that its handler did not
@@ -368,10 +396,13 @@ pub async fn serve(
         snapshots.rendered(route);
         return next.run(request).await;
     }
-    let coding = negotiate(header(&request, ACCEPT_ENCODING).as_deref());
+    let accept_encoding = header(&request, ACCEPT_ENCODING);
     let if_none_match = header(&request, IF_NONE_MATCH);
     match snapshots.get(&key, route, request, next).await {
-        Ok(entry) => entry.answer(coding, if_none_match.as_deref()),
+        Ok(entry) => {
+            let coding = entry.body.coding_for(accept_encoding.as_deref());
+            entry.answer(coding, if_none_match.as_deref())
+        }
         Err(response) => response,
     }
 }

@@ -1,8 +1,9 @@
 //! The bytes of one snapshot in each content coding we serve (identity,
-//! gzip, brotli; a very large one in gzip alone), their ETags, and which
-//! coding a request's `Accept-Encoding` picks.
+//! gzip, and brotli made on first use; a very large one in gzip alone),
+//! their ETags, and which coding a request's `Accept-Encoding` picks.
 
 use std::io::Write as _;
+use std::sync::OnceLock;
 
 use axum::body::Body;
 use bytes::Bytes;
@@ -54,7 +55,8 @@ impl Coding {
     }
 }
 
-/// Bodies up to this size are kept as rendered and in both compressions.
+/// Bodies up to this size are kept as rendered, in gzip, and in brotli
+/// once a client asks for it.
 /// A larger one (the `/metrics` of 50,000 monitors is 98 MB) is kept in
 /// gzip only: an answer without compression inflates it while it is sent,
 /// and a client that prefers brotli gets gzip. Such bodies go to scrapers
@@ -64,8 +66,8 @@ const KEEP_IDENTITY: usize = 8 * 1024 * 1024;
 /// Bytes inflated at a time when an identity answer is sent from gzip.
 const INFLATE_CHUNK: usize = 64 * 1024;
 
-/// One answer's body in the codings it is kept in, compressed once when it
-/// was built.
+/// One answer's body in the codings it is kept in, each compressed once:
+/// gzip when it was built, brotli when first asked for.
 #[derive(Debug)]
 pub struct Encoded {
     /// As rendered; `None` above [`KEEP_IDENTITY`].
@@ -74,8 +76,11 @@ pub struct Encoded {
     identity_len: usize,
     /// gzip of the body.
     pub gzip: Bytes,
-    /// brotli of the body; `None` above [`KEEP_IDENTITY`].
-    pub brotli: Option<Bytes>,
+    /// brotli of the body, made when a client first asks for it: most
+    /// answers that are large and often rebuilt (`/metrics`) go to
+    /// scrapers that ask for gzip, and brotli costs several times gzip's
+    /// CPU. Never made above [`KEEP_IDENTITY`].
+    brotli: OnceLock<Bytes>,
     /// The strong ETag of each coding, in [`Coding::ALL`] order, quotes
     /// included: built once, compared and sent on every request.
     etags: [String; 3],
@@ -93,7 +98,22 @@ impl Encoded {
     /// The coding to answer with for an `Accept-Encoding` value, among
     /// those this body is kept in.
     pub fn coding_for(&self, accept_encoding: Option<&str>) -> Coding {
-        choose(accept_encoding, self.brotli.is_some())
+        choose(accept_encoding, self.identity.is_some())
+    }
+
+    /// Whether the body in `coding` is at hand without compressing.
+    pub fn ready(&self, coding: Coding) -> bool {
+        coding != Coding::Brotli || self.identity.is_none() || self.brotli.get().is_some()
+    }
+
+    /// Makes the body in `coding` if it is not at hand yet. CPU-bound: run
+    /// it off the async threads.
+    pub fn prepare(&self, coding: Coding) {
+        if coding == Coding::Brotli
+            && let Some(identity) = &self.identity
+        {
+            self.brotli.get_or_init(|| brotli(identity));
+        }
     }
 
     /// The body in `coding` (one it is kept in: see [`Encoded::coding_for`]),
@@ -107,7 +127,8 @@ impl Encoded {
                     self.identity_len,
                 ),
             },
-            Coding::Brotli if let Some(brotli) = &self.brotli => {
+            Coding::Brotli if let Some(identity) = &self.identity => {
+                let brotli = self.brotli.get_or_init(|| brotli(identity));
                 (Body::from(brotli.clone()), brotli.len())
             }
             Coding::Gzip | Coding::Brotli => (Body::from(self.gzip.clone()), self.gzip.len()),
@@ -132,7 +153,8 @@ impl Encoded {
     /// Bytes held, for the cache's budget.
     pub fn size(&self) -> usize {
         let kept = |bytes: &Option<Bytes>| bytes.as_ref().map_or(0, Bytes::len);
-        kept(&self.identity) + self.gzip.len() + kept(&self.brotli)
+        let brotli = self.brotli.get().map_or(0, Bytes::len);
+        kept(&self.identity) + self.gzip.len() + brotli
     }
 }
 
@@ -191,7 +213,7 @@ impl Encoder {
         });
         let gzip = self.gzip.finish().expect("gzip into memory");
         Encoded {
-            brotli: identity.as_deref().map(brotli),
+            brotli: OnceLock::new(),
             identity,
             identity_len: self.len,
             // Without the room the growing output left: kept for as long
@@ -321,7 +343,10 @@ mod tests {
             .unwrap();
         assert_eq!(unzipped, text);
         let mut unbrotli = Vec::new();
-        brotli::Decompressor::new(&encoded.brotli.as_ref().unwrap()[..], 4096)
+        assert!(!encoded.ready(Coding::Brotli), "brotli waits for a client");
+        encoded.prepare(Coding::Brotli);
+        assert!(encoded.ready(Coding::Brotli));
+        brotli::Decompressor::new(&encoded.brotli.get().unwrap()[..], 4096)
             .read_to_end(&mut unbrotli)
             .unwrap();
         assert_eq!(unbrotli, text);
@@ -341,7 +366,8 @@ mod tests {
             encoder.push(Bytes::copy_from_slice(piece));
         }
         let large = encoder.finish();
-        assert!(large.identity.is_none() && large.brotli.is_none());
+        large.prepare(Coding::Brotli);
+        assert!(large.identity.is_none() && large.brotli.get().is_none());
         assert!(large.size() < text.len() / 5, "{}", large.size());
         for coding in Coding::ALL {
             assert_eq!(large.etag(coding), whole.etag(coding));

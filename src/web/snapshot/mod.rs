@@ -401,6 +401,12 @@ pub async fn serve(
     match snapshots.get(&key, route, request, next).await {
         Ok(entry) => {
             let coding = entry.body.coding_for(accept_encoding.as_deref());
+            if !entry.body.ready(coding) {
+                // The first reader that takes brotli makes it, off the web's
+                // async threads; those who come meanwhile wait for the same.
+                let making = entry.clone();
+                let _ = tokio::task::spawn_blocking(move || making.body.prepare(coding)).await;
+            }
             entry.answer(coding, if_none_match.as_deref())
         }
         Err(response) => response,

@@ -10,9 +10,9 @@ use hopwatch::config::values::KeepHealthy;
 use hopwatch::probe::Cause;
 use hopwatch::store::rollup::Rollup;
 use hopwatch::store::thinning::{self, Pace};
-use hopwatch::store::{Location, Store, StoredCheck, day_of, from_unix_ms, hour_of};
+use hopwatch::store::{Store, StoredCheck, day_of, from_unix_ms, hour_of};
 
-use crate::helpers::{TestDatabase, test_database};
+use crate::helpers::both_stores as backends;
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
@@ -22,25 +22,6 @@ const NOW: i64 = 1_799_913_600_000;
 const SPAN: i64 = 5 * MINUTE;
 /// Where thinning stops (the default `after`, 48 h).
 const CUTOFF: i64 = NOW - 48 * HOUR;
-
-/// Both stores, each fresh: (name, store, what keeps it alive).
-async fn backends() -> Vec<(&'static str, Store, Keep)> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Store::open(&dir.path().join("s.db")).await.expect("sqlite");
-    let database = test_database().await;
-    let postgres = Store::open_at(&Location::parse(&database.url).expect("url"))
-        .await
-        .expect("postgres");
-    vec![
-        ("sqlite", sqlite, Keep::Dir(dir)),
-        ("postgres", postgres, Keep::Database(database)),
-    ]
-}
-
-enum Keep {
-    Dir(#[allow(dead_code)] tempfile::TempDir),
-    Database(#[allow(dead_code)] TestDatabase),
-}
 
 fn check(monitor_id: i64, at_ms: i64, cause: Cause) -> StoredCheck {
     StoredCheck {

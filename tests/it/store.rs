@@ -12,26 +12,7 @@ use hopwatch::store::reports::{NewReport, ReportState};
 use hopwatch::store::rollup::Rollup;
 use hopwatch::store::{Location, Store, StoredCheck, day_of, hour_of, unix_ms};
 
-use crate::helpers::{TestDatabase, firing_delivery, test_database};
-
-/// Both stores, each fresh: (name, store, what keeps it alive).
-async fn backends() -> Vec<(&'static str, Store, Keep)> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Store::open(&dir.path().join("s.db")).await.expect("sqlite");
-    let database = test_database().await;
-    let postgres = Store::open_at(&Location::parse(&database.url).expect("url"))
-        .await
-        .expect("postgres");
-    vec![
-        ("sqlite", sqlite, Keep::Dir(dir)),
-        ("postgres", postgres, Keep::Database(database)),
-    ]
-}
-
-enum Keep {
-    Dir(#[allow(dead_code)] tempfile::TempDir),
-    Database(#[allow(dead_code)] TestDatabase),
-}
+use crate::helpers::{both_stores as backends, firing_delivery};
 
 fn check(monitor_id: i64, at_ms: i64, cause: Cause, detail: Option<&str>) -> StoredCheck {
     StoredCheck {

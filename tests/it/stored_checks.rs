@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use hopwatch::probe::Cause;
 use hopwatch::store::{Location, Store, StoredCheck, unix_ms};
 
-use crate::helpers::{TestDatabase, test_database};
+use crate::helpers::{TestDatabase, both_stores as backends, test_database};
 
 /// The last migration before checks were packed (migration 0007).
 const BEFORE_PACKED: i64 = 6;
@@ -17,23 +17,6 @@ const BEFORE_PACKED: i64 = 6;
 const LAST_ID: i64 = (1 << 22) - 1;
 /// The last millisecond it holds (the year 2109).
 const LAST_MS: i64 = (1 << 42) - 1;
-
-/// Both stores, each fresh: (name, store, what keeps it alive).
-async fn backends() -> Vec<(&'static str, Store, Keep)> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Store::open(&dir.path().join("s.db")).await.expect("sqlite");
-    let database = test_database().await;
-    let postgres = postgres(&database).await;
-    vec![
-        ("sqlite", sqlite, Keep::Dir(dir)),
-        ("postgres", postgres, Keep::Database(database)),
-    ]
-}
-
-enum Keep {
-    Dir(#[allow(dead_code)] tempfile::TempDir),
-    Database(#[allow(dead_code)] TestDatabase),
-}
 
 async fn postgres(database: &TestDatabase) -> Store {
     Store::open_at(&Location::parse(&database.url).expect("url"))

@@ -38,7 +38,7 @@ pub use peers::{
     spawn_headers_then_stall, spawn_huge_body, spawn_redirect_loop, spawn_reset, spawn_slow_drip,
     spawn_status,
 };
-pub use postgres::{TestDatabase, test_database};
+pub use postgres::{TestDatabase, both_stores, test_database};
 pub use proxy::Relay;
 pub use smtp::{SmtpServer, read_maildir, spawn_scripted_smtp};
 pub use tls::{CertFiles, CertKind, TlsPeer, cert_files, spawn_tls, spawn_tls_status};

@@ -431,3 +431,25 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
+
+/// Both stores, each fresh, for tests that run against both backends:
+/// (name, store, what keeps it alive).
+pub async fn both_stores() -> Vec<(&'static str, hopwatch::store::Store, KeepStore)> {
+    use hopwatch::store::{Location, Store};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = Store::open(&dir.path().join("s.db")).await.expect("sqlite");
+    let database = test_database().await;
+    let postgres = Store::open_at(&Location::parse(&database.url).expect("url"))
+        .await
+        .expect("postgres");
+    vec![
+        ("sqlite", sqlite, KeepStore::Dir(dir)),
+        ("postgres", postgres, KeepStore::Database(database)),
+    ]
+}
+
+/// What keeps one of [`both_stores`] alive: its folder or its database.
+pub enum KeepStore {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Database(#[allow(dead_code)] TestDatabase),
+}

@@ -246,6 +246,24 @@ async fn outbox_drained(url: &str) {
     pool.close().await;
 }
 
+/// Waits until the outbox records a delivery as sent. A leader lost
+/// between the receiver's 2xx and that record would have the next leader
+/// send the delivery again, under the same id for the receiver to drop
+/// (contract section 5); the tests stop a leader once the answer is on
+/// record, so each message is received once.
+async fn sent_on_record(url: &str) {
+    let pool = sqlx::PgPool::connect(url).await.expect("connect");
+    wait_until_async("the delivery is recorded as sent", WITHIN, async || {
+        let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'sent'")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(0);
+        sent >= 1
+    })
+    .await;
+    pool.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_splits_the_work_pages_once_and_survives_its_leaders_death() {
     let Fixture {
@@ -319,6 +337,7 @@ async fn a_cluster_splits_the_work_pages_once_and_survives_its_leaders_death() {
         !received(&hook, "firing").is_empty()
     })
     .await;
+    sent_on_record(&database.url).await;
     let leader_index = {
         let seen = live_nodes(&nodes[0]).await;
         let leader = seen
@@ -446,6 +465,7 @@ async fn a_leader_that_loses_the_database_stops_leading_keeps_checking_and_catch
         !received(&hook, "firing").is_empty()
     })
     .await;
+    sent_on_record(&database.url).await;
 
     // The leader's path to the database goes: it stops leading, says
     // so on /healthz, and the other node takes over.

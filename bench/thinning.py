@@ -14,6 +14,7 @@ lateness is measured. See BENCHMARKS.md, "Storage over a month".
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -34,6 +35,12 @@ def seed(path, monitors, days):
                HOPWATCH_MONTH_DB=path)
     subprocess.run(["cargo", "bench", "--bench", "month"], cwd=bench.ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
+
+
+def plain(text, name):
+    """The value of a metric without labels."""
+    found = re.search(rf"^{name} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 def old_checks(db, before_ms):
@@ -72,8 +79,7 @@ def run(args, seeded, keep, workdir):
     counts = dict(bench.histogram(first, "hopwatch_scheduler_lateness_seconds"))
     late = [(b, c - counts.get(b, 0)) for b, c in bench.histogram(last, "hopwatch_scheduler_lateness_seconds")]
     checks = bench.counter_sum(last, "hopwatch_checks_total") - bench.counter_sum(first, "hopwatch_checks_total")
-    written = (bench.counter_sum(last, "hopwatch_store_rows_written_total")
-               - bench.counter_sum(first, "hopwatch_store_rows_written_total"))
+    written = plain(last, "hopwatch_store_rows_written_total") - plain(first, "hopwatch_store_rows_written_total")
     after_rows = old_checks(db, cutoff)
     with open(os.path.join(folder, "daemon.log")) as f:
         thinned = [line.strip() for line in f if "thinning" in line]

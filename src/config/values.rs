@@ -1,6 +1,6 @@
 //! Value types the config accepts in more than one spelling: humantime
 //! durations, percentages (`5%` or `0.05`), status matchers (`200`, `"2xx"`)
-//! and `storage.keep_healthy` (`off` or `{ after: 48h, every: 5m }`).
+//! and `storage.keep_healthy` (`5m`, `0`, `off` or `{ after: 48h, every: 5m }`).
 
 use std::fmt;
 use std::time::Duration;
@@ -166,24 +166,52 @@ fn default_keep_every() -> Duration {
 
 struct KeepHealthyVisitor;
 
+/// What `storage.keep_healthy` takes, for its error messages.
+const KEEP_HEALTHY_FORMS: &str =
+    "a duration such as 5m, 0 or off to keep every check, or { after: 48h, every: 5m }";
+
 impl<'de> Visitor<'de> for KeepHealthyVisitor {
     type Value = Option<KeepHealthy>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("off, false or a mapping such as { after: 48h, every: 5m }")
+        f.write_str(KEEP_HEALTHY_FORMS)
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
         Ok(v.then(KeepHealthy::default))
     }
 
+    /// The contract's form: the span one healthy check is kept per
+    /// (`5m`); `0` or `off` keeps every check.
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        match v.trim() {
-            "off" | "false" => Ok(None),
-            "on" | "true" => Ok(Some(KeepHealthy::default())),
-            other => Err(E::custom(format!(
-                "invalid value {other:?} (expected off, false or a mapping such as \
-                 {{ after: 48h, every: 5m }})"
+        if matches!(v.trim(), "off" | "false") {
+            return Ok(None);
+        }
+        let every = parse_duration(v).map_err(|_| {
+            E::custom(format!(
+                "invalid value {v:?} (expected {KEEP_HEALTHY_FORMS})"
+            ))
+        })?;
+        Ok((!every.is_zero()).then(|| KeepHealthy {
+            every,
+            ..KeepHealthy::default()
+        }))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        match v {
+            0 => Ok(None),
+            _ => Err(E::custom(format!(
+                "invalid value {v} (expected {KEEP_HEALTHY_FORMS})"
+            ))),
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(format!(
+                "invalid value {v} (expected {KEEP_HEALTHY_FORMS})"
             ))),
         }
     }
@@ -217,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn keep_healthy_is_off_or_a_mapping_of_defaults() {
+    fn keep_healthy_takes_the_contracts_duration_zero_off_or_a_mapping() {
         #[derive(Deserialize)]
         struct In(#[serde(deserialize_with = "keep_healthy")] Option<KeepHealthy>);
         let parse = |text: &str| serde_json::from_str::<In>(text).map(|In(keep)| keep);
@@ -226,12 +254,22 @@ mod tests {
         assert_eq!(default.every, Duration::from_secs(300));
         assert_eq!(parse("false").unwrap(), None);
         assert_eq!(parse("\"off\"").unwrap(), None);
+        assert_eq!(parse("0").unwrap(), None, "the contract's 0");
+        assert_eq!(parse("\"0s\"").unwrap(), None);
         assert_eq!(parse("true").unwrap(), Some(default));
         assert_eq!(parse("{}").unwrap(), Some(default));
-        let hourly = parse(r#"{"every": "1h"}"#).unwrap().expect("on");
+        assert_eq!(
+            parse("\"5m\"").unwrap(),
+            Some(default),
+            "the contract's form"
+        );
+        let hourly = parse("\"1h\"").unwrap().expect("on");
         assert_eq!(hourly.every, Duration::from_secs(3_600));
         assert_eq!(hourly.after, default.after);
+        let mapped = parse(r#"{"every": "1h"}"#).unwrap().expect("on");
+        assert_eq!(mapped, hourly);
         assert!(parse("\"sometimes\"").is_err());
+        assert!(parse("300").is_err(), "a bare number has no unit");
         assert!(parse(r#"{"every": "5 m"}"#).is_err());
         assert!(parse(r#"{"keep": "5m"}"#).is_err());
     }

@@ -64,16 +64,7 @@ impl Sparse {
         let mut out = Vec::with_capacity(self.0.len() * 3);
         for &(index, count) in &self.0 {
             out.push(index);
-            let mut value = count;
-            loop {
-                let byte = (value & 0x7f) as u8;
-                value >>= 7;
-                if value == 0 {
-                    out.push(byte);
-                    break;
-                }
-                out.push(byte | 0x80);
-            }
+            push_leb128(&mut out, count);
         }
         out
     }
@@ -103,6 +94,20 @@ impl Sparse {
                 self.set(*index, value);
             }
         }
+    }
+}
+
+/// Appends `value` in LEB128: seven bits a byte, low first, the high bit
+/// set on every byte but the last.
+fn push_leb128(out: &mut Vec<u8>, mut value: u32) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
     }
 }
 
@@ -345,34 +350,18 @@ mod tests {
     /// The dense arrays these rollups kept before, as they encoded and
     /// read percentiles: what is on disk was written this way.
     mod dense {
-        use super::super::{BUCKETS, GROWTH};
+        use super::super::{BUCKETS, GROWTH, Histogram, push_leb128};
 
         pub fn record(counts: &mut [u32; BUCKETS], latency_us: u64) {
-            let index = if latency_us <= 1 {
-                0
-            } else {
-                (((latency_us as f64).ln() / GROWTH.ln()).ceil() as usize).min(BUCKETS - 1)
-            };
+            let index = usize::from(Histogram::bucket(latency_us));
             counts[index] = counts[index].saturating_add(1);
         }
 
         pub fn encode(counts: &[u32]) -> Vec<u8> {
             let mut out = Vec::new();
-            for (index, count) in counts.iter().enumerate() {
-                if *count == 0 {
-                    continue;
-                }
+            for (index, count) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
                 out.push(index as u8);
-                let mut value = *count;
-                loop {
-                    let byte = (value & 0x7f) as u8;
-                    value >>= 7;
-                    if value == 0 {
-                        out.push(byte);
-                        break;
-                    }
-                    out.push(byte | 0x80);
-                }
+                push_leb128(&mut out, *count);
             }
             out
         }
@@ -396,6 +385,19 @@ mod tests {
             }
             0
         }
+    }
+
+    #[test]
+    fn the_encoding_on_disk_is_bucket_then_leb128_count() {
+        let mut histogram = Histogram::default();
+        histogram.record(1);
+        for _ in 0..200 {
+            histogram.record(1_000);
+        }
+        // 1 µs is bucket 0; 1 ms is bucket 31 (1.25^31 ≈ 1,009); 200 is
+        // 0xC8 0x01 in LEB128.
+        assert_eq!(histogram.encode(), [0, 1, 31, 0xC8, 0x01]);
+        assert_eq!(Histogram::decode(&[0, 1, 31, 0xC8, 0x01]), histogram);
     }
 
     proptest::proptest! {

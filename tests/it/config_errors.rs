@@ -217,10 +217,10 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
-        "storage.keep_healthy neither off nor a mapping",
+        "storage.keep_healthy neither a duration, off nor a mapping",
         "storage: { keep_healthy: sometimes }\nmonitors: [{ name: a, url: http://x }]\n",
         &[
-            "hopwatch.yaml: storage.keep_healthy: invalid value \"sometimes\" (expected off, false or a mapping such as { after: 48h, every: 5m })",
+            "hopwatch.yaml: storage.keep_healthy: invalid value \"sometimes\" (expected a duration such as 5m, 0 or off to keep every check, or { after: 48h, every: 5m })",
         ],
     ),
     (

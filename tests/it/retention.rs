@@ -23,18 +23,22 @@ const SPAN: i64 = 5 * MINUTE;
 /// Where thinning stops (the default `after`, 48 h).
 const CUTOFF: i64 = NOW - 48 * HOUR;
 
+/// A stored check; a failure carries evidence naming its time.
 fn check(monitor_id: i64, at_ms: i64, cause: Cause) -> StoredCheck {
-    StoredCheck {
-        monitor_id,
-        at_ms,
-        cause: cause.code(),
-        status: Some(if cause.is_ok() { 200 } else { 502 }),
-        latency_us: 1_500,
-        phases_us: [10, 200, 300, 900, 90],
-        flags: 0,
-        node: None,
-        detail: (!cause.is_ok()).then(|| format!(r#"{{"error":"seen at {at_ms}"}}"#)),
-    }
+    let detail = (!cause.is_ok()).then(|| format!(r#"{{"error":"seen at {at_ms}"}}"#));
+    crate::store::check(monitor_id, at_ms, cause, detail.as_deref())
+}
+
+/// Thins everything due at `now_ms` with the defaults, in one call.
+async fn thin_all(store: &Store, now_ms: i64) -> thinning::Thinned {
+    thinning::apply(
+        store,
+        KeepHealthy::default(),
+        from_unix_ms(now_ms),
+        Pace::UNBOUNDED,
+    )
+    .await
+    .expect("thin")
 }
 
 /// Whether thinning may delete `check`: `ok` and no flag.
@@ -147,14 +151,7 @@ async fn old_healthy_checks_thin_to_one_per_five_minutes_and_every_failure_keeps
         let recent = times(&store, edge, CUTOFF).await;
         assert_eq!(recent.len(), 48 * 360, "{name}");
 
-        let done = thinning::apply(
-            &store,
-            KeepHealthy::default(),
-            from_unix_ms(NOW),
-            Pace::UNBOUNDED,
-        )
-        .await
-        .expect("thin");
+        let done = thin_all(&store, NOW).await;
 
         let expected = kept_by_the_rule(&edge_checks, CUTOFF);
         let kept = times(&store, edge, 0).await;
@@ -211,25 +208,11 @@ async fn old_healthy_checks_thin_to_one_per_five_minutes_and_every_failure_keeps
         assert_eq!(after, before, "{name}");
 
         // Again: nothing is due, nothing is read.
-        let again = thinning::apply(
-            &store,
-            KeepHealthy::default(),
-            from_unix_ms(NOW + 59 * MINUTE),
-            Pace::UNBOUNDED,
-        )
-        .await
-        .expect("thin");
+        let again = thin_all(&store, NOW + 59 * MINUTE).await;
         assert_eq!((again.deleted, again.windows), (0, 0), "{name}");
         // An hour later only the next hour of edge is due (quiet has
         // nothing there), and only healthy checks go.
-        let next = thinning::apply(
-            &store,
-            KeepHealthy::default(),
-            from_unix_ms(NOW + HOUR),
-            Pace::UNBOUNDED,
-        )
-        .await
-        .expect("thin");
+        let next = thin_all(&store, NOW + HOUR).await;
         assert_eq!(next.windows, 1, "{name}");
         // As if that hour had been thinned with the others: a window's
         // edges change nothing.
@@ -285,14 +268,7 @@ async fn thinning_in_small_steps_keeps_what_one_pass_keeps_and_a_second_pass_del
                 "{name}"
             );
         }
-        let again = thinning::apply(
-            &store,
-            KeepHealthy::default(),
-            from_unix_ms(NOW),
-            Pace::UNBOUNDED,
-        )
-        .await
-        .expect("thin");
+        let again = thin_all(&store, NOW).await;
         assert_eq!((again.deleted, again.windows), (0, 0), "{name}");
         store.close().await;
     }
@@ -312,7 +288,10 @@ fn keep_healthy_is_on_by_default_and_off_when_asked() {
     };
     let monitors = "monitors: [{ name: a, url: http://x }]\n";
     assert_eq!(parse(monitors), Ok(Some(KeepHealthy::default())));
-    for off in ["off", "false"] {
+    // The contract's spelling: the span, and 0 to keep every check.
+    let text = format!("storage: {{ keep_healthy: 5m }}\n{monitors}");
+    assert_eq!(parse(&text), Ok(Some(KeepHealthy::default())));
+    for off in ["0", "off", "false"] {
         let text = format!("storage: {{ keep_healthy: {off} }}\n{monitors}");
         assert_eq!(parse(&text), Ok(None), "{off}");
     }

@@ -14,7 +14,13 @@ use hopwatch::store::{Location, Store, StoredCheck, day_of, hour_of, unix_ms};
 
 use crate::helpers::{both_stores as backends, firing_delivery};
 
-fn check(monitor_id: i64, at_ms: i64, cause: Cause, detail: Option<&str>) -> StoredCheck {
+/// A stored check of `cause` with an answer's usual figures.
+pub(crate) fn check(
+    monitor_id: i64,
+    at_ms: i64,
+    cause: Cause,
+    detail: Option<&str>,
+) -> StoredCheck {
     StoredCheck {
         monitor_id,
         at_ms,

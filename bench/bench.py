@@ -118,6 +118,20 @@ def cpu_ticks(pid):
     return int(fields[11]), int(fields[12])
 
 
+def context_switches(pid):
+    """Voluntary + involuntary context switches summed over the process's threads."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if "ctxt_switches:" in line:
+                        total += int(line.split()[1])
+        except OSError:
+            pass  # a thread that ended between the listing and the read
+    return total
+
+
 def rss_kib(pid, field):
     """VmHWM (peak) or VmRSS (now) of the process, KiB."""
     with open(f"/proc/{pid}/status") as f:
@@ -180,10 +194,11 @@ def main():
         # Before the first scrape: the start and the first interval only.
         start_hwm, start_rss = rss_kib(daemon.pid, "VmHWM"), rss_kib(daemon.pid, "VmRSS")
         before = scrape(web)
-        ticks0, t0 = cpu_ticks(daemon.pid), time.monotonic()
+        ticks0, t0, cs0 = cpu_ticks(daemon.pid), time.monotonic(), context_switches(daemon.pid)
         time.sleep(args.duration)
+        # CPU first: the window should not bill the daemon for our scrape.
+        ticks1, t1, cs1 = cpu_ticks(daemon.pid), time.monotonic(), context_switches(daemon.pid)
         after = scrape(web)
-        ticks1, t1 = cpu_ticks(daemon.pid), time.monotonic()
         rss = rss_kib(daemon.pid, "VmHWM")
         rss_now = rss_kib(daemon.pid, "VmRSS")
     finally:
@@ -210,6 +225,7 @@ def main():
     per_1000 = lambda ms: ms / max(checks, 1) * 1000
     print(f"CPU per 1,000       {per_1000(cpu_ms):.0f} ms ({per_1000(user_ms):.0f} user + {per_1000(system_ms):.0f} kernel;"
           " whole process, storage included)")
+    print(f"wake-ups per check  {(cs1 - cs0) / max(checks, 1):.2f} context switches ({(cs1 - cs0) / elapsed:.0f}/s, all threads)")
     print(f"lateness            p50 <= {quantile(late, 0.5) * 1000:g} ms, p99 <= {quantile(late, 0.99) * 1000:g} ms (histogram bucket bounds)")
     print(f"peak RSS            {rss / 1024:.0f} MiB (at the end: {rss_now / 1024:.0f} MiB)")
     print(f"RSS before scrapes  {start_rss / 1024:.0f} MiB (peak through the start and warm-up: {start_hwm / 1024:.0f} MiB)")

@@ -385,6 +385,30 @@ impl CheckRows for PgConnection {
     }
 }
 
+/// Names of `check_nodes` already read, with their ids; shared by a
+/// store's clones.
+#[derive(Debug, Clone, Default)]
+pub(super) struct NodeIds(Arc<std::sync::Mutex<HashMap<Arc<str>, i64>>>);
+
+impl NodeIds {
+    /// The ids known of `names`.
+    fn get(&self, names: &[&Arc<str>]) -> HashMap<Arc<str>, i64> {
+        let Ok(known) = self.0.lock() else {
+            return HashMap::new();
+        };
+        names
+            .iter()
+            .filter_map(|name| known.get(*name).map(|id| (Arc::clone(name), *id)))
+            .collect()
+    }
+
+    fn remember(&self, name: &Arc<str>, id: i64) {
+        if let Ok(mut known) = self.0.lock() {
+            known.insert(Arc::clone(name), id);
+        }
+    }
+}
+
 impl Store {
     /// The id in `check_nodes` of each of `names`, a row made for a new
     /// one. Read and made outside the batch's transaction: a name stays
@@ -393,8 +417,8 @@ impl Store {
         &self,
         names: &[&Arc<str>],
     ) -> Result<HashMap<Arc<str>, i64>, StoreError> {
-        let mut ids = HashMap::with_capacity(names.len());
-        // Nearly always every name is known: one statement.
+        let mut ids = self.known_nodes.get(names);
+        // Nearly always every name is known, and remembered: no statement.
         for pass in 0..2 {
             let missing: Vec<&Arc<str>> = names
                 .iter()
@@ -442,6 +466,7 @@ impl Store {
             for (id, name) in rows {
                 if let Some(known) = missing.iter().find(|m| m.as_ref() == name.as_str()) {
                     ids.insert(Arc::clone(known), id);
+                    self.known_nodes.remember(known, id);
                 }
             }
         }

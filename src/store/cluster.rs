@@ -70,6 +70,7 @@ impl Store {
         Store {
             backend: self.backend().clone(),
             fence: Some(Arc::new(fence)),
+            known_nodes: self.known_nodes.clone(),
         }
     }
 

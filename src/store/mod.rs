@@ -111,6 +111,9 @@ pub struct Store {
     /// Set on a cluster leader's copy: its leader-only writes carry the
     /// lease's fencing token and are refused once the lease is gone.
     fence: Option<std::sync::Arc<cluster::Fence>>,
+    /// Ids of `check_nodes` names already read: a row there never changes
+    /// or goes, so each batch need not ask again.
+    known_nodes: check_rows::NodeIds,
 }
 
 impl Store {
@@ -132,6 +135,7 @@ impl Store {
         Ok(Self {
             backend,
             fence: None,
+            known_nodes: check_rows::NodeIds::default(),
         })
     }
 

@@ -1,5 +1,5 @@
 //! The one task that writes: results arrive on a channel and are flushed
-//! every 250 ms or 1,000 rows, with rollups, in one transaction per batch.
+//! every second or 1,000 rows, with rollups, in one transaction per batch.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,7 @@ use crate::metrics::Metrics;
 use crate::monitor::Cause;
 
 /// Flush at least this often.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// How far back a gap is added to hourly rollups (the 48 h charts).
 const GAP_HOURS: i64 = 48;
 /// How far back a gap is added to daily rollups (the 90-day bars).

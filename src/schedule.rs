@@ -73,6 +73,7 @@ impl Scheduler {
     /// Makes the running set equal `monitors`: new ones start, removed ones
     /// stop, changed ones restart; unchanged ones keep their rhythm.
     pub fn apply(&mut self, monitors: Vec<Arc<Monitor>>) {
+        let step = step_for(&monitors);
         let mut wanted: HashMap<String, Arc<Monitor>> =
             monitors.into_iter().map(|m| (m.name.clone(), m)).collect();
         self.tasks.retain(|name, running| {
@@ -93,7 +94,7 @@ impl Scheduler {
         for (name, monitor) in wanted {
             let stop = self.shutdown.child_token();
             let turns = Turns {
-                due: instant + first_due(&name, monitor.interval, wall),
+                due: instant + first_due(&name, monitor.interval, step, wall),
                 interval: monitor.interval,
                 permits: self.permits.clone(),
                 metrics: self.metrics.clone(),
@@ -206,29 +207,58 @@ impl Turns {
     }
 }
 
-/// Offsets are multiples of this. Checks due on the same step start in one
-/// wake-up of the runtime and share the waits for their answers: at 100
-/// checks a second that halves the daemon's CPU per check (BENCHMARKS.md),
-/// while the last of a step's checks still starts within milliseconds.
-const SLOT_MS: u64 = 100;
+/// Offsets are multiples of a step. Checks due on the same step start in
+/// one wake-up of the runtime and share the waits for their answers, which
+/// at 100 checks a second more than halves the daemon's CPU per check
+/// (BENCHMARKS.md). The step is the longest of 100, 200 and 400 ms that
+/// holds about [`CHECKS_PER_STEP`] checks or fewer, so the last check of a step
+/// still starts within milliseconds of its due time.
+const STEPS_MS: [u64; 3] = [100, 200, 400];
 
-/// A stable offset in `[0, interval)` from the monitor's name, on a
-/// [`SLOT_MS`] step, so first runs are spread out and land on the same
-/// offsets after a restart.
-pub fn offset(name: &str, interval: Duration) -> Duration {
+/// How many checks a step is meant to hold, at most, when the monitors'
+/// rate allows a longer step than the shortest.
+const CHECKS_PER_STEP: f64 = 40.0;
+
+/// The step for offsets of `monitors` (see [`STEPS_MS`]): it depends on
+/// their rate only, so the same monitors get the same offsets again.
+pub fn step_for(monitors: &[Arc<Monitor>]) -> Duration {
+    let per_second = monitors
+        .iter()
+        .map(|m| 1.0 / m.interval.as_secs_f64().max(0.001))
+        .sum();
+    step_at(per_second)
+}
+
+/// The step for checks due at `per_second`.
+fn step_at(per_second: f64) -> Duration {
+    // Rounded: a rate summed from many intervals is off by a hair.
+    let fits = |step_ms: u64| (per_second * step_ms as f64 / 1000.0).round() <= CHECKS_PER_STEP;
+    let step_ms = STEPS_MS
+        .iter()
+        .rev()
+        .copied()
+        .find(|&step_ms| fits(step_ms))
+        .unwrap_or(STEPS_MS[0]);
+    Duration::from_millis(step_ms)
+}
+
+/// A stable offset in `[0, interval)` from the monitor's name, a multiple
+/// of `step` (see [`STEPS_MS`]), so first runs are spread out and land on
+/// the same offsets after a restart.
+pub fn offset(name: &str, interval: Duration, step: Duration) -> Duration {
     // The 0xff terminator is what `str`'s `Hash` wrote before: offsets stay
     // where earlier versions put them.
     let hash = crate::stable_hash::fnv1a(name.bytes().chain([0xff]));
     let interval_ms = interval.as_millis().max(1) as u64;
-    let slot = SLOT_MS.clamp(1, interval_ms);
-    Duration::from_millis(hash % interval_ms / slot * slot)
+    let step_ms = (step.as_millis() as u64).clamp(1, interval_ms);
+    Duration::from_millis(hash % interval_ms / step_ms * step_ms)
 }
 
 /// The first due time at or after `now`: the next instant whose wall-clock
 /// phase modulo `interval` equals the monitor's offset.
-pub fn first_due(name: &str, interval: Duration, now: SystemTime) -> Duration {
+pub fn first_due(name: &str, interval: Duration, step: Duration, now: SystemTime) -> Duration {
     let interval_ms = interval.as_millis().max(1) as u64;
-    let offset_ms = offset(name, interval).as_millis() as u64;
+    let offset_ms = offset(name, interval, step).as_millis() as u64;
     let now_ms = now
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -242,13 +272,18 @@ pub fn first_due(name: &str, interval: Duration, now: SystemTime) -> Duration {
 mod tests {
     use super::*;
 
+    const STEP: Duration = Duration::from_millis(100);
+
     #[test]
     fn offsets_are_stable_and_spread() {
         let interval = Duration::from_secs(10);
-        assert_eq!(offset("shop-edge", interval), offset("shop-edge", interval));
+        assert_eq!(
+            offset("shop-edge", interval, STEP),
+            offset("shop-edge", interval, STEP)
+        );
         let mut seen = std::collections::HashSet::new();
         for i in 0..100 {
-            let o = offset(&format!("m{i}"), interval);
+            let o = offset(&format!("m{i}"), interval, STEP);
             assert!(o < interval);
             seen.insert(o.as_millis() / 1000);
         }
@@ -260,20 +295,38 @@ mod tests {
 
     #[test]
     fn offsets_sit_on_the_step_unless_the_interval_is_shorter() {
+        let step = Duration::from_millis(400);
         for i in 0..50 {
             let name = format!("m{i}");
-            assert_eq!(offset(&name, Duration::from_secs(10)).as_millis() % 100, 0);
-            assert!(offset(&name, Duration::from_millis(30)) < Duration::from_millis(30));
+            assert_eq!(
+                offset(&name, Duration::from_secs(10), step).as_millis() % 400,
+                0
+            );
+            let short = Duration::from_millis(30);
+            assert!(offset(&name, short, step) < short);
         }
+    }
+
+    #[test]
+    fn the_step_is_the_longest_that_holds_forty_checks() {
+        let ms = |per_second: f64| step_at(per_second).as_millis();
+        assert_eq!(ms(0.0), 400);
+        assert_eq!(ms(100.0), 400, "1,000 monitors at 10 s: 40 a step");
+        assert_eq!(ms(99.999_999), 400);
+        assert_eq!(ms(100.000_001), 400);
+        assert_eq!(ms(102.0), 200);
+        assert_eq!(ms(200.0), 200);
+        assert_eq!(ms(250.0), 100);
+        assert_eq!(ms(1_000.0), 100, "never shorter than 100 ms");
     }
 
     #[test]
     fn first_due_lands_on_the_offset_phase() {
         let interval = Duration::from_secs(30);
         let now = UNIX_EPOCH + Duration::from_millis(1_000_000_123);
-        let wait = first_due("db", interval, now);
+        let wait = first_due("db", interval, STEP, now);
         assert!(wait < interval);
         let at = (now + wait).duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-        assert_eq!(at % 30_000, offset("db", interval).as_millis() as u64);
+        assert_eq!(at % 30_000, offset("db", interval, STEP).as_millis() as u64);
     }
 }

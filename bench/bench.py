@@ -196,9 +196,10 @@ def main():
         before = scrape(web)
         ticks0, t0, cs0 = cpu_ticks(daemon.pid), time.monotonic(), context_switches(daemon.pid)
         time.sleep(args.duration)
-        # CPU first: the window should not bill the daemon for our scrape.
-        ticks1, t1, cs1 = cpu_ticks(daemon.pid), time.monotonic(), context_switches(daemon.pid)
+        # The window holds one scrape of /metrics, as the counters' window
+        # does: both start after the first and end after the second.
         after = scrape(web)
+        ticks1, t1, cs1 = cpu_ticks(daemon.pid), time.monotonic(), context_switches(daemon.pid)
         rss = rss_kib(daemon.pid, "VmHWM")
         rss_now = rss_kib(daemon.pid, "VmRSS")
     finally:

@@ -89,7 +89,7 @@ impl Scheduler {
             keep
         });
         // One reference for every monitor started now, so offsets on the
-        // same slot give the same instant and fire in one wake-up.
+        // same step give the same instant and fire in one wake-up.
         let (instant, wall) = (Instant::now(), SystemTime::now());
         for (name, monitor) in wanted {
             let stop = self.shutdown.child_token();

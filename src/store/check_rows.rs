@@ -407,6 +407,12 @@ impl NodeIds {
             known.insert(Arc::clone(name), id);
         }
     }
+
+    fn clear(&self) {
+        if let Ok(mut known) = self.0.lock() {
+            known.clear();
+        }
+    }
 }
 
 impl Store {
@@ -487,6 +493,8 @@ impl Store {
             .bind(name)
             .execute(pool)
             .await?;
+            // Id 0 may have had another name.
+            self.known_nodes.clear();
         }
         Ok(())
     }

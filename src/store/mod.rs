@@ -111,8 +111,10 @@ pub struct Store {
     /// Set on a cluster leader's copy: its leader-only writes carry the
     /// lease's fencing token and are refused once the lease is gone.
     fence: Option<std::sync::Arc<cluster::Fence>>,
-    /// Ids of `check_nodes` names already read: a row there never changes
-    /// or goes, so each batch need not ask again.
+    /// Ids of `check_nodes` names already read, so each batch need not ask
+    /// again: a row there keeps its id and is never deleted; the one row
+    /// renamed (this node's, on SQLite) is renamed at start, which clears
+    /// this.
     known_nodes: check_rows::NodeIds,
 }
 

@@ -125,6 +125,15 @@ async fn a_check_reads_back_with_the_node_or_agent_that_made_it() {
                 nodes(&read),
                 [Some("n1-renamed"), Some("n2"), Some("n1-renamed")]
             );
+            // The old name is no longer this node's: a check that names it
+            // gets an id of its own, though the store had read n1 as 0.
+            let stray = [check(own, now - 100, Some("n1"))];
+            store
+                .write_batch(&stray, &[], &[], None)
+                .await
+                .expect("write");
+            let read = store.checks(own, now - 100, 1).await.expect("checks");
+            assert_eq!(nodes(&read), [Some("n1")]);
         }
         store.close().await;
     }

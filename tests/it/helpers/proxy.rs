@@ -3,6 +3,7 @@
 //! path to the database goes away and comes back.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
@@ -11,10 +12,16 @@ use tokio::task::JoinHandle;
 use super::LOCALHOST;
 
 /// Relays connections on its own port to `target` until cut.
+///
+/// The port stays bound while cut: connections are accepted and closed at
+/// once. Giving it up would let the kernel hand it out meanwhile, even to a
+/// client connecting to it (loopback connects to a free port of the
+/// ephemeral range can connect to themselves), and a restore could then not
+/// bind it again.
 pub struct Relay {
     addr: SocketAddr,
-    target: SocketAddr,
-    /// The accept loop, and every relayed connection: aborted by a cut.
+    open: Arc<AtomicBool>,
+    /// The accept loop, and every relayed connection.
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
@@ -26,41 +33,16 @@ impl Relay {
             .expect("bind the relay");
         let relay = Relay {
             addr: listener.local_addr().expect("the relay's address"),
-            target,
+            open: Arc::new(AtomicBool::new(true)),
             tasks: Arc::default(),
         };
-        relay.accept(listener);
-        relay
-    }
-
-    /// Where clients connect.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Closes every relayed connection and refuses new ones.
-    pub async fn cut(&self) {
-        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.tasks.lock().expect("relay"));
-        for task in tasks {
-            task.abort();
-            // Awaited: the sockets are closed when `cut` returns.
-            let _ = task.await;
-        }
-    }
-
-    /// Relays again, on the same port.
-    pub async fn restore(&self) {
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .expect("bind the relay again");
-        self.accept(listener);
-    }
-
-    fn accept(&self, listener: TcpListener) {
-        let tasks = self.tasks.clone();
-        let target = self.target;
+        let (tasks, open) = (relay.tasks.clone(), relay.open.clone());
         let accept = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                if !open.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
                 let relayed = tokio::spawn(async move {
                     if let Ok(mut server) = TcpStream::connect(target).await {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
@@ -69,7 +51,30 @@ impl Relay {
                 tasks.lock().expect("relay").push(relayed);
             }
         });
-        self.tasks.lock().expect("relay").push(accept);
+        relay.tasks.lock().expect("relay").push(accept);
+        relay
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Closes every relayed connection and closes new ones on arrival.
+    pub async fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        // The first task is the accept loop, which stays.
+        let relayed: Vec<JoinHandle<()>> = self.tasks.lock().expect("relay").drain(1..).collect();
+        for task in relayed {
+            task.abort();
+            // Awaited: the sockets are closed when `cut` returns.
+            let _ = task.await;
+        }
+    }
+
+    /// Relays again.
+    pub async fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
     }
 }
 

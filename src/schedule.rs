@@ -221,7 +221,7 @@ const CHECKS_PER_STEP: f64 = 40.0;
 
 /// The step for offsets of `monitors` (see [`STEPS_MS`]): it depends on
 /// their rate only, so the same monitors get the same offsets again.
-pub fn step_for(monitors: &[Arc<Monitor>]) -> Duration {
+fn step_for(monitors: &[Arc<Monitor>]) -> Duration {
     let per_second = monitors
         .iter()
         .map(|m| 1.0 / m.interval.as_secs_f64().max(0.001))

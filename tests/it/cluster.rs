@@ -489,7 +489,7 @@ async fn a_leader_that_loses_the_database_stops_leading_keeps_checking_and_catch
     // 10 s old): stored, not judged, so they page nobody.
     tokio::time::sleep(Duration::from_secs(12)).await;
     let restored = SystemTime::now();
-    relay.restore().await;
+    relay.restore();
 
     // Back: eu-1 is healthy, writes what it buffered, rejoins, and does
     // not take the lead back from a live leader.

@@ -109,11 +109,15 @@ impl Encoded {
     /// Makes the body in `coding` if it is not at hand yet. CPU-bound: run
     /// it off the async threads.
     pub fn prepare(&self, coding: Coding) {
-        if coding == Coding::Brotli
-            && let Some(identity) = &self.identity
-        {
-            self.brotli.get_or_init(|| brotli(identity));
+        if coding == Coding::Brotli {
+            self.brotli();
         }
+    }
+
+    /// The brotli body, made on first use; `None` above [`KEEP_IDENTITY`].
+    fn brotli(&self) -> Option<&Bytes> {
+        let identity = self.identity.as_ref()?;
+        Some(self.brotli.get_or_init(|| brotli(identity)))
     }
 
     /// The body in `coding` (one it is kept in: see [`Encoded::coding_for`]),
@@ -127,8 +131,7 @@ impl Encoded {
                     self.identity_len,
                 ),
             },
-            Coding::Brotli if let Some(identity) = &self.identity => {
-                let brotli = self.brotli.get_or_init(|| brotli(identity));
+            Coding::Brotli if let Some(brotli) = self.brotli() => {
                 (Body::from(brotli.clone()), brotli.len())
             }
             Coding::Gzip | Coding::Brotli => (Body::from(self.gzip.clone()), self.gzip.len()),

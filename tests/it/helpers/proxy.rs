@@ -3,7 +3,6 @@
 //! path to the database goes away and comes back.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
@@ -20,9 +19,17 @@ use super::LOCALHOST;
 /// bind it again.
 pub struct Relay {
     addr: SocketAddr,
-    open: Arc<AtomicBool>,
-    /// The accept loop, and every relayed connection.
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+    relayed: Arc<Mutex<Relayed>>,
+}
+
+/// Whether the relay relays, and the connections it relays. One lock for
+/// both: a connection accepted while a cut happens is either closed by the
+/// cut or never relayed.
+#[derive(Default)]
+struct Relayed {
+    cut: bool,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Relay {
@@ -31,28 +38,27 @@ impl Relay {
         let listener = TcpListener::bind((LOCALHOST, 0))
             .await
             .expect("bind the relay");
-        let relay = Relay {
-            addr: listener.local_addr().expect("the relay's address"),
-            open: Arc::new(AtomicBool::new(true)),
-            tasks: Arc::default(),
-        };
-        let (tasks, open) = (relay.tasks.clone(), relay.open.clone());
+        let addr = listener.local_addr().expect("the relay's address");
+        let relayed = Arc::new(Mutex::new(Relayed::default()));
+        let shared = relayed.clone();
         let accept = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                if !open.load(Ordering::SeqCst) {
-                    drop(client);
+                let mut relayed = shared.lock().expect("relay");
+                if relayed.cut {
                     continue;
                 }
-                let relayed = tokio::spawn(async move {
+                relayed.tasks.push(tokio::spawn(async move {
                     if let Ok(mut server) = TcpStream::connect(target).await {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                     }
-                });
-                tasks.lock().expect("relay").push(relayed);
+                }));
             }
         });
-        relay.tasks.lock().expect("relay").push(accept);
-        relay
+        Relay {
+            addr,
+            accept,
+            relayed,
+        }
     }
 
     /// Where clients connect.
@@ -62,10 +68,12 @@ impl Relay {
 
     /// Closes every relayed connection and closes new ones on arrival.
     pub async fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        // The first task is the accept loop, which stays.
-        let relayed: Vec<JoinHandle<()>> = self.tasks.lock().expect("relay").drain(1..).collect();
-        for task in relayed {
+        let tasks = {
+            let mut relayed = self.relayed.lock().expect("relay");
+            relayed.cut = true;
+            std::mem::take(&mut relayed.tasks)
+        };
+        for task in tasks {
             task.abort();
             // Awaited: the sockets are closed when `cut` returns.
             let _ = task.await;
@@ -73,14 +81,15 @@ impl Relay {
     }
 
     /// Relays again.
-    pub async fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
+    pub fn restore(&self) {
+        self.relayed.lock().expect("relay").cut = false;
     }
 }
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        for task in self.tasks.lock().expect("relay").iter() {
+        self.accept.abort();
+        for task in &self.relayed.lock().expect("relay").tasks {
             task.abort();
         }
     }

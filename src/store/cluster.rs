@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::postgres::PgPool;
 use sqlx::{PgConnection, Row, SqliteConnection};
 
-use super::check_rows::{AFTER_CURSORS, stored_check};
+use super::check_rows::{AFTER_CURSORS, CheckRow};
 use super::{Backend, Store, StoreError, StoredCheck};
 
 /// A cluster node as its row says.
@@ -232,7 +232,7 @@ impl Store {
             .bind(i64::from(per_series))
             .fetch_all(self.postgres()?)
             .await?;
-        rows.iter().map(|row| Ok(stored_check!(row))).collect()
+        rows.iter().map(|row| Ok(row.stored_check()?)).collect()
     }
 }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use sqlx::query_builder::Separated;
 use sqlx::{Database, QueryBuilder, Row};
 
-use super::check_rows::COPY_INTO_POSTGRES;
+use super::check_rows::{COPY_INTO_POSTGRES, Timings};
 use super::{Backend, Location, Store, StoreError, on_backend};
 
 /// Rows per batch: each is a round trip and a commit, so fewer is faster,
@@ -119,14 +119,8 @@ const TABLES: &[Table] = &[
             ("monitor_id", Int),
             ("at_ms", Int),
             ("cause", Int),
-            ("status", NullInt),
-            ("latency_us", Int),
-            ("dns_us", Int),
-            ("connect_us", Int),
-            ("tls_us", Int),
-            ("ttfb_us", Int),
-            ("transfer_us", Int),
             ("flags", Int),
+            ("timings", Blob),
         ],
         identity: false,
     },
@@ -506,7 +500,9 @@ async fn write_batch(
     rows: Vec<Vec<Value>>,
 ) -> Result<(), StoreError> {
     let (head, tail) = insert_around(table, target.backend());
-    let per_statement = (STATEMENT_BINDS / table.columns.len()).max(1);
+    let rows = into_target_layout(table, target.backend(), rows);
+    let width = rows.first().map_or(1, Vec::len);
+    let per_statement = (STATEMENT_BINDS / width).max(1);
     on_backend!(target, pool => {
         let mut tx = pool.begin().await?;
         let mut rows = rows.into_iter().peekable();
@@ -540,6 +536,25 @@ fn insert_around(table: &Table, target: &Backend) -> (String, &'static str) {
             "",
         ),
     }
+}
+
+/// `rows` of `table` as `target` takes them: PostgreSQL keeps a check's
+/// timings as integer columns, which SQLite packs into one blob, the
+/// row's last value.
+fn into_target_layout(
+    table: &Table,
+    target: &Backend,
+    mut rows: Vec<Vec<Value>>,
+) -> Vec<Vec<Value>> {
+    if let ("checks", Backend::Postgres(_)) = (table.name, target) {
+        for row in &mut rows {
+            if let Some(Value::Blob(timings)) = row.pop() {
+                let columns = Timings::columns_of(&timings);
+                row.extend(columns.map(|value| Value::Int(Some(value))));
+            }
+        }
+    }
+    rows
 }
 
 /// Sets the next generated id of `table` on PostgreSQL to one past the

@@ -13,6 +13,7 @@ pub mod copy;
 mod files;
 pub mod history;
 pub mod incidents;
+mod leb128;
 mod query;
 pub mod reports;
 pub mod retention;

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::check_rows::{COUNT, DELETE_BEFORE, NTH_BEFORE, RECENT, stored_check};
+use super::check_rows::{COUNT, CheckRow, DELETE_BEFORE, NTH_BEFORE, RECENT};
 use super::rollup::{Histogram, Rollup};
 use super::{Store, StoreError, StoredCheck, on_backend};
 
@@ -102,7 +102,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?;
             rows.iter()
-                .map(|row| Ok(stored_check!(row)))
+                .map(|row| Ok(row.stored_check()?))
                 .collect()
         })
     }

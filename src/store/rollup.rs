@@ -4,6 +4,7 @@
 //! a day of every monitor, and a healthy one touches one cause and a handful
 //! of buckets, so a rollup is some 200 bytes instead of 450.
 
+use super::leb128;
 use crate::monitor::Cause;
 
 /// Histogram buckets; bucket `i` holds latencies up to `GROWTH^i` µs,
@@ -64,7 +65,7 @@ impl Sparse {
         let mut out = Vec::with_capacity(self.0.len() * 3);
         for &(index, count) in &self.0 {
             out.push(index);
-            push_leb128(&mut out, count);
+            leb128::push(&mut out, count);
         }
         out
     }
@@ -81,33 +82,11 @@ impl Sparse {
     fn decode_into(&mut self, bytes: &[u8], len: usize) {
         let mut iter = bytes.iter();
         while let Some(index) = iter.next() {
-            let mut value: u32 = 0;
-            let mut shift = 0;
-            for byte in iter.by_ref() {
-                value |= u32::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
-                shift += 7;
-                if byte & 0x80 == 0 || shift > 28 {
-                    break;
-                }
-            }
+            let value = leb128::read(&mut iter).unwrap_or(0);
             if usize::from(*index) < len {
                 self.set(*index, value);
             }
         }
-    }
-}
-
-/// Appends `value` in LEB128: seven bits a byte, low first, the high bit
-/// set on every byte but the last.
-fn push_leb128(out: &mut Vec<u8>, mut value: u32) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
     }
 }
 
@@ -350,7 +329,7 @@ mod tests {
     /// The dense arrays these rollups kept before, as they encoded and
     /// read percentiles: what is on disk was written this way.
     mod dense {
-        use super::super::{BUCKETS, GROWTH, Histogram, push_leb128};
+        use super::super::{BUCKETS, GROWTH, Histogram, leb128};
 
         pub fn record(counts: &mut [u32; BUCKETS], latency_us: u64) {
             let index = usize::from(Histogram::bucket(latency_us));
@@ -361,7 +340,7 @@ mod tests {
             let mut out = Vec::new();
             for (index, count) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
                 out.push(index as u8);
-                push_leb128(&mut out, *count);
+                leb128::push(&mut out, *count);
             }
             out
         }

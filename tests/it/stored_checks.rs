@@ -2,7 +2,9 @@
 //! reads back with the node or agent that made it, PostgreSQL's packed key
 //! keeps each monitor's checks apart and in time order at its edges, checks
 //! stored before that key survive the migration to it, and a healthy check
-//! takes at most 100 bytes there.
+//! takes at most 100 bytes there; SQLite's checks stored before their
+//! timings were packed into a blob survive that migration, byte for byte as
+//! the writer packs them now.
 
 use std::time::SystemTime;
 
@@ -13,6 +15,9 @@ use crate::helpers::{TestDatabase, both_stores as backends, test_database};
 
 /// The last migration before checks were packed (migration 0007).
 const BEFORE_PACKED: i64 = 6;
+/// The last SQLite migration before a check's timings were packed
+/// (migration 0008).
+const SQLITE_BEFORE_TIMINGS: i64 = 7;
 /// The largest monitor id PostgreSQL's key holds.
 const LAST_ID: i64 = (1 << 22) - 1;
 /// The last millisecond it holds (the year 2109).
@@ -385,6 +390,118 @@ async fn checks_stored_before_the_packed_key_survive_the_migration_to_it() {
     assert_eq!(store.count_checks(None).await.expect("count"), 6);
     pool.close().await;
     store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_checks_stored_before_the_packed_timings_survive_the_migration_to_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("s.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.expect("open");
+    sqlx::migrate!("migrations/sqlite")
+        .run_to(SQLITE_BEFORE_TIMINGS, &pool)
+        .await
+        .expect("the schema before");
+    let t = 1_764_547_200_123_i64;
+    // Every length of LEB128 from one byte to five, at its edges, and what
+    // no writer made but a file may hold: a negative time, one past 32 bits.
+    let timings: [(Option<i64>, i64, [i64; 5]); 4] = [
+        (Some(200), 1_500, [0, 127, 128, 16_383, 16_384]),
+        (
+            None,
+            2_097_151,
+            [2_097_152, 268_435_455, 268_435_456, i64::from(i32::MAX), 0],
+        ),
+        (Some(502), 0, [1, 2, 3, 4, 5]),
+        (Some(65_535), -5, [1 << 40, 7, 0, 0, 9]),
+    ];
+    sqlx::query("INSERT INTO monitors (id, name, created_ms) VALUES (1, 'edge', 0)")
+        .execute(&pool)
+        .await
+        .expect("monitor");
+    for (n, (status, latency, [dns, connect, tls, ttfb, transfer])) in timings.iter().enumerate() {
+        sqlx::query("INSERT INTO checks VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            .bind(t + n as i64 * 10_000)
+            .bind(if n == 2 { 7_i64 } else { 0 })
+            .bind(status)
+            .bind(latency)
+            .bind(dns)
+            .bind(connect)
+            .bind(tls)
+            .bind(ttfb)
+            .bind(transfer)
+            .bind(if n == 2 { 1_i64 } else { 0 })
+            .execute(&pool)
+            .await
+            .expect("a row of the schema before");
+    }
+    pool.close().await;
+
+    let store = Store::open(&path).await.expect("migrated");
+    let mut read = store.checks(1, 0, 10).await.expect("checks");
+    read.reverse();
+    let values: Vec<_> = read
+        .iter()
+        .map(|c| {
+            (
+                c.at_ms,
+                c.cause,
+                c.status,
+                c.latency_us,
+                c.phases_us,
+                c.flags,
+            )
+        })
+        .collect();
+    let max = i64::from(i32::MAX);
+    assert_eq!(
+        values,
+        [
+            (t, 0, Some(200), 1_500, [0, 127, 128, 16_383, 16_384], 0),
+            (
+                t + 10_000,
+                0,
+                None,
+                2_097_151,
+                [2_097_152, 268_435_455, 268_435_456, max, 0],
+                0
+            ),
+            (t + 20_000, 7, Some(502), 0, [1, 2, 3, 4, 5], 1),
+            (t + 30_000, 0, Some(65_535), 0, [max, 7, 0, 0, 9], 0),
+        ]
+    );
+    // The writer packs the same values into the same bytes as the
+    // migration did: written again under another monitor, they compare.
+    let other = store.monitor_ids(&["again"]).await.expect("id")["again"];
+    let again: Vec<StoredCheck> = read
+        .iter()
+        .map(|c| StoredCheck {
+            monitor_id: other,
+            ..c.clone()
+        })
+        .collect();
+    store
+        .write_batch(&again, &[], &[], None)
+        .await
+        .expect("write");
+    store.close().await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display()))
+        .await
+        .expect("open");
+    let blobs = |monitor: i64| {
+        sqlx::query_scalar::<_, Vec<u8>>(
+            "SELECT timings FROM checks WHERE monitor_id = $1 ORDER BY at_ms",
+        )
+        .bind(monitor)
+        .fetch_all(&pool)
+    };
+    let migrated = blobs(1).await.expect("blobs");
+    assert_eq!(migrated, blobs(other).await.expect("blobs"));
+    // 200 is two bytes, 1,500 two, then 1, 1, 2, 2, 3 for the phases.
+    assert_eq!(migrated[0].len(), 13);
+    pool.close().await;
 }
 
 /// A check's bytes on PostgreSQL, written as the daemon writes them: one

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
-"""What a packed SQLite row would save per healthy check.
+"""What the packed SQLite row saves per healthy check.
 
 Writes the same loopback-like healthy checks (status 200, a ~1 ms latency,
 connect, first byte and transfer phases, no DNS or TLS phase) into two
 tables of one SQLite file, in the daemon's order (every monitor's check of a
 tick, then the next tick; a transaction per 100 ticks):
 
-- `wide`: the `checks` table as migrations/sqlite lays it out, a column per
-  value;
-- `packed`: key, cause and flags as columns (thinning reads those two), and
-  status, latency and the five phases as one blob of LEB128 values.
+- `wide`: the `checks` table as migrations/sqlite laid it out before
+  migration 0008, a column per value;
+- `packed`: the layout since (src/store/check_rows.rs): key, cause and flags
+  as columns (thinning reads those two), and status, latency and the five
+  phases as one blob of LEB128 values.
 
 Prints bytes per check of each as written and after VACUUM (`dbstat`).
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +31,20 @@ pub const STORM: usize = 3;
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Look for due messages at least this often.
 const POLL: Duration = Duration::from_secs(1);
+/// Subscribers mailed at once by one notifier: a fan-out to thousands
+/// takes minutes one at a time (a mail server answers in tens of ms), and
+/// a relay takes a few connections from one sender well.
+const SUBSCRIBERS_AT_ONCE: usize = 8;
+
+/// What became of one try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    Sent,
+    /// Retried later: the messages after it (its queue's, or its
+    /// subscriber's) wait.
+    Retrying,
+    GaveUp,
+}
 
 /// What to do after a failed try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,49 +189,18 @@ impl Dispatcher {
             if delivery.next_attempt_ms > now_ms {
                 break; // waiting for its retry: later messages wait too
             }
-            let attempts = delivery.attempts + 1;
-            let sent =
-                tokio::time::timeout(SEND_TIMEOUT, notifier.send(&delivery.id, &delivery.events))
-                    .await;
-            let result =
-                sent.unwrap_or_else(|_| Err(DeliveryError::retry("no answer within 30 s")));
-            match result {
-                Ok(()) => {
-                    self.store.delivery_sent(&delivery.id, attempts).await?;
-                    self.metrics
-                        .alert_deliveries
-                        .with_label_values(&[name.as_str(), "sent"])
-                        .inc();
-                    tracing::info!(notifier = %name, delivery = %delivery.id, attempts, "alert delivered");
-                }
-                Err(error) => {
-                    let now = SystemTime::now();
-                    let created = crate::clock::from_unix_ms(delivery.created_ms);
-                    match after_failure(&error, attempts, &delivery.id, created, now) {
-                        AfterFailure::RetryAt(next) => {
-                            self.store
-                                .delivery_retry(&delivery.id, attempts, next, &error.message)
-                                .await?;
-                            self.metrics
-                                .alert_deliveries
-                                .with_label_values(&[name.as_str(), "retry"])
-                                .inc();
-                            tracing::warn!(notifier = %name, delivery = %delivery.id, attempts, error = %crate::escape::log_field(&error.to_string()), "alert delivery failed; will retry");
-                            break;
-                        }
-                        AfterFailure::GiveUp => {
-                            self.give_up(&name, &delivery, &error.message).await?
-                        }
-                    }
-                }
+            let sent = notifier.send(&delivery.id, &delivery.events);
+            if self.settle(&name, &delivery, false, sent).await? == Settled::Retrying {
+                break;
             }
         }
         Ok(())
     }
 
-    /// A notifier's messages to subscribers, each subscriber's in order:
-    /// one waiting for its retry holds back that subscriber's later ones
-    /// only. Addresses are never logged.
+    /// A notifier's messages to subscribers, [`SUBSCRIBERS_AT_ONCE`]
+    /// subscribers at a time, each subscriber's in order: one waiting for
+    /// its retry holds back that subscriber's later ones only. Addresses
+    /// are never logged.
     async fn deliver_personal(
         &self,
         name: String,
@@ -229,18 +213,48 @@ impl Dispatcher {
             }
             return Ok(());
         };
-        let now = SystemTime::now();
-        let mut waiting = std::collections::HashSet::new();
+        // Each subscriber's messages, in the queue's order.
+        let mut by_subscriber: Vec<Vec<Delivery>> = Vec::new();
+        let mut at: HashMap<i64, usize> = HashMap::new();
         for delivery in queue {
             let Some(queued) = &delivery.subscriber else {
                 continue;
             };
-            if waiting.contains(&queued.subscriber) {
-                continue;
+            let index = *at.entry(queued.subscriber).or_insert_with(|| {
+                by_subscriber.push(Vec::new());
+                by_subscriber.len() - 1
+            });
+            by_subscriber[index].push(delivery);
+        }
+        let now = SystemTime::now();
+        let mut rounds = futures_util::stream::iter(by_subscriber)
+            .map(|deliveries| self.deliver_to_subscriber(&name, notifier.as_ref(), deliveries, now))
+            .buffer_unordered(SUBSCRIBERS_AT_ONCE);
+        // Every subscriber's round runs to its end, even after another's
+        // store error, which is then returned.
+        let mut failed = Ok(());
+        while let Some(outcome) = rounds.next().await {
+            if outcome.is_err() && failed.is_ok() {
+                failed = outcome;
             }
-            if delivery.next_attempt_ms > unix_ms(now) {
-                waiting.insert(queued.subscriber);
+        }
+        failed
+    }
+
+    /// One subscriber's messages, in order, until one waits for a retry.
+    async fn deliver_to_subscriber(
+        &self,
+        name: &str,
+        notifier: &dyn Notifier,
+        deliveries: Vec<Delivery>,
+        now: SystemTime,
+    ) -> Result<(), crate::store::StoreError> {
+        for delivery in deliveries {
+            let Some(queued) = &delivery.subscriber else {
                 continue;
+            };
+            if delivery.next_attempt_ms > unix_ms(now) {
+                break;
             }
             let mail = match self.subscribers.prepare(queued, now).await? {
                 Prepared::Mail(mail) => mail,
@@ -252,44 +266,66 @@ impl Dispatcher {
                     continue;
                 }
             };
-            let attempts = delivery.attempts + 1;
-            let sent =
-                tokio::time::timeout(SEND_TIMEOUT, notifier.send_personal(&delivery.id, &mail))
-                    .await;
-            let result =
-                sent.unwrap_or_else(|_| Err(DeliveryError::retry("no answer within 30 s")));
-            match result {
-                Ok(()) => {
-                    self.store.delivery_sent(&delivery.id, attempts).await?;
-                    self.metrics
-                        .alert_deliveries
-                        .with_label_values(&[name.as_str(), "sent"])
-                        .inc();
-                    tracing::debug!(notifier = %name, delivery = %delivery.id, attempts, "subscriber mail delivered");
-                }
-                Err(error) => {
-                    let created = crate::clock::from_unix_ms(delivery.created_ms);
-                    match after_failure(&error, attempts, &delivery.id, created, SystemTime::now())
-                    {
-                        AfterFailure::RetryAt(next) => {
-                            waiting.insert(queued.subscriber);
-                            self.store
-                                .delivery_retry(&delivery.id, attempts, next, &error.message)
-                                .await?;
-                            self.metrics
-                                .alert_deliveries
-                                .with_label_values(&[name.as_str(), "retry"])
-                                .inc();
-                            tracing::warn!(notifier = %name, delivery = %delivery.id, attempts, error = %crate::escape::log_field(&error.message), "subscriber mail failed; will retry");
-                        }
-                        AfterFailure::GiveUp => {
-                            self.give_up(&name, &delivery, &error.message).await?
-                        }
-                    }
-                }
+            let sent = notifier.send_personal(&delivery.id, &mail);
+            if self.settle(name, &delivery, true, sent).await? == Settled::Retrying {
+                break;
             }
         }
         Ok(())
+    }
+
+    /// Waits for one try of `delivery` (at most [`SEND_TIMEOUT`]) and
+    /// records its outcome: sent, retried later, or given up.
+    async fn settle(
+        &self,
+        name: &str,
+        delivery: &Delivery,
+        personal: bool,
+        sent: super::SendFuture<'_>,
+    ) -> Result<Settled, crate::store::StoreError> {
+        let attempts = delivery.attempts + 1;
+        let result = tokio::time::timeout(SEND_TIMEOUT, sent)
+            .await
+            .unwrap_or_else(|_| Err(DeliveryError::retry("no answer within 30 s")));
+        let error = match result {
+            Ok(()) => {
+                self.store.delivery_sent(&delivery.id, attempts).await?;
+                self.metrics
+                    .alert_deliveries
+                    .with_label_values(&[name, "sent"])
+                    .inc();
+                if personal {
+                    tracing::debug!(notifier = %name, delivery = %delivery.id, attempts, "subscriber mail delivered");
+                } else {
+                    tracing::info!(notifier = %name, delivery = %delivery.id, attempts, "alert delivered");
+                }
+                return Ok(Settled::Sent);
+            }
+            Err(error) => error,
+        };
+        let created = crate::clock::from_unix_ms(delivery.created_ms);
+        match after_failure(&error, attempts, &delivery.id, created, SystemTime::now()) {
+            AfterFailure::RetryAt(next) => {
+                self.store
+                    .delivery_retry(&delivery.id, attempts, next, &error.message)
+                    .await?;
+                self.metrics
+                    .alert_deliveries
+                    .with_label_values(&[name, "retry"])
+                    .inc();
+                let what = if personal {
+                    "subscriber mail failed; will retry"
+                } else {
+                    "alert delivery failed; will retry"
+                };
+                tracing::warn!(notifier = %name, delivery = %delivery.id, attempts, error = %crate::escape::log_field(&error.message), "{what}");
+                Ok(Settled::Retrying)
+            }
+            AfterFailure::GiveUp => {
+                self.give_up(name, delivery, &error.message).await?;
+                Ok(Settled::GaveUp)
+            }
+        }
     }
 
     async fn give_up(

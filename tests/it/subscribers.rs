@@ -465,3 +465,102 @@ async fn subscribers_confirm_hear_every_update_once_even_across_a_kill_and_leave
         assert!(!logged.to_lowercase().contains(address), "{address} logged");
     }
 }
+
+/// A fan-out mails several subscribers at once (a mail server's tens of
+/// ms a message, one at a time, would take minutes for thousands), and
+/// each subscriber's mails still go in the order queued.
+#[tokio::test]
+async fn a_fan_out_mails_several_subscribers_at_once_each_in_order() {
+    use hopwatch::incident::ReportStatus;
+    use hopwatch::store::Store;
+    use hopwatch::store::reports::NewReport;
+    use hopwatch::store::subscribers::{Audience, Subscribed};
+
+    const SUBSCRIBERS: usize = 4;
+    let smtp = SmtpServer::start_gated(SUBSCRIBERS).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&dir.path().join("s.db")).await.expect("store");
+    // Queued a second apart: the outbox keeps each queue in time order.
+    let now = std::time::SystemTime::now();
+    let before = now - Duration::from_secs(1);
+    let addresses: Vec<String> = (0..SUBSCRIBERS)
+        .map(|n| format!("s{n}@example.com"))
+        .collect();
+    // Each is asked to confirm (one mail each), confirms, then hears of a
+    // report: two mails each, the confirmation first.
+    for address in &addresses {
+        let Subscribed::Asked(id) = store
+            .subscribe("shop", address, "mail", before)
+            .await
+            .expect("subscribe")
+        else {
+            panic!("a new address is asked to confirm");
+        };
+        store.confirm_subscriber(id, before).await.expect("confirm");
+    }
+    let audience = Audience {
+        notifier: "mail".to_owned(),
+        pages: vec!["shop".to_owned()],
+    };
+    let report = NewReport {
+        title: "Checkout".to_owned(),
+        status: ReportStatus::Investigating,
+        message: "Looking into it.".to_owned(),
+        monitors: Vec::new(),
+        pages: Vec::new(),
+    };
+    store
+        .create_report(&report, now, Some(&audience))
+        .await
+        .expect("report");
+
+    let config = hopwatch::config::parse(
+        &format!(
+            "server: {{ public_url: 'http://127.0.0.1:9/' }}\n\
+             monitors: [{{ name: web, group: Shop, url: 'http://127.0.0.1:9/' }}]\n\
+             notifiers:\n  - {{ name: mail, type: email, smtp: {{ host: 127.0.0.1, port: {}, security: none }}, from: 'Status <status@example.com>', to: [oncall@example.com] }}\n\
+             pages: [{{ slug: shop, title: Shop, groups: [Shop] }}]\n\
+             subscriptions: {{ notifier: mail }}\n",
+            smtp.port()
+        ),
+        hopwatch::config::Format::Yaml,
+        "fanout.yaml",
+    )
+    .expect("valid");
+    let notifiers = hopwatch::alert::build_notifiers(&config.config.notifiers).expect("notifiers");
+    let setup = hopwatch::live::Setup::without_store(std::sync::Arc::new(config)).expect("setup");
+    let dispatcher = hopwatch::alert::outbox::Dispatcher::new(
+        store.clone(),
+        &notifiers,
+        std::sync::Arc::new(hopwatch::metrics::Metrics::new()),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+        hopwatch::live::Live::new(setup),
+    );
+    // A round sends what is due; a few are enough, each bounded.
+    for _ in 0..5 {
+        dispatcher.deliver_due().await.expect("deliver");
+        if smtp.arrivals().len() >= 2 * SUBSCRIBERS {
+            break;
+        }
+    }
+    let arrivals = smtp.arrivals();
+    assert_eq!(arrivals.len(), 2 * SUBSCRIBERS, "{arrivals:#?}");
+    assert_eq!(
+        smtp.peak(),
+        SUBSCRIBERS,
+        "every subscriber's first mail in flight at once: {arrivals:#?}"
+    );
+    for address in &addresses {
+        let theirs: Vec<&String> = arrivals
+            .iter()
+            .filter(|line| line.starts_with(&format!("{address} ")))
+            .collect();
+        assert_eq!(theirs.len(), 2, "{address}: {arrivals:#?}");
+        assert!(
+            theirs[0].contains("Confirm your subscription"),
+            "{theirs:?}"
+        );
+        assert!(theirs[1].contains("Checkout"), "{theirs:?}");
+    }
+    store.close().await;
+}

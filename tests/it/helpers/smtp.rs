@@ -34,6 +34,45 @@ class Defer:
         return "451 4.7.1 greylisted, try again later"
 "#;
 
+/// A maildir that holds each message at DATA until `HOPWATCH_GATE`
+/// messages are in flight at once (or 5 s passed), writes the most it saw
+/// into `peak` beside the maildir, and the recipient and subject of each,
+/// in the order their DATA began, into `arrivals`.
+const GATE_HANDLER: &str = r#"
+import asyncio, os, pathlib
+from aiosmtpd.handlers import Mailbox
+
+class Gate(Mailbox):
+    in_flight = 0
+    peak = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        beside = pathlib.Path(self.mail_dir).parent
+        message = self.prepare_message(session, envelope)
+        with open(beside / "arrivals", "a") as arrivals:
+            arrivals.write(f"{envelope.rcpt_tos[0]} {message['subject']}\n")
+        Gate.in_flight += 1
+        Gate.peak = max(Gate.peak, Gate.in_flight)
+        (beside / "peak").write_text(str(Gate.peak))
+        for _ in range(50):
+            if Gate.peak >= int(os.environ["HOPWATCH_GATE"]):
+                break
+            await asyncio.sleep(0.1)
+        Gate.in_flight -= 1
+        return await super().handle_DATA(server, session, envelope)
+"#;
+
+/// What the server does with a message.
+#[derive(Debug, Clone, Copy)]
+enum Handler {
+    /// Keeps it in the maildir.
+    Mailbox,
+    /// Refuses every recipient with 451.
+    Defer,
+    /// Keeps it, after holding it until this many are in flight.
+    Gate(usize),
+}
+
 impl SmtpServer {
     /// Starts aiosmtpd with its Mailbox handler (a maildir in a temp dir);
     /// `defer` uses a handler that refuses every recipient with 451 instead.
@@ -44,8 +83,42 @@ impl SmtpServer {
     /// [`SmtpServer::start`] on `port` when given (a server back where a
     /// daemon expects it), else on a free one.
     pub async fn start_on(port: Option<u16>, extra: &[&str], defer: bool) -> SmtpServer {
+        let handler = if defer {
+            Handler::Defer
+        } else {
+            Handler::Mailbox
+        };
+        Self::start_with(port, extra, handler).await
+    }
+
+    /// A maildir server that holds each message until `at_once` are in
+    /// flight together (5 s at most): [`SmtpServer::peak`] then tells how
+    /// many a sender had in flight, [`SmtpServer::arrivals`] in what order.
+    pub async fn start_gated(at_once: usize) -> SmtpServer {
+        Self::start_with(None, &[], Handler::Gate(at_once)).await
+    }
+
+    /// The most messages the gate saw in flight at once.
+    pub fn peak(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("peak"))
+            .ok()
+            .and_then(|peak| peak.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// "recipient subject" of each message the gate took, in order.
+    pub fn arrivals(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("arrivals"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    async fn start_with(port: Option<u16>, extra: &[&str], handler: Handler) -> SmtpServer {
         let dir = tempfile::tempdir().expect("a temp dir");
         std::fs::write(dir.path().join("defer_handler.py"), DEFER_HANDLER).expect("handler");
+        std::fs::write(dir.path().join("gate_handler.py"), GATE_HANDLER).expect("handler");
         let maildir = dir.path().join("mail");
         let mut dir = dir;
         for _ in 0..5 {
@@ -57,12 +130,21 @@ impl SmtpServer {
                 .env("PYTHONPATH", dir.path())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            if defer {
-                command.args(["-c", "defer_handler.Defer"]);
-            } else {
-                command
-                    .args(["-c", "aiosmtpd.handlers.Mailbox"])
-                    .arg(&maildir);
+            match handler {
+                Handler::Defer => {
+                    command.args(["-c", "defer_handler.Defer"]);
+                }
+                Handler::Mailbox => {
+                    command
+                        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+                        .arg(&maildir);
+                }
+                Handler::Gate(at_once) => {
+                    command
+                        .args(["-c", "gate_handler.Gate"])
+                        .arg(&maildir)
+                        .env("HOPWATCH_GATE", at_once.to_string());
+                }
             }
             let child = command.spawn().expect("python3 with aiosmtpd");
             let mut server = SmtpServer { child, port, dir };

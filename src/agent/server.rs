@@ -3,14 +3,15 @@
 //! what the agent does next.
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use url::Url;
 
 use super::buffer::Batch;
-use crate::config::agents::AgentMonitors;
+use crate::clock::unix_ms;
+use crate::config::agents::{AgentMonitors, SENT_AT_HEADER};
 use crate::monitor::trust::TrustStore;
 use crate::secret::Secret;
 
@@ -150,6 +151,7 @@ impl Server {
             .post(self.results_url.clone())
             .bearer_auth(self.token.expose())
             .header(CONTENT_TYPE, "application/json")
+            .header(SENT_AT_HEADER, unix_ms(SystemTime::now()))
             .body(batch.body())
             .send()
             .await

@@ -8,6 +8,12 @@ use super::schema::{AgentConfig, Config, MonitorConfig};
 use super::secret::revealing;
 use crate::monitor::MonitorKind;
 
+/// The header of `POST /api/v1/agent/results` that carries the agent's
+/// clock when it sent the batch, in Unix milliseconds: the server reads
+/// how far the agent's clock is from its own and moves the results' times
+/// onto its own clock (a server that does not know it ignores it).
+pub const SENT_AT_HEADER: &str = "hopwatch-sent-at";
+
 /// The answer of `GET /api/v1/agent/monitors`: what one agent checks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentMonitors {

@@ -388,6 +388,77 @@ async fn a_wrong_token_is_refused_and_the_agent_exits_1_saying_so() {
     server.stop().await;
 }
 
+/// An agent whose clock is an hour behind the server's: the time it says
+/// it sent the batch tells the server by how much, and its results are
+/// stored on the server's clock, as fresh as they are (so they are judged,
+/// not taken for a backlog an hour old). A time that is not one changes
+/// nothing.
+#[tokio::test]
+async fn an_agents_clock_behind_the_servers_is_made_up_for_by_the_time_it_sent() {
+    let origin = Origin::spawn().await;
+    let mut server = Server::start(&origin).await;
+    let auth = bearer(EU_TOKEN);
+    let path = "/api/v1/agent/results";
+    let hour = Duration::from_secs(3_600);
+    let agent_now = whole_ms(SystemTime::now() - hour);
+    let sent_at = hopwatch::clock::unix_ms(agent_now).to_string();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("hopwatch-sent-at", sent_at.as_str()),
+    ];
+    let checked = agent_now - Duration::from_millis(500);
+    let batch = json!({"results": [check("web-eu", checked)]});
+    let before = SystemTime::now();
+    let (status, _, json) = server
+        .call(Method::POST, path, &headers, batch.to_string())
+        .await;
+    let after = SystemTime::now();
+    assert_eq!(status, 200, "{json}");
+    // The server's clock read between `before` and `after`: the result
+    // moved by as much as the agent's clock is behind it then.
+    let earliest = whole_ms(checked + before.duration_since(agent_now).expect("behind"));
+    let latest = checked + after.duration_since(agent_now).expect("behind");
+    // The server checks web-eu too: the agent's checks are those it made.
+    let agents = |checks: Vec<Value>| -> Vec<SystemTime> {
+        let theirs: Vec<Value> = checks
+            .into_iter()
+            .filter(|check| check["node"] == "eu-agent-1")
+            .collect();
+        times(&theirs)
+    };
+    wait_until_async("the agent's result is stored", WITHIN, async || {
+        let stored = agents(server.checks("web-eu", checked - hour).await);
+        !stored.is_empty()
+    })
+    .await;
+    let stored = agents(server.checks("web-eu", checked - hour).await);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(
+        (earliest..=latest).contains(&stored[0]),
+        "{:?} not moved onto the server's clock ({earliest:?} to {latest:?})",
+        stored[0]
+    );
+
+    // Not a time: the agent's own times are kept.
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("hopwatch-sent-at", "yesterday"),
+    ];
+    let kept = whole_ms(checked - Duration::from_secs(60));
+    let batch = json!({"results": [check("web-eu", kept)]});
+    let (status, _, json) = server
+        .call(Method::POST, path, &headers, batch.to_string())
+        .await;
+    assert_eq!(status, 200, "{json}");
+    wait_until_async("the result is stored at its own time", WITHIN, async || {
+        agents(server.checks("web-eu", kept).await).contains(&kept)
+    })
+    .await;
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_result_for_another_regions_monitor_is_refused_and_nothing_of_its_batch_is_stored() {
     let origin = Origin::spawn().await;

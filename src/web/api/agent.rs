@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::auth::{bearer_token, json_body_within, unauthorized};
 use crate::config::AgentConfig;
-use crate::config::agents::{AgentMonitors, checked_from};
+use crate::config::agents::{AgentMonitors, SENT_AT_HEADER, checked_from};
 use crate::live::PeerKind;
 use crate::monitor::{CheckResult, Monitor};
 use crate::web::ratelimit::AgentLimit;
@@ -28,10 +28,16 @@ use crate::web::{ApiError, AppState};
 
 /// Largest batch of results read: 500 results with whole evidence fit.
 pub const MAX_RESULTS_BODY: usize = 4 * 1024 * 1024;
-/// How far ahead of the server's clock a result may be. Beyond it the
-/// agent's clock is wrong, and its results would sit in the future of
-/// every chart and window: the batch is refused, naming the result.
+/// How far ahead of the server's clock a result may be, once moved onto
+/// it ([`clock_skew`]). Beyond it the result's time is wrong (or, from an
+/// agent that does not say when it sent, its clock), and it would sit in
+/// the future of every chart and window: the batch is refused, naming the
+/// result.
 const MAX_AHEAD: Duration = Duration::from_secs(300);
+/// An agent's clock this far from the server's, or less, is taken as
+/// right: the request's own transit is in the difference, and results of
+/// agents in sync keep their times exactly.
+const IN_SYNC: Duration = Duration::from_secs(1);
 /// An agent's words (error, verdict) kept per result, in bytes: what a
 /// local check writes is far shorter; more is cut, never stored or shown.
 const MAX_TEXT: usize = 1_000;
@@ -141,11 +147,20 @@ async fn results(
     _limit: AgentLimit,
     caller: Caller,
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, Response> {
     let batch: Batch =
         json_body_within(body, MAX_RESULTS_BODY).map_err(IntoResponse::into_response)?;
-    let runs = accept(&state, &caller, batch.results, SystemTime::now())
+    let now = SystemTime::now();
+    let mut results = batch.results;
+    if let Some(skew) = clock_skew(&headers, now) {
+        tracing::debug!(agent = %caller.name, skew_ms = skew.as_millis_signed(), "results moved onto the server's clock");
+        for result in &mut results {
+            result.at = skew.apply(result.at);
+        }
+    }
+    let runs = accept(&state, &caller, results, now)
         .map_err(|message| ApiError::BadRequest(message).into_response())?;
     let mut accepted = 0;
     for (monitor, results) in runs {
@@ -153,6 +168,49 @@ async fn results(
         state.pipeline.record(&monitor, results).await;
     }
     Ok(Json(serde_json::json!({ "accepted": accepted })))
+}
+
+/// How far an agent's clock is from the server's, from the time it says it
+/// sent the request ([`SENT_AT_HEADER`]); `None` within [`IN_SYNC`], or
+/// when the header is missing or not a time (an older agent).
+fn clock_skew(headers: &HeaderMap, now: SystemTime) -> Option<Skew> {
+    let sent_ms: i64 = headers.get(SENT_AT_HEADER)?.to_str().ok()?.parse().ok()?;
+    let sent = crate::clock::from_unix_ms(sent_ms);
+    let skew = match now.duration_since(sent) {
+        Ok(behind) => Skew::Behind(behind),
+        Err(ahead) => Skew::Ahead(ahead.duration()),
+    };
+    (skew.size() > IN_SYNC).then_some(skew)
+}
+
+/// An agent's clock against the server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Skew {
+    Behind(Duration),
+    Ahead(Duration),
+}
+
+impl Skew {
+    fn size(self) -> Duration {
+        match self {
+            Skew::Behind(by) | Skew::Ahead(by) => by,
+        }
+    }
+
+    /// `at` on the agent's clock, on the server's.
+    fn apply(self, at: SystemTime) -> SystemTime {
+        match self {
+            Skew::Behind(by) => at.checked_add(by).unwrap_or(at),
+            Skew::Ahead(by) => at.checked_sub(by).unwrap_or(at),
+        }
+    }
+
+    fn as_millis_signed(self) -> i128 {
+        match self {
+            Skew::Behind(by) => -(by.as_millis() as i128),
+            Skew::Ahead(by) => by.as_millis() as i128,
+        }
+    }
 }
 
 /// The results of a batch by monitor, each monitor's oldest first, with
@@ -219,4 +277,30 @@ fn accept(
         results.sort_by_key(|result| result.at);
     }
     Ok(runs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agents_clock_is_read_from_when_it_sent_and_taken_as_right_within_a_second() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_547_200);
+        let sent = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(SENT_AT_HEADER, value.parse().expect("a header value"));
+            clock_skew(&headers, now)
+        };
+        let ms = |at: SystemTime| crate::clock::unix_ms(at).to_string();
+        let minute = Duration::from_secs(60);
+        assert_eq!(sent(&ms(now - minute)), Some(Skew::Behind(minute)));
+        assert_eq!(sent(&ms(now + minute)), Some(Skew::Ahead(minute)));
+        assert_eq!(sent(&ms(now - IN_SYNC)), None, "in sync");
+        assert_eq!(sent(&ms(now + Duration::from_millis(300))), None);
+        assert_eq!(sent("soon"), None, "not a time");
+        assert_eq!(clock_skew(&HeaderMap::new(), now), None, "an older agent");
+        let at = now - Duration::from_secs(5);
+        assert_eq!(Skew::Behind(minute).apply(at), at + minute);
+        assert_eq!(Skew::Ahead(minute).apply(at), at - minute);
+    }
 }

@@ -427,23 +427,12 @@ async fn an_alert_storm_reaches_a_notifier_as_one_grouped_message() {
             .await
             .expect("queue");
     }
-    let config = hopwatch::config::parse(
+    let dispatcher = crate::helpers::dispatcher(
+        &store,
         &format!(
             "monitors: [{{ name: m0, url: 'http://127.0.0.1:1/' }}]\nnotifiers:\n  - {{ name: hook, type: webhook, url: '{}', secret: {SECRET} }}\n",
             receiver.url()
         ),
-        hopwatch::config::Format::Yaml,
-        "storm.yaml",
-    )
-    .expect("valid");
-    let notifiers = hopwatch::alert::build_notifiers(&config.config.notifiers).expect("notifiers");
-    let setup = hopwatch::live::Setup::without_store(std::sync::Arc::new(config)).expect("setup");
-    let dispatcher = hopwatch::alert::outbox::Dispatcher::new(
-        store.clone(),
-        &notifiers,
-        std::sync::Arc::new(hopwatch::metrics::Metrics::new()),
-        std::sync::Arc::new(tokio::sync::Notify::new()),
-        hopwatch::live::Live::new(setup),
     );
     dispatcher.deliver_due().await.expect("deliver");
     let accepted = receiver.accepted();

@@ -48,6 +48,26 @@ fn nodes(checks: &[StoredCheck]) -> Vec<Option<&str>> {
     checks.iter().map(|check| check.node.as_deref()).collect()
 }
 
+/// What a check holds beside its node and details: time, cause, status,
+/// latency, phases, flags.
+type Values = (i64, u8, Option<u16>, i64, [i64; 5], i64);
+
+fn values(checks: &[StoredCheck]) -> Vec<Values> {
+    checks
+        .iter()
+        .map(|c| {
+            (
+                c.at_ms,
+                c.cause,
+                c.status,
+                c.latency_us,
+                c.phases_us,
+                c.flags,
+            )
+        })
+        .collect()
+}
+
 fn times(checks: &[StoredCheck]) -> Vec<i64> {
     checks.iter().map(|check| check.at_ms).collect()
 }
@@ -346,19 +366,7 @@ async fn checks_stored_before_the_packed_key_survive_the_migration_to_it() {
     assert_eq!((ids["big"], ids["new"]), (3, 4));
 
     let edge = store.checks(1, 0, 10).await.expect("checks");
-    let read: Vec<_> = edge
-        .iter()
-        .map(|c| {
-            (
-                c.at_ms,
-                c.cause,
-                c.status,
-                c.latency_us,
-                c.phases_us,
-                c.flags,
-            )
-        })
-        .collect();
+    let read = values(&edge);
     assert_eq!(
         read,
         [
@@ -442,19 +450,7 @@ async fn sqlite_checks_stored_before_the_packed_timings_survive_the_migration_to
     let store = Store::open(&path).await.expect("migrated");
     let mut read = store.checks(1, 0, 10).await.expect("checks");
     read.reverse();
-    let values: Vec<_> = read
-        .iter()
-        .map(|c| {
-            (
-                c.at_ms,
-                c.cause,
-                c.status,
-                c.latency_us,
-                c.phases_us,
-                c.flags,
-            )
-        })
-        .collect();
+    let values = values(&read);
     let max = i64::from(i32::MAX);
     assert_eq!(
         values,

@@ -514,7 +514,8 @@ async fn a_fan_out_mails_several_subscribers_at_once_each_in_order() {
         .await
         .expect("report");
 
-    let config = hopwatch::config::parse(
+    let dispatcher = crate::helpers::dispatcher(
+        &store,
         &format!(
             "server: {{ public_url: 'http://127.0.0.1:9/' }}\n\
              monitors: [{{ name: web, group: Shop, url: 'http://127.0.0.1:9/' }}]\n\
@@ -523,18 +524,6 @@ async fn a_fan_out_mails_several_subscribers_at_once_each_in_order() {
              subscriptions: {{ notifier: mail }}\n",
             smtp.port()
         ),
-        hopwatch::config::Format::Yaml,
-        "fanout.yaml",
-    )
-    .expect("valid");
-    let notifiers = hopwatch::alert::build_notifiers(&config.config.notifiers).expect("notifiers");
-    let setup = hopwatch::live::Setup::without_store(std::sync::Arc::new(config)).expect("setup");
-    let dispatcher = hopwatch::alert::outbox::Dispatcher::new(
-        store.clone(),
-        &notifiers,
-        std::sync::Arc::new(hopwatch::metrics::Metrics::new()),
-        std::sync::Arc::new(tokio::sync::Notify::new()),
-        hopwatch::live::Live::new(setup),
     );
     // A round sends what is due; a few are enough, each bounded.
     for _ in 0..5 {

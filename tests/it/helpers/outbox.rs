@@ -1,5 +1,6 @@
 //! Outbox rows for store tests: a firing message about an incident, as the
-//! alert manager would queue it.
+//! alert manager would queue it; and a dispatcher of the outbox in the
+//! test's own process.
 
 use hopwatch::incident::{AlertEvent, EventKind, Incident, MonitorRef};
 use hopwatch::store::incidents::NewDelivery;
@@ -33,4 +34,23 @@ pub fn firing_delivery(id: &str, notifier: &str, incident: &Incident) -> NewDeli
             regions: incident.regions.clone(),
         }],
     }
+}
+
+/// A dispatcher of `store`'s outbox with the notifiers (and pages) of the
+/// config `yaml`; each `deliver_due` is one round.
+pub fn dispatcher(
+    store: &hopwatch::store::Store,
+    yaml: &str,
+) -> hopwatch::alert::outbox::Dispatcher {
+    let config =
+        hopwatch::config::parse(yaml, hopwatch::config::Format::Yaml, "test.yaml").expect("valid");
+    let notifiers = hopwatch::alert::build_notifiers(&config.config.notifiers).expect("notifiers");
+    let setup = hopwatch::live::Setup::without_store(std::sync::Arc::new(config)).expect("setup");
+    hopwatch::alert::outbox::Dispatcher::new(
+        store.clone(),
+        &notifiers,
+        std::sync::Arc::new(hopwatch::metrics::Metrics::new()),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+        hopwatch::live::Live::new(setup),
+    )
 }

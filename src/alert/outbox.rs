@@ -16,7 +16,7 @@ use crate::clock::unix_ms;
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::store::incidents::{Delivery, NewDelivery};
+use crate::store::incidents::{Delivery, NewDelivery, Recipients};
 
 /// First retry delay.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -94,15 +94,6 @@ pub struct Dispatcher {
     subscribers: SubscriberMail,
 }
 
-/// One queue of the outbox: a notifier's own messages, or its messages
-/// to subscribers. The two go side by side, so a fan-out to many
-/// subscribers never waits behind, or holds up, an on-call page.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct QueueKey {
-    notifier: String,
-    personal: bool,
-}
-
 impl Dispatcher {
     /// A dispatcher for these notifiers; `wake` is notified when messages
     /// are queued; subscribers' mail is made from `live`'s current config.
@@ -125,40 +116,73 @@ impl Dispatcher {
         }
     }
 
-    /// Delivers until `stop`.
+    /// Delivers until `stop`: the notifiers' own messages and the
+    /// subscribers' side by side, each in rounds of its own, so a fan-out to
+    /// many subscribers (or a slow mail server) never holds up, nor waits
+    /// behind, an on-call page.
     pub async fn run(self, stop: CancellationToken) {
+        let (alerts, subscribers) = (Notify::new(), Notify::new());
+        // `wake` is told of both kinds: each side hears of it, even in the
+        // middle of a round (a permit waits for it).
+        let forward = async {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = self.wake.notified() => {
+                        alerts.notify_one();
+                        subscribers.notify_one();
+                    }
+                }
+            }
+        };
+        tokio::join!(
+            forward,
+            self.deliver_until(Recipients::Notifiers, &alerts, &stop),
+            self.deliver_until(Recipients::Subscribers, &subscribers, &stop),
+        );
+    }
+
+    async fn deliver_until(&self, to: Recipients, wake: &Notify, stop: &CancellationToken) {
         loop {
-            if let Err(err) = self.deliver_due().await {
+            if let Err(err) = self.deliver_due_to(to).await {
                 tracing::warn!(error = %err, "cannot read the outbox; will retry");
             }
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = self.wake.notified() => {}
+                _ = wake.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
     }
 
-    /// One round: every notifier's due messages, notifiers in parallel,
-    /// each notifier's messages in order.
+    /// One round of each side: every notifier's due messages, notifiers in
+    /// parallel, each notifier's messages in order.
     pub async fn deliver_due(&self) -> Result<(), crate::store::StoreError> {
+        let (alerts, subscribers) = tokio::join!(
+            self.deliver_due_to(Recipients::Notifiers),
+            self.deliver_due_to(Recipients::Subscribers),
+        );
+        alerts.and(subscribers)
+    }
+
+    async fn deliver_due_to(&self, to: Recipients) -> Result<(), crate::store::StoreError> {
         // Everything pending (not just what is due): a message waiting for
         // its retry holds back the later ones of its notifier, so a
         // `resolved` never overtakes its `firing`.
-        let pending = self.store.pending_deliveries(1_000).await?;
-        let mut queues: HashMap<QueueKey, Vec<Delivery>> = HashMap::new();
+        let pending = self.store.pending_deliveries_to(to, 1_000).await?;
+        let mut queues: HashMap<String, Vec<Delivery>> = HashMap::new();
         for delivery in pending {
-            let key = QueueKey {
-                notifier: delivery.notifier.clone(),
-                personal: delivery.subscriber.is_some(),
-            };
-            queues.entry(key).or_default().push(delivery);
+            queues
+                .entry(delivery.notifier.clone())
+                .or_default()
+                .push(delivery);
         }
-        let rounds = queues.into_iter().map(|(key, queue)| {
-            if key.personal {
-                futures_util::future::Either::Left(self.deliver_personal(key.notifier, queue))
-            } else {
-                futures_util::future::Either::Right(self.deliver_queue(key.notifier, queue))
+        let rounds = queues.into_iter().map(|(notifier, queue)| match to {
+            Recipients::Subscribers => {
+                futures_util::future::Either::Left(self.deliver_personal(notifier, queue))
+            }
+            Recipients::Notifiers => {
+                futures_util::future::Either::Right(self.deliver_queue(notifier, queue))
             }
         });
         for outcome in futures_util::future::join_all(rounds).await {

@@ -163,6 +163,15 @@ macro_rules! queue {
     };
 }
 
+/// Who a delivery of the outbox goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipients {
+    /// A notifier's own recipients (alerts, announcements).
+    Notifiers,
+    /// One subscriber of a page.
+    Subscribers,
+}
+
 impl Store {
     /// Records a new incident and queues its first messages.
     #[tracing::instrument(level = "debug", skip_all)]
@@ -487,18 +496,38 @@ impl Store {
         Ok(out)
     }
 
-    /// Pending deliveries, oldest first (due or waiting for a retry).
+    /// Pending deliveries, oldest first (due or waiting for a retry), the
+    /// notifiers' own before the subscribers'.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn pending_deliveries(&self, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+        let mut pending = self
+            .pending_deliveries_to(Recipients::Notifiers, limit)
+            .await?;
+        let room = limit.saturating_sub(u32::try_from(pending.len()).unwrap_or(u32::MAX));
+        if room > 0 {
+            pending.extend(
+                self.pending_deliveries_to(Recipients::Subscribers, room)
+                    .await?,
+            );
+        }
+        Ok(pending)
+    }
+
+    /// Pending deliveries to `to`, oldest first (due or waiting for a retry).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn pending_deliveries_to(
+        &self,
+        to: Recipients,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
         on_backend!(self, pool => {
             let rows = sqlx::query(
-                // Alerts first: a fan-out to thousands of subscribers never
-                // holds an on-call page back.
                 "SELECT id, notifier, events, attempts, created_ms, next_attempt_ms, subscriber \
-                 FROM deliveries WHERE state = 'pending' \
-                 ORDER BY CASE WHEN subscriber IS NULL THEN 0 ELSE 1 END, created_ms, id LIMIT $1",
+                 FROM deliveries WHERE state = 'pending' AND (subscriber IS NULL) = $2 \
+                 ORDER BY created_ms, id LIMIT $1",
             )
             .bind(i64::from(limit))
+            .bind(to == Recipients::Notifiers)
             .fetch_all(pool)
             .await?;
             let mut out = Vec::with_capacity(rows.len());

@@ -6,13 +6,13 @@ use std::time::{Duration, SystemTime};
 
 use hopwatch::incident::ReportStatus;
 use hopwatch::incident::{Incident, IncidentState, Severity};
-use hopwatch::probe::{Cause, Hop, Verdict};
+use hopwatch::probe::{Cause, Hop};
 use hopwatch::store::incidents::NewDelivery;
 use hopwatch::store::reports::{NewReport, ReportState};
 use hopwatch::store::rollup::Rollup;
 use hopwatch::store::{Location, Store, StoredCheck, day_of, hour_of, unix_ms};
 
-use crate::helpers::{both_stores as backends, firing_delivery};
+use crate::helpers::{both_stores as backends, firing_delivery, open_incident as incident};
 
 /// A stored check of `cause` with an answer's usual figures.
 pub(crate) fn check(
@@ -152,32 +152,6 @@ async fn checks_rollups_and_runs_read_back_the_same_on_both_backends() {
             "{name}"
         );
         store.close().await;
-    }
-}
-
-fn incident(id: &str, monitor: &str) -> Incident {
-    Incident {
-        id: id.to_owned(),
-        alert: "down".to_owned(),
-        monitor: monitor.to_owned(),
-        severity: Severity::Warning,
-        state: IncidentState::Open,
-        cause: Cause::ConnectRefused,
-        verdict: Verdict {
-            hop: Hop::Origin,
-            summary: "origin refuses".to_owned(),
-        },
-        responder: None,
-        evidence: None,
-        value: Some(3.0),
-        threshold: Some(2.5),
-        started_at: SystemTime::now(),
-        resolved_at: None,
-        acknowledged: false,
-        folded_into: None,
-        annotations: Vec::new(),
-        notified_at: None,
-        regions: Default::default(),
     }
 }
 

@@ -553,3 +553,74 @@ async fn a_fan_out_mails_several_subscribers_at_once_each_in_order() {
     }
     store.close().await;
 }
+
+/// An alert goes out while subscribers' mail waits on a slow mail server:
+/// the two sides of the outbox are delivered apart, so the page is not
+/// held back until the fan-out's round ends.
+#[tokio::test]
+async fn an_alert_goes_out_while_a_fan_out_waits_on_the_mail_server() {
+    use hopwatch::store::Store;
+    use hopwatch::store::subscribers::Subscribed;
+
+    // Holds every mail until released (never reaching 1,000 at once).
+    let smtp = SmtpServer::start_gated(1_000).await;
+    let hook = crate::helpers::Receiver::start(crate::helpers::Reply::Status(200)).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&dir.path().join("s.db")).await.expect("store");
+    for address in ["s0@example.com", "s1@example.com"] {
+        let asked = store
+            .subscribe("shop", address, "mail", std::time::SystemTime::now())
+            .await
+            .expect("subscribe");
+        assert!(matches!(asked, Subscribed::Asked(_)), "{asked:?}");
+    }
+    let dispatcher = crate::helpers::dispatcher(
+        &store,
+        &format!(
+            "server: {{ public_url: 'http://127.0.0.1:9/' }}\n\
+             monitors: [{{ name: web, group: Shop, url: 'http://127.0.0.1:9/' }}]\n\
+             notifiers:\n  - {{ name: mail, type: email, smtp: {{ host: 127.0.0.1, port: {}, security: none }}, from: 'Status <status@example.com>', to: [oncall@example.com] }}\n\
+             \x20 - {{ name: hook, type: webhook, url: '{}' }}\n\
+             pages: [{{ slug: shop, title: Shop, groups: [Shop] }}]\n\
+             subscriptions: {{ notifier: mail }}\n",
+            smtp.port(),
+            hook.url(),
+        ),
+    );
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(dispatcher.run(stop.clone()));
+    wait_until_async(
+        "the confirmations are held by the mail server",
+        WITHIN,
+        async || smtp.arrivals().len() == 2,
+    )
+    .await;
+
+    let incident = crate::helpers::open_incident("inc-1", "web");
+    let page = crate::helpers::firing_delivery("inc-1.hook.firing.0", "hook", &incident);
+    store
+        .open_incident(&incident, &[page])
+        .await
+        .expect("queue the page");
+    wait_until_async("the page reaches the hook", WITHIN, async || {
+        !hook.seen().is_empty()
+    })
+    .await;
+    assert!(
+        read_maildir(&smtp.maildir())
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "the page went out only once the mail server let the fan-out through"
+    );
+
+    smtp.release();
+    wait_until_async("both confirmations are delivered", WITHIN, async || {
+        read_maildir(&smtp.maildir())
+            .as_array()
+            .is_some_and(|mails| mails.len() == 2)
+    })
+    .await;
+    stop.cancel();
+    running.await.expect("the dispatcher stops");
+    store.close().await;
+}

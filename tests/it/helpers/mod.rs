@@ -32,7 +32,7 @@ pub use daemon::{
 };
 pub use gateways::{Gateway, GatewayOpts, Haproxy, Nginx};
 pub use origin::{Mode, Origin};
-pub use outbox::{dispatcher, firing_delivery};
+pub use outbox::{dispatcher, firing_delivery, open_incident};
 pub use peers::{
     Peer, blackhole, spawn_close_before_headers, spawn_delayed, spawn_garbage,
     spawn_headers_then_stall, spawn_huge_body, spawn_redirect_loop, spawn_reset, spawn_slow_drip,

@@ -2,8 +2,38 @@
 //! alert manager would queue it; and a dispatcher of the outbox in the
 //! test's own process.
 
-use hopwatch::incident::{AlertEvent, EventKind, Incident, MonitorRef};
+use std::time::SystemTime;
+
+use hopwatch::incident::{AlertEvent, EventKind, Incident, IncidentState, MonitorRef, Severity};
+use hopwatch::probe::{Cause, Hop, Verdict};
 use hopwatch::store::incidents::NewDelivery;
+
+/// An open incident `id` of `monitor`: its origin refuses connections.
+pub fn open_incident(id: &str, monitor: &str) -> Incident {
+    Incident {
+        id: id.to_owned(),
+        alert: "down".to_owned(),
+        monitor: monitor.to_owned(),
+        severity: Severity::Warning,
+        state: IncidentState::Open,
+        cause: Cause::ConnectRefused,
+        verdict: Verdict {
+            hop: Hop::Origin,
+            summary: "origin refuses".to_owned(),
+        },
+        responder: None,
+        evidence: None,
+        value: Some(3.0),
+        threshold: Some(2.5),
+        started_at: SystemTime::now(),
+        resolved_at: None,
+        acknowledged: false,
+        folded_into: None,
+        annotations: Vec::new(),
+        notified_at: None,
+        regions: Default::default(),
+    }
+}
 
 /// A firing delivery `id` to `notifier` about `incident`.
 pub fn firing_delivery(id: &str, notifier: &str, incident: &Incident) -> NewDelivery {

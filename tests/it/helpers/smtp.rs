@@ -35,9 +35,10 @@ class Defer:
 "#;
 
 /// A maildir that holds each message at DATA until `HOPWATCH_GATE`
-/// messages are in flight at once (or 5 s passed), writes the most it saw
-/// into `peak` beside the maildir, and the recipient and subject of each,
-/// in the order their DATA began, into `arrivals`.
+/// messages are in flight at once, a `release` file appears beside the
+/// maildir, or 10 s passed; writes the most it saw in flight into `peak`
+/// there, and the recipient and subject of each, in the order their DATA
+/// began, into `arrivals`.
 const GATE_HANDLER: &str = r#"
 import asyncio, os, pathlib
 from aiosmtpd.handlers import Mailbox
@@ -54,8 +55,8 @@ class Gate(Mailbox):
         Gate.in_flight += 1
         Gate.peak = max(Gate.peak, Gate.in_flight)
         (beside / "peak").write_text(str(Gate.peak))
-        for _ in range(50):
-            if Gate.peak >= int(os.environ["HOPWATCH_GATE"]):
+        for _ in range(100):
+            if Gate.peak >= int(os.environ["HOPWATCH_GATE"]) or (beside / "release").exists():
                 break
             await asyncio.sleep(0.1)
         Gate.in_flight -= 1
@@ -92,10 +93,16 @@ impl SmtpServer {
     }
 
     /// A maildir server that holds each message until `at_once` are in
-    /// flight together (5 s at most): [`SmtpServer::peak`] then tells how
-    /// many a sender had in flight, [`SmtpServer::arrivals`] in what order.
+    /// flight together, or [`SmtpServer::release`] (10 s at most):
+    /// [`SmtpServer::peak`] then tells how many a sender had in flight,
+    /// [`SmtpServer::arrivals`] in what order.
     pub async fn start_gated(at_once: usize) -> SmtpServer {
         Self::start_with(None, &[], Handler::Gate(at_once)).await
+    }
+
+    /// Lets every message the gate holds, and any later one, through.
+    pub fn release(&self) {
+        std::fs::write(self.dir.path().join("release"), "").expect("release the gate");
     }
 
     /// The most messages the gate saw in flight at once.

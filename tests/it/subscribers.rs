@@ -466,6 +466,25 @@ async fn subscribers_confirm_hear_every_update_once_even_across_a_kill_and_leave
     }
 }
 
+/// A config for an in-process dispatcher: the page `shop`, its subscribers
+/// mailed through `mail` (the SMTP server at `smtp_port`), and `notifier`
+/// (a YAML flow mapping) beside it when given.
+fn shop_config(smtp_port: u16, notifier: &str) -> String {
+    let other = if notifier.is_empty() {
+        String::new()
+    } else {
+        format!("  - {notifier}\n")
+    };
+    format!(
+        "server: {{ public_url: 'http://127.0.0.1:9/' }}\n\
+         monitors: [{{ name: web, group: Shop, url: 'http://127.0.0.1:9/' }}]\n\
+         notifiers:\n  - {{ name: mail, type: email, smtp: {{ host: 127.0.0.1, port: {smtp_port}, security: none }}, from: 'Status <status@example.com>', to: [oncall@example.com] }}\n\
+         {other}\
+         pages: [{{ slug: shop, title: Shop, groups: [Shop] }}]\n\
+         subscriptions: {{ notifier: mail }}\n"
+    )
+}
+
 /// A fan-out mails several subscribers at once (a mail server's tens of
 /// ms a message, one at a time, would take minutes for thousands), and
 /// each subscriber's mails still go in the order queued.
@@ -514,17 +533,7 @@ async fn a_fan_out_mails_several_subscribers_at_once_each_in_order() {
         .await
         .expect("report");
 
-    let dispatcher = crate::helpers::dispatcher(
-        &store,
-        &format!(
-            "server: {{ public_url: 'http://127.0.0.1:9/' }}\n\
-             monitors: [{{ name: web, group: Shop, url: 'http://127.0.0.1:9/' }}]\n\
-             notifiers:\n  - {{ name: mail, type: email, smtp: {{ host: 127.0.0.1, port: {}, security: none }}, from: 'Status <status@example.com>', to: [oncall@example.com] }}\n\
-             pages: [{{ slug: shop, title: Shop, groups: [Shop] }}]\n\
-             subscriptions: {{ notifier: mail }}\n",
-            smtp.port()
-        ),
-    );
+    let dispatcher = crate::helpers::dispatcher(&store, &shop_config(smtp.port(), ""));
     // A round sends what is due; a few are enough, each bounded.
     for _ in 0..5 {
         dispatcher.deliver_due().await.expect("deliver");
@@ -574,19 +583,8 @@ async fn an_alert_goes_out_while_a_fan_out_waits_on_the_mail_server() {
             .expect("subscribe");
         assert!(matches!(asked, Subscribed::Asked(_)), "{asked:?}");
     }
-    let dispatcher = crate::helpers::dispatcher(
-        &store,
-        &format!(
-            "server: {{ public_url: 'http://127.0.0.1:9/' }}\n\
-             monitors: [{{ name: web, group: Shop, url: 'http://127.0.0.1:9/' }}]\n\
-             notifiers:\n  - {{ name: mail, type: email, smtp: {{ host: 127.0.0.1, port: {}, security: none }}, from: 'Status <status@example.com>', to: [oncall@example.com] }}\n\
-             \x20 - {{ name: hook, type: webhook, url: '{}' }}\n\
-             pages: [{{ slug: shop, title: Shop, groups: [Shop] }}]\n\
-             subscriptions: {{ notifier: mail }}\n",
-            smtp.port(),
-            hook.url(),
-        ),
-    );
+    let hook_notifier = format!("{{ name: hook, type: webhook, url: '{}' }}", hook.url());
+    let dispatcher = crate::helpers::dispatcher(&store, &shop_config(smtp.port(), &hook_notifier));
     let stop = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(dispatcher.run(stop.clone()));
     wait_until_async(

@@ -36,14 +36,14 @@ const POLL: Duration = Duration::from_secs(1);
 /// a relay takes a few connections from one sender well.
 const SUBSCRIBERS_AT_ONCE: usize = 8;
 
-/// What became of one try.
+/// What became of one try, as the messages after it see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Settled {
-    Sent,
+    /// Sent, or given up for good: the next message may go.
+    Done,
     /// Retried later: the messages after it (its queue's, or its
     /// subscriber's) wait.
     Retrying,
-    GaveUp,
 }
 
 /// What to do after a failed try.
@@ -214,7 +214,7 @@ impl Dispatcher {
                 break; // waiting for its retry: later messages wait too
             }
             let sent = notifier.send(&delivery.id, &delivery.events);
-            if self.settle(&name, &delivery, false, sent).await? == Settled::Retrying {
+            if self.settle(&name, &delivery, sent).await? == Settled::Retrying {
                 break;
             }
         }
@@ -291,7 +291,7 @@ impl Dispatcher {
                 }
             };
             let sent = notifier.send_personal(&delivery.id, &mail);
-            if self.settle(name, &delivery, true, sent).await? == Settled::Retrying {
+            if self.settle(name, &delivery, sent).await? == Settled::Retrying {
                 break;
             }
         }
@@ -304,9 +304,9 @@ impl Dispatcher {
         &self,
         name: &str,
         delivery: &Delivery,
-        personal: bool,
         sent: super::SendFuture<'_>,
     ) -> Result<Settled, crate::store::StoreError> {
+        let personal = delivery.subscriber.is_some();
         let attempts = delivery.attempts + 1;
         let result = tokio::time::timeout(SEND_TIMEOUT, sent)
             .await
@@ -323,7 +323,7 @@ impl Dispatcher {
                 } else {
                     tracing::info!(notifier = %name, delivery = %delivery.id, attempts, "alert delivered");
                 }
-                return Ok(Settled::Sent);
+                return Ok(Settled::Done);
             }
             Err(error) => error,
         };
@@ -347,7 +347,7 @@ impl Dispatcher {
             }
             AfterFailure::GiveUp => {
                 self.give_up(name, delivery, &error.message).await?;
-                Ok(Settled::GaveUp)
+                Ok(Settled::Done)
             }
         }
     }

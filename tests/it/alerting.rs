@@ -398,24 +398,10 @@ async fn an_alert_storm_reaches_a_notifier_as_one_grouped_message() {
     // Six incidents opened at once, each queueing a message to the hook.
     for i in 0..6 {
         let incident = hopwatch::incident::Incident {
-            id: format!("inc-{i}"),
-            alert: "down".to_owned(),
-            monitor: format!("m{i}"),
             severity: hopwatch::incident::Severity::Critical,
-            state: hopwatch::incident::IncidentState::Open,
-            cause: hopwatch::probe::Cause::ConnectRefused,
             verdict: event(i).verdict,
-            responder: None,
-            evidence: None,
-            value: Some(3.0),
             threshold: Some(3.0),
-            started_at: std::time::SystemTime::now(),
-            resolved_at: None,
-            acknowledged: false,
-            folded_into: None,
-            annotations: Vec::new(),
-            notified_at: None,
-            regions: Default::default(),
+            ..crate::helpers::open_incident(&format!("inc-{i}"), &format!("m{i}"))
         };
         let delivery = NewDelivery {
             id: format!("inc-{i}.hook.firing.0"),

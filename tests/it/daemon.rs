@@ -433,9 +433,7 @@ async fn downtime_of_hopwatch_counts_as_unknown_in_rollups_and_uptime() {
     app.stop().await;
     // Pretend the previous run died two minutes ago: the monitor existed
     // then, and nobody watched it since.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-        .await
-        .expect("connect");
+    let pool = crate::helpers::sqlite_pool(&db).await;
     sqlx::query("UPDATE runs SET alive_ms = alive_ms - 120000, started_ms = started_ms - 130000")
         .execute(&pool)
         .await

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, SystemTime};
 
-use hopwatch::incident::{Incident, IncidentState, Regions, ReportStatus, Severity};
+use hopwatch::incident::{Incident, Regions, ReportStatus, Severity};
 use hopwatch::probe::{Cause, Hop, Responder, Role, Verdict};
 use hopwatch::store::copy::{CopyError, copy_store, open_source};
 use hopwatch::store::incidents::NewDelivery;
@@ -19,7 +19,7 @@ use hopwatch::store::{Location, Store, StoredCheck, day_of, from_unix_ms, hour_o
 use sqlx::Row;
 use tokio::process::Command;
 
-use crate::helpers::{TestDatabase, firing_delivery, test_database};
+use crate::helpers::{TestDatabase, firing_delivery, open_incident, test_database};
 
 const MONITORS: [&str; 3] = ["edge", "origin", "resolver"];
 /// More than two batches of 5,000, spread over the monitors, so the keyset
@@ -227,28 +227,17 @@ async fn fill(store: &Store) -> Filled {
 
 fn incident(id: &str, monitor: &str, started_at: SystemTime) -> Incident {
     Incident {
-        id: id.to_owned(),
-        alert: "down".to_owned(),
-        monitor: monitor.to_owned(),
         severity: Severity::Critical,
-        state: IncidentState::Open,
         cause: Cause::Http5xx,
         verdict: Verdict {
             hop: Hop::Origin,
             summary: "the origin answers 502".to_owned(),
         },
-        responder: None,
-        evidence: None,
         value: Some(0.25),
         threshold: Some(0.05),
         // Whole milliseconds: that is what a store keeps.
         started_at: from_unix_ms(unix_ms(started_at)),
-        resolved_at: None,
-        acknowledged: false,
-        folded_into: None,
-        annotations: Vec::new(),
-        notified_at: None,
-        regions: Default::default(),
+        ..open_incident(id, monitor)
     }
 }
 

@@ -190,9 +190,7 @@ async fn sqlite_stores_its_own_checks_as_before_and_an_agents_id_above_the_flags
     // This node's checks hold the same values as before nodes were
     // recorded, so not a byte more; the agent's id (1) sits above the four
     // bits of flags.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display()))
-        .await
-        .expect("open");
+    let pool = crate::helpers::sqlite_pool(&path).await;
     let flags: Vec<(i64, i64)> =
         sqlx::query_as("SELECT monitor_id, flags FROM checks ORDER BY monitor_id, at_ms")
             .fetch_all(&pool)
@@ -483,9 +481,7 @@ async fn sqlite_checks_stored_before_the_packed_timings_survive_the_migration_to
         .await
         .expect("write");
     store.close().await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display()))
-        .await
-        .expect("open");
+    let pool = crate::helpers::sqlite_pool(&path).await;
     let blobs = |monitor: i64| {
         sqlx::query_scalar::<_, Vec<u8>>(
             "SELECT timings FROM checks WHERE monitor_id = $1 ORDER BY at_ms",

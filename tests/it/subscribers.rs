@@ -304,9 +304,7 @@ async fn subscribers_confirm_hear_every_update_once_even_across_a_kill_and_leave
     let unsubscribe_carol = link(&carol_text, &base, "/unsubscribe");
     // An expired confirmation, signed with the store's own key.
     let key: Vec<u8> = {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-            .await
-            .expect("connect");
+        let pool = crate::helpers::sqlite_pool(&db).await;
         let key = sqlx::query_scalar("SELECT key FROM signing_keys WHERE name = 'links'")
             .fetch_one(&pool)
             .await
@@ -496,7 +494,9 @@ async fn a_fan_out_mails_several_subscribers_at_once_each_in_order() {
     use hopwatch::store::subscribers::{Audience, Subscribed};
 
     const SUBSCRIBERS: usize = 4;
-    let smtp = SmtpServer::start_gated(SUBSCRIBERS).await;
+    // Held 10 s at most: all four go at once well within it, and a sender
+    // one at a time is found out in a few rounds.
+    let smtp = SmtpServer::start_gated(SUBSCRIBERS, Duration::from_secs(10)).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&dir.path().join("s.db")).await.expect("store");
     // Queued a second apart: the outbox keeps each queue in time order.
@@ -571,8 +571,10 @@ async fn an_alert_goes_out_while_a_fan_out_waits_on_the_mail_server() {
     use hopwatch::store::Store;
     use hopwatch::store::subscribers::Subscribed;
 
-    // Holds every mail until released (never reaching 1,000 at once).
-    let smtp = SmtpServer::start_gated(1_000).await;
+    // Holds every mail until released (never reaching 1,000 at once), and
+    // for longer than the test waits for the page: the page cannot go out
+    // after the hold ended by itself.
+    let smtp = SmtpServer::start_gated(1_000, 2 * WITHIN).await;
     let hook = crate::helpers::Receiver::start(crate::helpers::Reply::Status(200)).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&dir.path().join("s.db")).await.expect("store");

@@ -9,14 +9,14 @@ use std::process::Command;
 use std::time::Instant;
 
 use hopwatch::clock::parse_date;
-use hopwatch::incident::{Incident, IncidentState, Severity};
+use hopwatch::incident::Incident;
 use hopwatch::probe::{Cause, Hop, Verdict};
 use hopwatch::store::rollup::{Histogram, Rollup};
 use hopwatch::store::uptime::{Period, uptime_rows};
 use hopwatch::store::{Location, Store, from_unix_ms};
 use serde_json::Value;
 
-use crate::helpers::{config_text, send, spawn_app_in, test_database};
+use crate::helpers::{config_text, open_incident, send, spawn_app_in, test_database};
 
 /// Every stored check took this long.
 const LATENCY_US: u64 = 100_000;
@@ -47,27 +47,15 @@ fn rollup(ok: u32, degraded: u32, failed: u32) -> Rollup {
 
 fn incident(id: &str, started: &str) -> Incident {
     Incident {
-        id: id.to_owned(),
-        alert: "down".to_owned(),
-        monitor: "web".to_owned(),
-        severity: Severity::Warning,
-        state: IncidentState::Open,
         cause: Cause::Http502,
         verdict: Verdict {
             hop: Hop::Origin,
             summary: "origin answers 502".to_owned(),
         },
-        responder: None,
-        evidence: None,
         value: None,
         threshold: None,
         started_at: from_unix_ms(day(started) * 86_400_000 + 3_600_000),
-        resolved_at: None,
-        acknowledged: false,
-        folded_into: None,
-        annotations: Vec::new(),
-        notified_at: None,
-        regions: Default::default(),
+        ..open_incident(id, "web")
     }
 }
 

@@ -58,6 +58,9 @@ struct Caller {
     agent: AgentConfig,
     name: Arc<str>,
     region: Arc<str>,
+    /// How far its clock is from the server's, read as the request arrives
+    /// (before its body, whose upload would count as skew), if it says.
+    clock: Option<Skew>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -78,6 +81,7 @@ impl FromRequestParts<AppState> for Caller {
             agent: agent.clone(),
             name: Arc::from(agent.name.as_str()),
             region: Arc::from(agent.region.as_str()),
+            clock: clock_skew(&parts.headers, SystemTime::now()),
         };
         caller.heard(state);
         Ok(caller)
@@ -147,20 +151,18 @@ async fn results(
     _limit: AgentLimit,
     caller: Caller,
     State(state): State<AppState>,
-    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, Response> {
     let batch: Batch =
         json_body_within(body, MAX_RESULTS_BODY).map_err(IntoResponse::into_response)?;
-    let now = SystemTime::now();
     let mut results = batch.results;
-    if let Some(skew) = clock_skew(&headers, now) {
+    if let Some(skew) = caller.clock {
         tracing::debug!(agent = %caller.name, skew_ms = skew.as_millis_signed(), "results moved onto the server's clock");
         for result in &mut results {
             result.at = skew.apply(result.at);
         }
     }
-    let runs = accept(&state, &caller, results, now)
+    let runs = accept(&state, &caller, results, SystemTime::now())
         .map_err(|message| ApiError::BadRequest(message).into_response())?;
     let mut accepted = 0;
     for (monitor, results) in runs {

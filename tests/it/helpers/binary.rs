@@ -42,11 +42,16 @@ pub async fn wait_exit(child: &mut Child) -> ExitStatus {
 
 /// The single number `sql` selects from the database at `db`, which a
 /// running daemon may be writing.
+/// A plain connection pool on the SQLite file `db`, to read it as it is.
+pub async fn sqlite_pool(db: &Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+        .await
+        .expect("connect to the SQLite file")
+}
+
 pub async fn count_rows(db: &Path, sql: &str) -> i64 {
     let store = Store::open(db).await.expect("open the daemon's database");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-        .await
-        .expect("connect");
+    let pool = sqlite_pool(db).await;
     let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
         .fetch_one(&pool)
         .await

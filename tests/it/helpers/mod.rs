@@ -23,7 +23,7 @@ mod wire;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use binary::{count_rows, signal, start_binary, wait_exit};
+pub use binary::{count_rows, signal, sqlite_pool, start_binary, wait_exit};
 pub use checks::{assert_cause, assert_hop, assert_responder, check, monitor as checks_monitor};
 pub use client::{ClientError, http_get, send, try_send};
 pub use daemon::{

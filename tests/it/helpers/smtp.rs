@@ -36,7 +36,7 @@ class Defer:
 
 /// A maildir that holds each message at DATA until `HOPWATCH_GATE`
 /// messages are in flight at once, a `release` file appears beside the
-/// maildir, or 10 s passed; writes the most it saw in flight into `peak`
+/// maildir, or `HOPWATCH_GATE_HOLD` seconds passed; writes the most it saw in flight into `peak`
 /// there, and the recipient and subject of each, in the order their DATA
 /// began, into `arrivals`.
 const GATE_HANDLER: &str = r#"
@@ -55,7 +55,7 @@ class Gate(Mailbox):
         Gate.in_flight += 1
         Gate.peak = max(Gate.peak, Gate.in_flight)
         (beside / "peak").write_text(str(Gate.peak))
-        for _ in range(100):
+        for _ in range(int(os.environ["HOPWATCH_GATE_HOLD"]) * 10):
             if Gate.peak >= int(os.environ["HOPWATCH_GATE"]) or (beside / "release").exists():
                 break
             await asyncio.sleep(0.1)
@@ -70,8 +70,9 @@ enum Handler {
     Mailbox,
     /// Refuses every recipient with 451.
     Defer,
-    /// Keeps it, after holding it until this many are in flight.
-    Gate(usize),
+    /// Keeps it, after holding it until this many are in flight (or
+    /// released, or held this long).
+    Gate(usize, Duration),
 }
 
 impl SmtpServer {
@@ -93,11 +94,12 @@ impl SmtpServer {
     }
 
     /// A maildir server that holds each message until `at_once` are in
-    /// flight together, or [`SmtpServer::release`] (10 s at most):
+    /// flight together, or [`SmtpServer::release`], `hold` at most (a
+    /// bound for a sender that never gets there):
     /// [`SmtpServer::peak`] then tells how many a sender had in flight,
     /// [`SmtpServer::arrivals`] in what order.
-    pub async fn start_gated(at_once: usize) -> SmtpServer {
-        Self::start_with(None, &[], Handler::Gate(at_once)).await
+    pub async fn start_gated(at_once: usize, hold: Duration) -> SmtpServer {
+        Self::start_with(None, &[], Handler::Gate(at_once, hold)).await
     }
 
     /// Lets every message the gate holds, and any later one, through.
@@ -146,11 +148,12 @@ impl SmtpServer {
                         .args(["-c", "aiosmtpd.handlers.Mailbox"])
                         .arg(&maildir);
                 }
-                Handler::Gate(at_once) => {
+                Handler::Gate(at_once, hold) => {
                     command
                         .args(["-c", "gate_handler.Gate"])
                         .arg(&maildir)
-                        .env("HOPWATCH_GATE", at_once.to_string());
+                        .env("HOPWATCH_GATE", at_once.to_string())
+                        .env("HOPWATCH_GATE_HOLD", hold.as_secs().max(1).to_string());
                 }
             }
             let child = command.spawn().expect("python3 with aiosmtpd");

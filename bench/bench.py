@@ -132,6 +132,21 @@ def context_switches(pid):
     return total
 
 
+def thread_ticks(pid):
+    """User + system clock ticks by thread name (threads of one name summed)."""
+    ticks = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue  # a thread that ended between the listing and the read
+        name = head.split("(", 1)[1]
+        fields = rest.split()
+        ticks[name] = ticks.get(name, 0) + int(fields[11]) + int(fields[12])
+    return ticks
+
+
 def rss_kib(pid, field):
     """VmHWM (peak) or VmRSS (now) of the process, KiB."""
     with open(f"/proc/{pid}/status") as f:
@@ -195,11 +210,13 @@ def main():
         start_hwm, start_rss = rss_kib(daemon.pid, "VmHWM"), rss_kib(daemon.pid, "VmRSS")
         before = scrape(web)
         ticks0, t0, cs0 = cpu_ticks(daemon.pid), time.monotonic(), context_switches(daemon.pid)
+        threads0 = thread_ticks(daemon.pid)
         time.sleep(args.duration)
         # The window holds one scrape of /metrics, as the counters' window
         # does: both start after the first and end after the second.
         after = scrape(web)
         ticks1, t1, cs1 = cpu_ticks(daemon.pid), time.monotonic(), context_switches(daemon.pid)
+        threads1 = thread_ticks(daemon.pid)
         rss = rss_kib(daemon.pid, "VmHWM")
         rss_now = rss_kib(daemon.pid, "VmRSS")
     finally:
@@ -226,6 +243,9 @@ def main():
     per_1000 = lambda ms: ms / max(checks, 1) * 1000
     print(f"CPU per 1,000       {per_1000(cpu_ms):.0f} ms ({per_1000(user_ms):.0f} user + {per_1000(system_ms):.0f} kernel;"
           " whole process, storage included)")
+    by_thread = sorted(((threads1[n] - threads0.get(n, 0)) * 1000 / hz, n) for n in threads1)
+    print("CPU by thread       " + ", ".join(f"{n} {per_1000(ms):.0f} ms" for ms, n in reversed(by_thread) if per_1000(ms) >= 0.5)
+          + " per 1,000 checks (threads of one name summed)")
     print(f"wake-ups per check  {(cs1 - cs0) / max(checks, 1):.2f} context switches ({(cs1 - cs0) / elapsed:.0f}/s, all threads)")
     print(f"lateness            p50 <= {quantile(late, 0.5) * 1000:g} ms, p99 <= {quantile(late, 0.99) * 1000:g} ms (histogram bucket bounds)")
     print(f"peak RSS            {rss / 1024:.0f} MiB (at the end: {rss_now / 1024:.0f} MiB)")
